@@ -1,0 +1,108 @@
+//! Shared helpers for WireLab's conformance suite.
+//!
+//! The suite talks to real peers: Python's `websockets` and `httpx-sse`, curl, the
+//! Autobahn|Testsuite (`wstest`) and headless Chromium. The test command (`scripts/test`)
+//! provisions what it can and passes the paths in environment variables; this module finds
+//! them. A peer that is missing makes its test print a `skipped: <why>` line straight to the
+//! terminal (Rust's harness hides the output of passing tests, so `eprintln!` is not enough)
+//! and return; with `WIRELAB_REQUIRE_PEERS=1` (set by CI) a missing peer fails the test
+//! instead, so a green CI run never hides a peer that did not run.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+/// An external program a conformance test needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// The Python 3 interpreter of the venv made by `scripts/test`, with `websockets`,
+    /// `httpx` and `httpx-sse` installed. Environment variable: `WIRELAB_PYTHON`.
+    Python,
+    /// The Autobahn|Testsuite's `wstest`, on Python 2.7. Environment variable: `WIRELAB_WSTEST`.
+    Wstest,
+    /// Headless Chromium. Environment variable: `WIRELAB_CHROMIUM` (default `/usr/bin/chromium`).
+    Chromium,
+    /// ChromeDriver, at the same version as Chromium. Environment variable:
+    /// `WIRELAB_CHROMEDRIVER` (default `/usr/bin/chromedriver`).
+    Chromedriver,
+    /// curl. Environment variable: `WIRELAB_CURL` (default: `curl` on the `PATH`).
+    Curl,
+}
+
+impl Peer {
+    fn env_var(self) -> &'static str {
+        match self {
+            Peer::Python => "WIRELAB_PYTHON",
+            Peer::Wstest => "WIRELAB_WSTEST",
+            Peer::Chromium => "WIRELAB_CHROMIUM",
+            Peer::Chromedriver => "WIRELAB_CHROMEDRIVER",
+            Peer::Curl => "WIRELAB_CURL",
+        }
+    }
+
+    fn default_path(self) -> Option<PathBuf> {
+        match self {
+            Peer::Python | Peer::Wstest => None,
+            Peer::Chromium => Some("/usr/bin/chromium".into()),
+            Peer::Chromedriver => Some("/usr/bin/chromedriver".into()),
+            Peer::Curl => find_on_path("curl"),
+        }
+    }
+
+    /// Where this peer is, if it is here.
+    pub fn locate(self) -> Option<PathBuf> {
+        let path = match std::env::var_os(self.env_var()) {
+            Some(value) if !value.is_empty() => PathBuf::from(value),
+            _ => self.default_path()?,
+        };
+        path.is_file().then_some(path)
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// True when a missing peer must fail the test rather than skip it (`WIRELAB_REQUIRE_PEERS=1`).
+pub fn peers_required() -> bool {
+    std::env::var("WIRELAB_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// Finds `peer` for the test named `test`, or reports the skip and returns `None`.
+///
+/// # Panics
+///
+/// When the peer is missing and `WIRELAB_REQUIRE_PEERS=1`.
+pub fn require(peer: Peer, test: &str) -> Option<PathBuf> {
+    if let Some(path) = peer.locate() {
+        return Some(path);
+    }
+    let why = format!(
+        "{peer:?} not found (set {} or run scripts/test, which provisions it)",
+        peer.env_var()
+    );
+    skip(test, &why);
+    None
+}
+
+/// Reports that `test` did not run, and why; fails instead under `WIRELAB_REQUIRE_PEERS=1`.
+///
+/// # Panics
+///
+/// When `WIRELAB_REQUIRE_PEERS=1`.
+pub fn skip(test: &str, why: &str) {
+    if peers_required() {
+        panic!("{test}: {why}, and WIRELAB_REQUIRE_PEERS=1 forbids skipping");
+    }
+    // Straight to the terminal: the harness captures eprintln! of passing tests.
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {test}: {why}");
+}
+
+/// The workspace's root folder (where the top-level `Cargo.toml` is).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("conformance/ has a parent")
+        .to_path_buf()
+}

@@ -1,0 +1,1 @@
+//! Server-Sent Events, following the WHATWG HTML Standard, section "Server-sent events".

@@ -1,0 +1,1 @@
+//! WebSocket, following RFC 6455.

@@ -1,0 +1,1 @@
+//! The library side of the `wirelab` tool: each subcommand's work, callable from tests.

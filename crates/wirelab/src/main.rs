@@ -1,0 +1,3 @@
+//! `wirelab`: the command-line tool.
+
+fn main() {}
