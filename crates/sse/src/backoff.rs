@@ -1,0 +1,145 @@
+//! How long the client waits before it reconnects: the reconnection time, plus exponential
+//! backoff with jitter while reconnections keep failing.
+//!
+//! HTML §9.2.3 "Processing model", on reestablishing the connection: "Wait a delay equal to
+//! the reconnection time of the event source. Optionally, wait some more. In particular, if
+//! the previous attempt failed, then user agents might introduce an exponential backoff delay
+//! to avoid overloading a potentially already overloaded server."
+//!
+//! The policy here, in one line: the delay before reconnection attempt *n* (counting attempts
+//! since the last healthy connection, from 1) is the reconnection time, plus, from the second
+//! attempt on, `min(max, base × 2^(n-2))` scaled by a random factor in [½, 1] ("equal jitter",
+//! so that thousands of clients dropped at the same instant do not come back at the same
+//! instant). A connection that stayed open for `healthy_after` resets the count, so one drop
+//! after an hour of service costs only the reconnection time.
+//!
+//! This module does no I/O and reads no clock: the caller passes the random word and the time
+//! the connection lasted, so the policy is deterministic under test.
+
+use std::time::Duration;
+
+/// The backoff policy's knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffConfig {
+    /// The extra delay of the second consecutive attempt; it doubles with each attempt after.
+    /// Default: 1 s.
+    pub base: Duration,
+    /// The most extra delay, however many attempts failed. Default: 60 s.
+    pub max: Duration,
+    /// A connection that stays open this long counts as healthy and resets the backoff.
+    /// Default: 30 s.
+    pub healthy_after: Duration,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        BackoffConfig {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            healthy_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The backoff state: how many reconnection attempts in a row were not healthy.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    config: BackoffConfig,
+    attempts: u32,
+}
+
+impl Backoff {
+    /// A fresh policy: the first reconnection waits just the reconnection time.
+    pub fn new(config: BackoffConfig) -> Self {
+        Backoff {
+            config,
+            attempts: 0,
+        }
+    }
+
+    /// Reconnection attempts since the last healthy connection.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Tells the policy how long the connection that just ended was open (`None` when it never
+    /// opened). A healthy connection resets the count of attempts.
+    pub fn connection_ended(&mut self, open_for: Option<Duration>) {
+        if open_for.is_some_and(|d| d >= self.config.healthy_after) {
+            self.attempts = 0;
+        }
+    }
+
+    /// The delay before the next attempt, which it counts. `random` is any random word; it
+    /// picks the jitter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sse::backoff::{Backoff, BackoffConfig};
+    ///
+    /// let config = BackoffConfig { base: Duration::from_secs(1), ..BackoffConfig::default() };
+    /// let mut backoff = Backoff::new(config);
+    /// let retry = Duration::from_secs(3);
+    /// assert_eq!(backoff.next_delay(retry, u32::MAX), Duration::from_secs(3));
+    /// assert_eq!(backoff.next_delay(retry, u32::MAX), Duration::from_secs(4));
+    /// assert_eq!(backoff.next_delay(retry, u32::MAX), Duration::from_secs(5));
+    /// assert_eq!(backoff.next_delay(retry, 0), Duration::from_secs(3) + Duration::from_secs(2));
+    /// ```
+    pub fn next_delay(&mut self, reconnection_time: Duration, random: u32) -> Duration {
+        self.attempts = self.attempts.saturating_add(1);
+        let Some(doublings) = self.attempts.checked_sub(2) else {
+            return reconnection_time;
+        };
+        let cap = self
+            .config
+            .base
+            .checked_mul(1u32.checked_shl(doublings).unwrap_or(u32::MAX))
+            .unwrap_or(self.config.max)
+            .min(self.config.max);
+        // Equal jitter: half of the cap for sure, the other half scaled by random / 2^32.
+        let half = cap / 2;
+        let jitter = half.mul_f64(f64::from(random) / f64::from(u32::MAX));
+        reconnection_time.saturating_add(cap - half + jitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_to_the_cap_and_resets_after_a_healthy_connection() {
+        let config = BackoffConfig {
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+            healthy_after: Duration::from_secs(10),
+        };
+        let mut backoff = Backoff::new(config);
+        let zero = Duration::ZERO;
+        let delays: Vec<_> = (0..8)
+            .map(|_| backoff.next_delay(zero, u32::MAX).as_millis())
+            .collect();
+        assert_eq!(delays, [0, 100, 200, 400, 800, 1000, 1000, 1000]);
+        backoff.connection_ended(Some(Duration::from_secs(1)));
+        assert_eq!(backoff.attempts(), 8, "a short connection does not reset");
+        backoff.connection_ended(Some(Duration::from_secs(10)));
+        assert_eq!(backoff.next_delay(zero, 0), zero);
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_full_cap_and_never_overflows() {
+        let mut backoff = Backoff::new(BackoffConfig::default());
+        for i in 0..200u32 {
+            let delay = backoff.next_delay(Duration::MAX, i.wrapping_mul(2_654_435_761));
+            assert_eq!(delay, Duration::MAX);
+        }
+        let mut backoff = Backoff::new(BackoffConfig::default());
+        for i in 0..200u32 {
+            let delay = backoff.next_delay(Duration::ZERO, i.wrapping_mul(2_654_435_761));
+            assert!(delay <= Duration::from_secs(60));
+            if i >= 1 {
+                assert!(delay >= Duration::from_millis(500));
+            }
+        }
+    }
+}

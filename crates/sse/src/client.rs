@@ -1,0 +1,555 @@
+//! The client: an `EventSource` that you drive with `.next().await`.
+//!
+//! HTML §9.2.3 "Processing model" describes what a browser's `EventSource` does, and this
+//! client does the same, over plain HTTP/1.1 (`http://` URLs; no TLS):
+//!
+//! - It sends `GET` with `Accept: text/event-stream` and `Cache-Control: no-cache`, and, once
+//!   it knows a last event ID, `Last-Event-ID` on every reconnection (§9.2.4).
+//! - It follows redirects (301, 302, 303, 307, 308) up to [`ClientConfig::max_redirects`], as
+//!   fetch does.
+//! - It "announces the connection" only for `200 OK` with a `Content-Type` whose essence is
+//!   `text/event-stream`. Anything else "fails the connection": the client closes for good,
+//!   with a [`CloseReason`] that says why (204 No Content, another status, a wrong type). It
+//!   never retries those, because a server that said no will say no again.
+//! - It "reestablishes the connection" after a network error and after a clean end of the
+//!   stream: it waits the reconnection time (3 s unless the server sent `retry:`), plus the
+//!   exponential backoff with jitter of [`crate::backoff`] while attempts keep failing, and
+//!   connects again.
+//!
+//! Everything a browser would only show in its network panel is an item here, so that a
+//! program (and the book's demo) can show it: the ready state changes ([`ClientEvent::Open`],
+//! [`ClientEvent::Reconnecting`], [`ClientEvent::Closed`]), redirects, comments and retry
+//! times, besides the messages themselves.
+//!
+//! Unlike a browser, the client bounds what it buffers ([`ParserConfig::max_event_bytes`]): a
+//! stream that exceeds the bound is closed for good with [`CloseReason::Protocol`], since the
+//! server would send the same oversized event again after a reconnection.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sse::Error> {
+//! use sse::client::{Client, ClientConfig, ClientEvent};
+//!
+//! let mut client = Client::new("http://127.0.0.1:8080/events", ClientConfig::default())?;
+//! while let Some(event) = client.next().await {
+//!     match event {
+//!         ClientEvent::Message(message) => println!("{}: {}", message.event_type, message.data),
+//!         ClientEvent::Closed(reason) => eprintln!("closed: {reason}"),
+//!         other => eprintln!("{other:?}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::backoff::{Backoff, BackoffConfig};
+use crate::{Error, Item, MessageEvent, Parser, ParserConfig};
+
+/// The client's settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The reconnection time until the server sets one with `retry:`. Default: 3 s (the spec
+    /// leaves it to the user agent; browsers use a few seconds).
+    pub reconnection_time: Duration,
+    /// The extra delay while reconnections keep failing.
+    pub backoff: BackoffConfig,
+    /// The most redirects followed for one connection. Default: 20, fetch's limit.
+    pub max_redirects: usize,
+    /// The parser's limits.
+    pub parser: ParserConfig,
+    /// Give up after this many reconnection attempts in a row without a healthy connection.
+    /// Default: `None`, never give up, like `EventSource`.
+    pub max_attempts: Option<u32>,
+    /// The last event ID to start from, as if an earlier connection had received it.
+    /// Default: empty, none.
+    pub last_event_id: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            reconnection_time: Duration::from_secs(3),
+            backoff: BackoffConfig::default(),
+            max_redirects: 20,
+            parser: ParserConfig::default(),
+            max_attempts: None,
+            last_event_id: String::new(),
+        }
+    }
+}
+
+/// `EventSource.readyState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyState {
+    /// Connecting, or waiting to reconnect.
+    Connecting,
+    /// Receiving events.
+    Open,
+    /// Closed for good.
+    Closed,
+}
+
+/// Something that happened to the client, in order.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// The connection is announced: the ready state is now [`ReadyState::Open`] (the
+    /// `open` event of `EventSource`).
+    Open,
+    /// An event was dispatched.
+    Message(MessageEvent),
+    /// A comment arrived (keep-alives, for instance).
+    Comment(String),
+    /// The server set the reconnection time.
+    Retry(Duration),
+    /// The server redirected the request to `location`.
+    Redirect {
+        /// The redirect's status code.
+        status: u16,
+        /// Where to.
+        location: String,
+    },
+    /// The connection was lost; the client waits `delay`, then reconnects. The ready state is
+    /// [`ReadyState::Connecting`] (the `error` event of `EventSource`).
+    Reconnecting {
+        /// Why the connection ended.
+        reason: Disconnect,
+        /// The wait: reconnection time plus backoff.
+        delay: Duration,
+        /// The `Last-Event-ID` the reconnection sends (`""`: none).
+        last_event_id: String,
+        /// Reconnection attempts in a row since the last healthy connection, this one
+        /// included.
+        attempt: u32,
+    },
+    /// The client closed for good. Nothing follows.
+    Closed(CloseReason),
+}
+
+/// Why a connection ended and the client reconnects.
+#[derive(Debug)]
+pub enum Disconnect {
+    /// The server ended the response cleanly.
+    EndOfStream,
+    /// A network or HTTP error (connection refused, reset, ...).
+    Network(Error),
+}
+
+impl fmt::Display for Disconnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disconnect::EndOfStream => f.write_str("the server ended the stream"),
+            Disconnect::Network(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Why the client closed for good.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// HTTP 204 No Content: the server's way to say "stop reconnecting" (HTML §9.2.7).
+    NoContent,
+    /// A status other than 200 (after redirects).
+    Status(u16),
+    /// A `Content-Type` other than `text/event-stream` (`""` when there was none).
+    ContentType(String),
+    /// More than [`ClientConfig::max_redirects`] redirects.
+    TooManyRedirects(usize),
+    /// A redirect without a usable `Location` (missing, not `http://`, or not absolute).
+    BadRedirect(String),
+    /// The stream broke the parser's bound ([`Error::EventTooLarge`]).
+    Protocol(Error),
+    /// [`ClientConfig::max_attempts`] reconnection attempts failed in a row.
+    GaveUp {
+        /// How many.
+        attempts: u32,
+    },
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::NoContent => {
+                f.write_str("HTTP 204 No Content: the server asked us to stop")
+            }
+            CloseReason::Status(status) => write!(f, "HTTP status {status}, not 200"),
+            CloseReason::ContentType(t) => {
+                write!(f, "Content-Type {t:?} is not text/event-stream")
+            }
+            CloseReason::TooManyRedirects(n) => write!(f, "more than {n} redirects"),
+            CloseReason::BadRedirect(location) => {
+                write!(f, "cannot follow redirect to {location:?}")
+            }
+            CloseReason::Protocol(e) => write!(f, "{e}"),
+            CloseReason::GaveUp { attempts } => {
+                write!(f, "gave up after {attempts} reconnection attempts")
+            }
+        }
+    }
+}
+
+/// Aborts the hyper connection task when the connection is done with.
+#[derive(Debug)]
+struct ConnectionTask(JoinHandle<()>);
+
+impl Drop for ConnectionTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+// One `State` per client: boxing the big variant would save nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum State {
+    Connecting,
+    Open {
+        body: Incoming,
+        parser: Parser,
+        since: Instant,
+        _task: ConnectionTask,
+    },
+    Waiting {
+        until: Instant,
+    },
+    Closed,
+}
+
+/// Why a connection attempt did not open a stream.
+enum Failure {
+    Retry(Error),
+    Fatal(CloseReason),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Retry(e)
+    }
+}
+
+/// A reconnecting event-stream client. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Client {
+    url: Uri,
+    config: ClientConfig,
+    state: State,
+    queue: VecDeque<ClientEvent>,
+    reconnection_time: Duration,
+    last_event_id: String,
+    backoff: Backoff,
+}
+
+impl Client {
+    /// A client for `url`, which must be an absolute `http://` URL. It connects on the first
+    /// call to [`Client::next`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for anything else.
+    pub fn new(url: &str, config: ClientConfig) -> Result<Self, Error> {
+        let uri: Uri = url.parse().map_err(|_| Error::InvalidUrl(url.into()))?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            return Err(Error::InvalidUrl(url.into()));
+        }
+        Ok(Client {
+            url: uri,
+            reconnection_time: config.reconnection_time,
+            last_event_id: config.last_event_id.clone(),
+            backoff: Backoff::new(config.backoff),
+            config,
+            state: State::Connecting,
+            queue: VecDeque::new(),
+        })
+    }
+
+    /// `EventSource.readyState`.
+    pub fn ready_state(&self) -> ReadyState {
+        match self.state {
+            State::Connecting | State::Waiting { .. } => ReadyState::Connecting,
+            State::Open { .. } => ReadyState::Open,
+            State::Closed => ReadyState::Closed,
+        }
+    }
+
+    /// The last event ID string: what the next reconnection sends as `Last-Event-ID`.
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    /// The current reconnection time.
+    pub fn reconnection_time(&self) -> Duration {
+        self.reconnection_time
+    }
+
+    /// `EventSource.close()`: drops the connection; [`Client::next`] returns `None` from now
+    /// on.
+    pub fn close(&mut self) {
+        self.state = State::Closed;
+        self.queue.clear();
+    }
+
+    /// The next thing that happens, or `None` after [`ClientEvent::Closed`] (or
+    /// [`Client::close`]).
+    ///
+    /// Dropping the future before it completes loses nothing already received: a connection
+    /// attempt in flight is started over, a wait keeps its deadline.
+    pub async fn next(&mut self) -> Option<ClientEvent> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Some(event);
+            }
+            match &mut self.state {
+                State::Closed => return None,
+                State::Waiting { until } => {
+                    tokio::time::sleep_until(*until).await;
+                    self.state = State::Connecting;
+                }
+                State::Connecting => match self.connect().await {
+                    Ok((body, task)) => {
+                        self.state = State::Open {
+                            body,
+                            parser: Parser::with_last_event_id(
+                                self.config.parser,
+                                &self.last_event_id,
+                            ),
+                            since: Instant::now(),
+                            _task: task,
+                        };
+                        self.queue.push_back(ClientEvent::Open);
+                    }
+                    Err(Failure::Retry(e)) => self.reconnect(Disconnect::Network(e)),
+                    Err(Failure::Fatal(reason)) => self.fail(reason),
+                },
+                State::Open { body, parser, .. } => match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            parser.feed(&data);
+                        }
+                        self.drain_parser();
+                    }
+                    Some(Err(e)) => {
+                        self.drain_parser();
+                        self.reconnect(Disconnect::Network(e.into()));
+                    }
+                    None => {
+                        parser.finish();
+                        self.drain_parser();
+                        self.reconnect(Disconnect::EndOfStream);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Moves what the parser found into the queue, acting on `retry` and on errors.
+    fn drain_parser(&mut self) {
+        let State::Open { parser, .. } = &mut self.state else {
+            return;
+        };
+        let mut error = None;
+        while let Some(item) = parser.next_item() {
+            match item {
+                Ok(Item::Event(event)) => self.queue.push_back(ClientEvent::Message(event)),
+                Ok(Item::Comment(text)) => self.queue.push_back(ClientEvent::Comment(text)),
+                Ok(Item::Retry(time)) => {
+                    self.reconnection_time = time;
+                    self.queue.push_back(ClientEvent::Retry(time));
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+        self.last_event_id
+            .clone_from(&parser.last_event_id().to_owned());
+        if let Some(e) = error {
+            self.fail(CloseReason::Protocol(e));
+        }
+    }
+
+    /// HTML §9.2.3, "fail the connection": closed for good.
+    fn fail(&mut self, reason: CloseReason) {
+        self.state = State::Closed;
+        self.queue.push_back(ClientEvent::Closed(reason));
+    }
+
+    /// HTML §9.2.3, "reestablish the connection".
+    fn reconnect(&mut self, reason: Disconnect) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        let open_for = match &self.state {
+            State::Open { since, .. } => Some(since.elapsed()),
+            _ => None,
+        };
+        self.backoff.connection_ended(open_for);
+        if let Some(max) = self.config.max_attempts
+            && self.backoff.attempts() >= max
+        {
+            return self.fail(CloseReason::GaveUp {
+                attempts: self.backoff.attempts(),
+            });
+        }
+        // A failure of the random source only costs the jitter.
+        let delay = self
+            .backoff
+            .next_delay(self.reconnection_time, getrandom::u32().unwrap_or(0));
+        let now = Instant::now();
+        let until = now
+            .checked_add(delay)
+            .unwrap_or_else(|| now + Duration::from_secs(60 * 60 * 24 * 365));
+        self.state = State::Waiting { until };
+        self.queue.push_back(ClientEvent::Reconnecting {
+            reason,
+            delay,
+            last_event_id: self.last_event_id.clone(),
+            attempt: self.backoff.attempts(),
+        });
+    }
+
+    /// One connection: request, redirects, and the checks that announce it.
+    async fn connect(&mut self) -> Result<(Incoming, ConnectionTask), Failure> {
+        let mut url = self.url.clone();
+        for _ in 0..=self.config.max_redirects {
+            let (response, task) = self.request(&url).await?;
+            let status = response.status();
+            if status == StatusCode::OK {
+                // HTML §9.2.3: announce the connection only if the Content-Type's essence is
+                // text/event-stream; parameters such as charset are ignored.
+                let content_type = response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .unwrap_or_default();
+                let essence = content_type.split(';').next().unwrap_or("").trim();
+                if !essence.eq_ignore_ascii_case("text/event-stream") {
+                    return Err(Failure::Fatal(CloseReason::ContentType(content_type)));
+                }
+                return Ok((response.into_body(), task));
+            }
+            if status == StatusCode::NO_CONTENT {
+                return Err(Failure::Fatal(CloseReason::NoContent));
+            }
+            if !status.is_redirection() || status.as_u16() == 304 || status.as_u16() == 305 {
+                return Err(Failure::Fatal(CloseReason::Status(status.as_u16())));
+            }
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            url = resolve(&url, &location)
+                .ok_or_else(|| Failure::Fatal(CloseReason::BadRedirect(location.clone())))?;
+            self.queue.push_back(ClientEvent::Redirect {
+                status: status.as_u16(),
+                location,
+            });
+        }
+        Err(Failure::Fatal(CloseReason::TooManyRedirects(
+            self.config.max_redirects,
+        )))
+    }
+
+    async fn request(
+        &self,
+        url: &Uri,
+    ) -> Result<(http::Response<Incoming>, ConnectionTask), Failure> {
+        let authority = url
+            .authority()
+            .ok_or_else(|| Error::InvalidUrl(url.to_string()))?;
+        let port = authority.port_u16().unwrap_or(80);
+        // IPv6 literals come bracketed in URLs; the socket address wants them bare.
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let stream = TcpStream::connect((host, port)).await.map_err(Error::Io)?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(Error::Http)?;
+        let task = ConnectionTask(tokio::spawn(async move {
+            // Its errors reach us through the response body.
+            let _ = connection.await;
+        }));
+        let path = url.path_and_query().map_or("/", |p| p.as_str());
+        let mut request = Request::get(path)
+            .header(header::HOST, authority.as_str())
+            .header(header::ACCEPT, "text/event-stream")
+            .header(header::CACHE_CONTROL, "no-cache");
+        // HTML §9.2.3: "If the EventSource object's last event ID string is not the empty
+        // string, set (`Last-Event-ID`, last event ID string)". An id that is not a valid
+        // header value (a control character) cannot be sent, so it is left out.
+        if !self.last_event_id.is_empty()
+            && let Ok(value) = HeaderValue::from_bytes(self.last_event_id.as_bytes())
+        {
+            request = request.header("last-event-id", value);
+        }
+        let request = request
+            .body(Empty::<Bytes>::new())
+            .map_err(|_| Error::InvalidUrl(url.to_string()))?;
+        let response = sender.send_request(request).await.map_err(Error::Http)?;
+        Ok((response, task))
+    }
+}
+
+/// Where a redirect's `Location` points, relative to `base`: an absolute `http://` URL or an
+/// absolute path. Other forms (other schemes, relative paths) are refused.
+fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    let target: Uri = location.parse().ok()?;
+    if target.scheme().is_some() {
+        return (target.scheme_str() == Some("http") && target.host().is_some()).then_some(target);
+    }
+    if !location.starts_with('/') || location.starts_with("//") {
+        return None;
+    }
+    Uri::builder()
+        .scheme("http")
+        .authority(base.authority()?.clone())
+        .path_and_query(location)
+        .build()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_targets() {
+        let base: Uri = "http://127.0.0.1:8080/a/b?x=1".parse().expect("valid");
+        let resolved = |l: &str| resolve(&base, l).map(|u| u.to_string());
+        assert_eq!(
+            resolved("/c?y=2").as_deref(),
+            Some("http://127.0.0.1:8080/c?y=2")
+        );
+        assert_eq!(
+            resolved("http://localhost:9/e").as_deref(),
+            Some("http://localhost:9/e")
+        );
+        assert_eq!(resolved("https://example.com/"), None);
+        assert_eq!(resolved("c"), None);
+        assert_eq!(resolved(""), None);
+    }
+
+    #[test]
+    fn only_http_urls() {
+        let config = ClientConfig::default;
+        assert!(Client::new("http://127.0.0.1:1/events", config()).is_ok());
+        for url in ["https://example.com/", "/events", "not a url", "ws://x/"] {
+            assert!(
+                matches!(Client::new(url, config()), Err(Error::InvalidUrl(_))),
+                "{url}"
+            );
+        }
+    }
+}

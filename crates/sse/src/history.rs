@@ -1,0 +1,261 @@
+//! A bounded replay history, and a [`Hub`] that publishes events live and replays them.
+//!
+//! SSE's answer to a dropped connection is the last event ID: the client reconnects with a
+//! `Last-Event-ID` header (HTML §9.2.4) carrying the id of the last event it received, and the
+//! server sends what came after it. The spec leaves the server side to us; this module is one
+//! way to do it:
+//!
+//! - [`History`] numbers the events it is given (1, 2, 3, ...) and keeps the newest
+//!   `capacity` of them. Memory is bounded; the price is that a client away for too long
+//!   cannot get everything back.
+//! - Such a client is told so, clearly: its replay starts with an event of type
+//!   [`GAP_EVENT_TYPE`] (`"history-gap"`) whose data is the id the client sent, followed by
+//!   everything the history still holds. A client that does not listen for that type loses
+//!   nothing by it (`EventSource` only calls `onmessage` for type `message`). An id the history
+//!   never gave out, from before a server restart say, is treated the same way.
+//! - [`Hub`] puts a history beside a tokio broadcast channel, so that a subscriber gets the
+//!   replay and then the live events with none lost or doubled in between. A subscriber too
+//!   slow to keep up with the channel has its stream ended; its client reconnects with its
+//!   last event ID and catches up from the history, which is exactly what SSE's reconnection
+//!   is for.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use tokio::sync::broadcast;
+
+use crate::Event;
+
+/// The event type of the notice that a replay is incomplete.
+pub const GAP_EVENT_TYPE: &str = "history-gap";
+
+/// The newest events, each with the id the history gave it.
+#[derive(Debug, Clone)]
+pub struct History {
+    capacity: usize,
+    /// The id the next event gets. Ids start at 1, so no event ever has id 0, and "0" is a
+    /// valid `Last-Event-ID` meaning "before the first event".
+    next_id: u64,
+    events: VecDeque<(u64, Event)>,
+}
+
+impl History {
+    /// A history that keeps the newest `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        History {
+            capacity,
+            next_id: 1,
+            events: VecDeque::with_capacity(capacity),
+        }
+    }
+
+    /// Numbers `event` with the next id (replacing any id it had), keeps it, and returns it
+    /// ready to send.
+    pub fn push(&mut self, mut event: Event) -> Event {
+        let id = self.next_id;
+        self.next_id += 1;
+        event.set_id_number(id);
+        if self.capacity > 0 {
+            if self.events.len() == self.capacity {
+                self.events.pop_front();
+            }
+            self.events.push_back((id, event.clone()));
+        }
+        event
+    }
+
+    /// What a client that last saw `last_event_id` has missed, in order. When the history can
+    /// no longer tell (the id fell out of it, or is unknown), the replay starts with a
+    /// [`GAP_EVENT_TYPE`] event and then holds every event still kept.
+    pub fn replay(&self, last_event_id: &str) -> Vec<Event> {
+        let newest = self.next_id - 1;
+        let oldest = self.events.front().map_or(self.next_id, |(id, _)| *id);
+        match last_event_id.parse::<u64>() {
+            // The client has seen everything up to `seen`, and we hold everything after it.
+            Ok(seen) if seen <= newest && seen + 1 >= oldest => self
+                .events
+                .iter()
+                .filter(|(id, _)| *id > seen)
+                .map(|(_, event)| event.clone())
+                .collect(),
+            _ => {
+                let gap = Event::new()
+                    .data(last_event_id)
+                    .event(GAP_EVENT_TYPE)
+                    .unwrap_or_default();
+                std::iter::once(gap)
+                    .chain(self.events.iter().map(|(_, event)| event.clone()))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Publishes events to any number of subscribers, live, with replay on reconnection.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use sse::{Event, history::Hub};
+///
+/// let hub = Hub::new(100, 16);
+/// hub.publish(Event::new().data("one"));
+/// hub.publish(Event::new().data("two"));
+/// // A client that reconnects after event 1 gets event 2 first, then the live ones.
+/// let mut events = hub.subscribe(Some("1"));
+/// hub.publish(Event::new().data("three"));
+/// assert_eq!(events.next().await.unwrap().data_ref(), Some("two"));
+/// assert_eq!(events.next().await.unwrap().data_ref(), Some("three"));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Hub {
+    history: Mutex<History>,
+    live: broadcast::Sender<Event>,
+}
+
+impl Hub {
+    /// A hub that keeps `history` events for replay and lets a subscriber fall `lag` events
+    /// behind the live stream before its stream is ended.
+    pub fn new(history: usize, lag: usize) -> Self {
+        Hub {
+            history: Mutex::new(History::new(history)),
+            live: broadcast::channel(lag.max(1)).0,
+        }
+    }
+
+    fn history(&self) -> std::sync::MutexGuard<'_, History> {
+        // The history is consistent after every statement, so a panic elsewhere while the lock
+        // was held leaves nothing half-done.
+        self.history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Numbers `event`, keeps it, and sends it to every subscriber. Returns its id.
+    pub fn publish(&self, event: Event) -> u64 {
+        let mut history = self.history();
+        let event = history.push(event);
+        let id = history.next_id - 1;
+        // Sent while the history is locked, so that `subscribe` sees each event exactly once:
+        // either in the history or on the channel. No subscribers is not an error.
+        let _ = self.live.send(event);
+        id
+    }
+
+    /// The events for a client: what it missed after `last_event_id` (if it sent one), then
+    /// the live events.
+    pub fn subscribe(&self, last_event_id: Option<&str>) -> Subscription {
+        let history = self.history();
+        let replay = last_event_id
+            .map(|id| history.replay(id))
+            .unwrap_or_default();
+        Subscription {
+            replay: replay.into(),
+            next: Some(recv(self.live.subscribe())),
+        }
+    }
+}
+
+type Recv = Pin<
+    Box<
+        dyn Future<
+                Output = (
+                    Result<Event, broadcast::error::RecvError>,
+                    broadcast::Receiver<Event>,
+                ),
+            > + Send,
+    >,
+>;
+
+fn recv(mut receiver: broadcast::Receiver<Event>) -> Recv {
+    Box::pin(async move { (receiver.recv().await, receiver) })
+}
+
+/// One subscriber's events: a [`Stream`](futures_core::Stream) to hand to
+/// [`server::response`](crate::server::response), or to read with [`Subscription::next`].
+pub struct Subscription {
+    replay: VecDeque<Event>,
+    next: Option<Recv>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("replay", &self.replay)
+            .field("ended", &self.next.is_none())
+            .finish()
+    }
+}
+
+impl Subscription {
+    /// The next event, or `None` once the hub is gone or this subscriber fell too far behind.
+    pub async fn next(&mut self) -> Option<Event> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
+    }
+}
+
+impl futures_core::Stream for Subscription {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        if let Some(event) = self.replay.pop_front() {
+            return Poll::Ready(Some(event));
+        }
+        let Some(next) = self.next.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match next.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready((Ok(event), receiver)) => {
+                self.next = Some(recv(receiver));
+                Poll::Ready(Some(event))
+            }
+            // Lagged: this subscriber missed events; ending its stream makes its client
+            // reconnect and replay them from the history. Closed: the hub is gone.
+            Poll::Ready((Err(_), _)) => {
+                self.next = None;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(events: &[Event]) -> Vec<(Option<&str>, Option<&str>)> {
+        events
+            .iter()
+            .map(|e| (e.event_type(), e.data_ref()))
+            .collect()
+    }
+
+    #[test]
+    fn replay_after_a_known_id_and_a_gap_after_an_old_or_unknown_one() {
+        let mut history = History::new(3);
+        for n in 1..=5 {
+            let event = history.push(Event::new().data(n.to_string()));
+            assert_eq!(event.id_ref(), Some(n.to_string().as_str()));
+        }
+        // Kept: 3, 4, 5.
+        assert_eq!(
+            data(&history.replay("3")),
+            [(None, Some("4")), (None, Some("5"))]
+        );
+        assert_eq!(
+            data(&history.replay("2")).len(),
+            3,
+            "2 is just before the oldest"
+        );
+        assert!(history.replay("5").is_empty());
+        for lost in ["1", "6", "x", ""] {
+            let replay = history.replay(lost);
+            assert_eq!(replay.len(), 4, "{lost:?}");
+            assert_eq!(data(&replay)[0], (Some(GAP_EVENT_TYPE), Some(lost)));
+        }
+    }
+}
