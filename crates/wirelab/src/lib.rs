@@ -1,1 +1,2 @@
 //! The library side of the `wirelab` tool: each subcommand's work, callable from tests.
+pub mod sse_cmd;
