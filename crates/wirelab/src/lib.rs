@@ -1,2 +1,4 @@
 //! The library side of the `wirelab` tool: each subcommand's work, callable from tests.
 pub mod sse_cmd;
+pub mod echo;
+pub mod ws_cmd;

@@ -1,0 +1,517 @@
+//! The connection: a state machine that turns received bytes into messages, and messages into
+//! bytes to send (RFC 6455 §5 to §8). No sockets, no clocks: the I/O layer, a test or a
+//! simulation moves the bytes.
+//!
+//! ```text
+//!   receive(bytes) ──► [ input ] ──► next_event() ──► Text / Binary / Ping / Pong / Close
+//!                                        │ (a Pong for each Ping, a Close in reply, a Close
+//!                                        ▼  with the error's code when the peer breaks a rule)
+//!   send(message)  ────────────────► [ output ] ──► take_output() ──► socket
+//! ```
+//!
+//! # Receiving
+//!
+//! [`Connection::next_event`] parses a frame header as soon as its 2 to 14 bytes are in, and
+//! checks it against the connection's state before any payload is stored: the masking
+//! direction (§5.1), RSV bits (§5.2), continuation order (§5.4) and the size limits (1009).
+//! Then it consumes the payload *as it arrives*, unmasking each piece at its offset and, for
+//! text, feeding it to the incremental UTF-8 validator: a message that goes bad in its first
+//! bytes fails there (close code 1007), not after its last fragment.
+//!
+//! Control frames (Ping, Pong, Close) may arrive between the fragments of a message (§5.4);
+//! their payload goes to a separate 125-byte buffer, so the message being assembled is
+//! untouched.
+//!
+//! # Closing
+//!
+//! Either side starts the closing handshake by sending a Close; the other answers with one
+//! Close, and neither sends anything after its Close (§5.5.1). The server then closes the TCP
+//! connection first (§7.1.1), so that the TIME_WAIT state stays on the server; the client
+//! waits for that, with a timeout (the I/O layer's job). A rule broken by the peer _Fails the
+//! WebSocket Connection_ (§7.1.7): we send a Close with the error's code and stop reading.
+//! When the bytes end without a Close, the connection closed abnormally: code 1006, which is
+//! reported but never sent (§7.4.1).
+//!
+//! # Where extensions plug in
+//!
+//! RSV bits are checked in one place ([`Connection::check_header`]) against the bits a
+//! negotiated extension owns (none yet), and a finished message passes through one place
+//! (`finish_frame`). permessage-deflate (RFC 7692) will own RSV1 and inflate there.
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection this is: it decides who masks (RFC 6455 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The side that sent the opening handshake; masks every frame it sends.
+    Client,
+    /// The side that accepted it; never masks, and closes the TCP connection first.
+    Server,
+}
+
+/// The payload of a Close frame: a status code and a UTF-8 reason (RFC 6455 §5.5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// The status code (§7.4).
+    pub code: u16,
+    /// Why, for humans; at most 123 bytes so the payload fits in 125.
+    pub reason: String,
+}
+
+/// A message received or to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A whole text message, validated UTF-8.
+    Text(String),
+    /// A whole binary message.
+    Binary(Vec<u8>),
+    /// A Ping. When received, the Pong is already queued.
+    Ping(Vec<u8>),
+    /// A Pong.
+    Pong(Vec<u8>),
+    /// A Close, with its code and reason if it had any. When received, our reply is queued.
+    Close(Option<CloseFrame>),
+}
+
+/// Where the closing handshake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close and wait for the peer's.
+    Closing,
+    /// Both Close frames were exchanged, or the connection failed or ended: nothing more is
+    /// sent or received.
+    Closed,
+}
+
+/// Is this close code allowed in a Close frame on the wire? (RFC 6455 §7.4.)
+///
+/// 1000-1003 and 1007-1011 are defined by §7.4.1; 1012-1014 were registered with IANA later
+/// (service restart, try again later, bad gateway) and are sent by real servers. 1004 is
+/// reserved, and 1005, 1006 and 1015 are for reporting only: they must never be sent.
+/// 3000-3999 are registered by libraries and frameworks, 4000-4999 are private use.
+/// Everything else (0-999, 1016-2999, 5000 and up) is invalid.
+pub fn is_valid_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+/// The frame whose payload is being received.
+#[derive(Debug)]
+struct InFrame {
+    header: FrameHeader,
+    received: u64,
+}
+
+/// A WebSocket connection after the opening handshake. See the [module docs](self).
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    /// Received bytes not yet parsed, from `input_pos` on.
+    input: Vec<u8>,
+    input_pos: usize,
+    eof: bool,
+    /// Bytes to send.
+    output: Vec<u8>,
+    frame: Option<InFrame>,
+    /// The data message being assembled: its opcode (Text or Binary) and payload so far.
+    message: Option<(OpCode, Vec<u8>)>,
+    utf8: Utf8Validator,
+    control: Vec<u8>,
+    sent_close: bool,
+    received_close: bool,
+    failed: bool,
+    /// Whether we are in the middle of sending a fragmented message.
+    sending_fragmented: bool,
+}
+
+impl Connection {
+    /// A connection whose opening handshake is done.
+    pub fn new(role: Role, config: Config) -> Connection {
+        Connection {
+            role,
+            config,
+            input: Vec::new(),
+            input_pos: 0,
+            eof: false,
+            output: Vec::new(),
+            frame: None,
+            message: None,
+            utf8: Utf8Validator::new(),
+            control: Vec::with_capacity(MAX_CONTROL_PAYLOAD),
+            sent_close: false,
+            received_close: false,
+            failed: false,
+            sending_fragmented: false,
+        }
+    }
+
+    /// This side's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        if self.failed || self.eof || (self.sent_close && self.received_close) {
+            State::Closed
+        } else if self.sent_close {
+            State::Closing
+        } else {
+            State::Open
+        }
+    }
+
+    /// Whether a Close frame was received from the peer.
+    pub fn close_received(&self) -> bool {
+        self.received_close
+    }
+
+    /// Hands over bytes received from the peer. Call [`Connection::next_event`] until it
+    /// returns `Ok(None)` before handing over more: that keeps the input buffer small.
+    pub fn receive(&mut self, data: &[u8]) {
+        self.input.extend_from_slice(data);
+    }
+
+    /// Tells the connection that the peer closed the TCP connection (no more bytes will come).
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn output_len(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Takes the bytes to send, leaving the output buffer empty.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// The next message, `Ok(None)` when more bytes are needed (or nothing more will come),
+    /// or the error that failed the connection (whose Close is then queued).
+    pub fn next_event(&mut self) -> Result<Option<Message>, Error> {
+        match self.parse() {
+            Ok(event) => Ok(event),
+            Err(error) => {
+                self.fail(&error);
+                Err(error)
+            }
+        }
+    }
+
+    fn parse(&mut self) -> Result<Option<Message>, Error> {
+        // §5.5.1: after the peer's Close, nothing it sends is data; after a failure we stop.
+        while !self.received_close && !self.failed {
+            let Some(frame) = &mut self.frame else {
+                let Some((header, len)) = FrameHeader::parse(&self.input[self.input_pos..])? else {
+                    return self.need_more();
+                };
+                self.input_pos += len;
+                self.check_header(&header)?;
+                self.frame = Some(InFrame {
+                    header,
+                    received: 0,
+                });
+                continue;
+            };
+            let header = frame.header;
+            let remaining = header.payload_len - frame.received;
+            let available = self.input.len() - self.input_pos;
+            // `remaining` may exceed usize on 32-bit targets; `available` never does.
+            let take = usize::try_from(remaining).map_or(available, |r| r.min(available));
+            if take == 0 && remaining > 0 {
+                return self.need_more();
+            }
+            let piece = &mut self.input[self.input_pos..self.input_pos + take];
+            if let Some(key) = header.mask {
+                // The key's phase continues from where the previous piece stopped.
+                apply_mask(piece, key, (frame.received % 4) as usize);
+            }
+            frame.received += take as u64;
+            self.input_pos += take;
+            if header.opcode.is_control() {
+                self.control.extend_from_slice(piece);
+            } else if let Some((opcode, payload)) = &mut self.message {
+                if *opcode == OpCode::Text {
+                    // §8.1: fail at the first invalid byte, even inside this frame.
+                    self.utf8.feed(piece).map_err(|_| Error::InvalidUtf8)?;
+                }
+                payload.extend_from_slice(piece);
+            }
+            if frame.received == header.payload_len {
+                self.frame = None;
+                if let Some(message) = self.finish_frame(&header)? {
+                    return Ok(Some(message));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// No complete event in the input: compact it, and report a peer that vanished.
+    fn need_more(&mut self) -> Result<Option<Message>, Error> {
+        self.input.drain(..self.input_pos);
+        self.input_pos = 0;
+        if self.eof {
+            // §7.1.5: the TCP connection closed with no Close frame: 1006.
+            return Err(Error::AbnormalClosure);
+        }
+        Ok(None)
+    }
+
+    /// The checks a header must pass before its payload is read.
+    pub fn check_header(&mut self, header: &FrameHeader) -> Result<(), Error> {
+        // §5.1: "a client MUST mask all frames that it sends to the server", and "a server
+        // MUST NOT mask any frames that it sends to the client"; both sides fail otherwise.
+        let must_be_masked = self.role == Role::Server;
+        if header.mask.is_some() != must_be_masked {
+            return Err(Error::WrongMasking);
+        }
+        // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines meanings".
+        // No extension is negotiated yet; permessage-deflate will allow RSV1 here, on the
+        // first frame of a data message only (RFC 7692 §6).
+        if header.any_rsv() {
+            return Err(Error::ReservedBits);
+        }
+        if header.payload_len > self.config.max_frame_size as u64 {
+            return Err(Error::FrameTooLarge {
+                len: header.payload_len,
+                max: self.config.max_frame_size,
+            });
+        }
+        match header.opcode {
+            OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
+            OpCode::Continuation => {
+                // §5.4: a continuation belongs to a message started by Text or Binary.
+                let Some((_, payload)) = &self.message else {
+                    return Err(Error::UnexpectedContinuation);
+                };
+                self.check_message_size(payload.len() as u64 + header.payload_len)?;
+            }
+            OpCode::Text | OpCode::Binary => {
+                // §5.4: fragments of different messages must not interleave.
+                if self.message.is_some() {
+                    return Err(Error::ExpectedContinuation);
+                }
+                self.check_message_size(header.payload_len)?;
+                self.utf8 = Utf8Validator::new();
+                self.message = Some((header.opcode, Vec::new()));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_message_size(&self, len: u64) -> Result<(), Error> {
+        if len > self.config.max_message_size as u64 {
+            return Err(Error::MessageTooLarge {
+                len,
+                max: self.config.max_message_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// A frame's payload is complete: act on it, and return a message if one is done.
+    fn finish_frame(&mut self, header: &FrameHeader) -> Result<Option<Message>, Error> {
+        let payload = std::mem::take(&mut self.control);
+        match header.opcode {
+            OpCode::Ping => {
+                // §5.5.2: answer a Ping with a Pong carrying the same payload, unless our
+                // Close is already sent (§5.5.1: nothing after Close).
+                if !self.sent_close {
+                    self.write_frame(OpCode::Pong, true, &payload)?;
+                }
+                Ok(Some(Message::Ping(payload)))
+            }
+            OpCode::Pong => Ok(Some(Message::Pong(payload))),
+            OpCode::Close => {
+                let close = parse_close_payload(&payload)?;
+                self.received_close = true;
+                if !self.sent_close {
+                    // §5.5.1: reply with one Close, echoing the status code (§7.4.1 defines no
+                    // code for "no code"; an empty Close is answered with an empty one).
+                    let reply = close.as_ref().map(|c| CloseFrame {
+                        code: c.code,
+                        reason: String::new(),
+                    });
+                    self.send_close_frame(reply.as_ref())?;
+                }
+                Ok(Some(Message::Close(close)))
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                if !header.fin {
+                    return Ok(None);
+                }
+                let Some((opcode, payload)) = self.message.take() else {
+                    return Ok(None);
+                };
+                if opcode == OpCode::Text {
+                    // The message may end in the middle of a character.
+                    self.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
+                    let text = String::from_utf8(payload).map_err(|_| Error::InvalidUtf8)?;
+                    Ok(Some(Message::Text(text)))
+                } else {
+                    Ok(Some(Message::Binary(payload)))
+                }
+            }
+        }
+    }
+
+    /// §7.1.7 _Fail the WebSocket Connection_: send a Close with the error's code (if the
+    /// connection can still carry one) and stop reading.
+    fn fail(&mut self, error: &Error) {
+        self.failed = true;
+        self.message = None;
+        self.frame = None;
+        let code = error.close_code().filter(|&c| is_valid_close_code(c));
+        if let (Some(code), false) = (code, self.sent_close) {
+            let mut reason = error.to_string();
+            truncate_to_char_boundary(&mut reason, MAX_CONTROL_PAYLOAD - 2);
+            // Cannot fail: the code is valid and the reason fits.
+            let _ = self.send_close_frame(Some(&CloseFrame { code, reason }));
+        }
+    }
+
+    /// Queues a whole message.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        match message {
+            Message::Text(text) => self.send_data(OpCode::Text, text.as_bytes()),
+            Message::Binary(data) => self.send_data(OpCode::Binary, &data),
+            Message::Ping(data) => self.send_control(OpCode::Ping, &data),
+            Message::Pong(data) => self.send_control(OpCode::Pong, &data),
+            Message::Close(frame) => self.send_close_frame(frame.as_ref()),
+        }
+    }
+
+    /// Queues one fragment of a message (RFC 6455 §5.4): the first with `Text` or `Binary`,
+    /// the next ones with `Continuation`, the last with `fin` set. Control messages may be
+    /// sent between fragments with [`Connection::send`]. The caller is responsible for the
+    /// UTF-8 of a text message as a whole.
+    pub fn send_fragment(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        match (opcode, self.sending_fragmented) {
+            (OpCode::Text | OpCode::Binary, false) | (OpCode::Continuation, true) => {}
+            (OpCode::Continuation, false) => {
+                return Err(Error::InvalidSend("continuation with no message started"));
+            }
+            (OpCode::Text | OpCode::Binary, true) => {
+                return Err(Error::InvalidSend(
+                    "previous fragmented message not finished",
+                ));
+            }
+            _ => return Err(Error::InvalidSend("control frames cannot be fragmented")),
+        }
+        self.write_frame(opcode, fin, payload)?;
+        self.sending_fragmented = !fin;
+        Ok(())
+    }
+
+    fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        if self.sending_fragmented {
+            return Err(Error::InvalidSend("a fragmented message is being sent"));
+        }
+        self.write_frame(opcode, true, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(Error::InvalidSend("control payload over 125 bytes"));
+        }
+        self.write_frame(opcode, true, payload)
+    }
+
+    /// Queues our Close, after which nothing more is sent.
+    fn send_close_frame(&mut self, frame: Option<&CloseFrame>) -> Result<(), Error> {
+        let mut payload = Vec::new();
+        if let Some(frame) = frame {
+            if !is_valid_close_code(frame.code) {
+                return Err(Error::InvalidSend("close code not allowed on the wire"));
+            }
+            if frame.reason.len() > MAX_CONTROL_PAYLOAD - 2 {
+                return Err(Error::InvalidSend("close reason over 123 bytes"));
+            }
+            payload.extend_from_slice(&frame.code.to_be_bytes());
+            payload.extend_from_slice(frame.reason.as_bytes());
+        }
+        self.write_frame(OpCode::Close, true, &payload)?;
+        self.sent_close = true;
+        Ok(())
+    }
+
+    /// Appends one frame to the output, masked with a fresh key if we are the client.
+    fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
+        // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close".
+        if self.sent_close || self.failed {
+            return Err(Error::AlreadyClosed);
+        }
+        let mask = match self.role {
+            Role::Server => None,
+            Role::Client => {
+                // §5.3: a fresh, unpredictable key for every frame.
+                let mut key = [0u8; 4];
+                getrandom::fill(&mut key).map_err(|_| Error::Random)?;
+                Some(key)
+            }
+        };
+        let header = FrameHeader {
+            fin,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        header.encode(&mut self.output);
+        let start = self.output.len();
+        self.output.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.output[start..], key, 0);
+        }
+        Ok(())
+    }
+}
+
+/// Reads a Close payload: nothing, or a valid code and a UTF-8 reason (§5.5.1, §7.4).
+fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Error> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(Error::CloseFrameTooShort),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !is_valid_close_code(code) {
+                return Err(Error::InvalidCloseCode(code));
+            }
+            let reason = std::str::from_utf8(reason).map_err(|_| Error::InvalidCloseReason)?;
+            Ok(Some(CloseFrame {
+                code,
+                reason: reason.to_owned(),
+            }))
+        }
+    }
+}
+
+fn truncate_to_char_boundary(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}

@@ -1,0 +1,446 @@
+//! The opening handshake: an HTTP/1.1 Upgrade, both sides, over bytes (RFC 6455 §4).
+//!
+//! The client sends a GET with `Upgrade: websocket`, `Connection: Upgrade`,
+//! `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key` of 16 random bytes in base64. The
+//! server answers `101 Switching Protocols` with `Sec-WebSocket-Accept`: the SHA-1 of the key
+//! followed by a fixed GUID, in base64 (§4.2.2). The Accept proves that the server read this
+//! request as WebSocket (a plain HTTP server, or a cache replaying an old answer, would not
+//! produce it), and from then on the TCP connection carries frames.
+//!
+//! # Reading the head incrementally
+//!
+//! The head arrives in as many reads as the network likes. [`HeadBuffer`] appends each read and
+//! scans only the new bytes (plus the 3 before them) for the blank line `\r\n\r\n` that ends
+//! it; `httparse` runs once, when the head is whole. Re-parsing the whole buffer after every
+//! read makes a peer that sends one byte at a time cost quadratic work: that was tungstenite's
+//! CVE-2023-43669. The head's size and header count are bounded (`Config`), and bytes that
+//! follow the head in the same read are returned: they are the first frames.
+//!
+//! # Rejections
+//!
+//! A server that rejects a handshake answers with an HTTP response that says why
+//! ([`reject_response`]), rather than dropping the connection: the status code from
+//! [`Error::http_status`], and the rule that was broken as the body.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha1::{Digest as _, Sha1};
+
+use crate::config::Config;
+use crate::error::Error;
+
+/// The GUID that RFC 6455 §1.3 appends to the key before hashing.
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (§4.2.2).
+///
+/// ```
+/// // The example of RFC 6455 §1.3.
+/// assert_eq!(
+///     websocket::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+/// );
+/// ```
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha1 = Sha1::new();
+    sha1.update(key);
+    sha1.update(GUID.as_bytes());
+    BASE64.encode(sha1.finalize())
+}
+
+/// Collects an HTTP head that arrives in pieces, finding its end without re-scanning.
+#[derive(Debug)]
+pub struct HeadBuffer {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already searched for `\r\n\r\n`.
+    scanned: usize,
+    max: usize,
+}
+
+impl HeadBuffer {
+    /// A buffer for a head of at most `max` bytes.
+    pub fn new(max: usize) -> HeadBuffer {
+        HeadBuffer {
+            buf: Vec::new(),
+            scanned: 0,
+            max,
+        }
+    }
+
+    /// Adds bytes; returns the head's length once `\r\n\r\n` has arrived.
+    pub fn push(&mut self, data: &[u8]) -> Result<Option<usize>, Error> {
+        self.buf.extend_from_slice(data);
+        // The terminator may straddle the previous read: look back 3 bytes, no further.
+        let from = self.scanned.saturating_sub(3);
+        let found = self.buf[from..].windows(4).position(|w| w == b"\r\n\r\n");
+        self.scanned = self.buf.len();
+        match found {
+            Some(at) if from + at + 4 <= self.max => Ok(Some(from + at + 4)),
+            None if self.buf.len() < self.max => Ok(None),
+            _ => Err(Error::HandshakeTooLarge),
+        }
+    }
+
+    /// The bytes received so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// A header line as received: the name, and the value's raw bytes.
+pub type Header = (String, Vec<u8>);
+
+/// The parts of a request that the server's checks look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The method, `GET` for a valid handshake.
+    pub method: String,
+    /// The request target, such as `/chat?room=1`.
+    pub path: String,
+    /// The HTTP minor version: 1 for HTTP/1.1.
+    pub version: u8,
+    /// Every header line, in order.
+    pub headers: Vec<Header>,
+}
+
+/// The parts of a response that the client's checks look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code, 101 for an accepted handshake.
+    pub status: u16,
+    /// Every header line, in order.
+    pub headers: Vec<Header>,
+}
+
+/// The values of every header named `name` (case-insensitive), in order.
+fn values<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// The comma-separated tokens of every header named `name`, trimmed.
+fn tokens<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a str> {
+    values(headers, name)
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether the token list of header `name` contains `token`, case-insensitively.
+/// RFC 6455 §4.2.1 reads `Connection: keep-alive, Upgrade` as containing `upgrade`.
+fn has_token(headers: &[Header], name: &str, token: &str) -> bool {
+    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+fn single_value<'a>(headers: &'a [Header], name: &'a str) -> Option<&'a [u8]> {
+    let mut all = values(headers, name);
+    let first = all.next()?;
+    all.next().is_none().then_some(first)
+}
+
+fn owned_headers(parsed: &[httparse::Header<'_>]) -> Vec<Header> {
+    parsed
+        .iter()
+        .map(|h| (h.name.to_owned(), h.value.to_vec()))
+        .collect()
+}
+
+fn http_error(e: httparse::Error) -> Error {
+    match e {
+        httparse::Error::TooManyHeaders => Error::HandshakeTooLarge,
+        other => Error::MalformedHttp(other.to_string()),
+    }
+}
+
+/// Picks the subprotocol from the client's offer (`Sec-WebSocket-Protocol`, in the client's
+/// order of preference); `None` accepts the connection with no subprotocol.
+pub type SubprotocolSelector = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync>;
+
+/// What a server accepts, beyond RFC 6455's own rules.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    /// If set, a request whose `Origin` is not in this list is rejected with 403 (§4.2.2,
+    /// §10.2). Requests with no `Origin` are accepted: browsers always send one, and the
+    /// check exists to stop other sites' pages from connecting with the user's cookies.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Chooses a subprotocol. A choice that the client did not offer is ignored.
+    pub select_subprotocol: Option<SubprotocolSelector>,
+    /// Limits (head size and header count are used here).
+    pub config: Config,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("allowed_origins", &self.allowed_origins)
+            .field("select_subprotocol", &self.select_subprotocol.is_some())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// The server's side: reads the request head, then [`check_request`] decides.
+#[derive(Debug)]
+pub struct ServerHandshake {
+    head: HeadBuffer,
+    max_headers: usize,
+}
+
+impl ServerHandshake {
+    /// A handshake bounded by `config`'s head size and header count.
+    pub fn new(config: &Config) -> ServerHandshake {
+        ServerHandshake {
+            head: HeadBuffer::new(config.max_handshake_size),
+            max_headers: config.max_headers,
+        }
+    }
+
+    /// Feeds received bytes. Once the head is complete, returns the request and the bytes
+    /// that followed it (frames the client sent without waiting).
+    pub fn receive(&mut self, data: &[u8]) -> Result<Option<(Request, Vec<u8>)>, Error> {
+        let Some(end) = self.head.push(data)? else {
+            return Ok(None);
+        };
+        let mut headers = vec![httparse::EMPTY_HEADER; self.max_headers];
+        let mut req = httparse::Request::new(&mut headers);
+        let bytes = self.head.bytes();
+        match req.parse(&bytes[..end]).map_err(http_error)? {
+            httparse::Status::Complete(_) => {}
+            httparse::Status::Partial => return Err(Error::MalformedHttp("incomplete".into())),
+        }
+        let request = Request {
+            method: req.method.unwrap_or_default().to_owned(),
+            path: req.path.unwrap_or_default().to_owned(),
+            version: req.version.unwrap_or_default(),
+            headers: owned_headers(req.headers),
+        };
+        Ok(Some((request, bytes[end..].to_vec())))
+    }
+}
+
+/// A request the server accepts: what goes into the 101 response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The `Sec-WebSocket-Accept` value.
+    pub accept: String,
+    /// The subprotocol chosen, if any.
+    pub subprotocol: Option<String>,
+}
+
+impl Accepted {
+    /// The `101 Switching Protocols` response.
+    pub fn response_bytes(&self) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 101 Switching Protocols\r\n\
+             Upgrade: websocket\r\n\
+             Connection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n",
+            self.accept
+        );
+        if let Some(p) = &self.subprotocol {
+            out.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+        }
+        out.push_str("\r\n");
+        out.into_bytes()
+    }
+}
+
+/// Checks a request against RFC 6455 §4.2.1 and the server's options.
+pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted, Error> {
+    let h = &req.headers;
+    // §4.2.1 (1): "An HTTP/1.1 or higher GET request".
+    if req.method != "GET" {
+        return Err(Error::MethodNotGet(req.method.clone()));
+    }
+    if req.version < 1 {
+        return Err(Error::HttpVersionTooOld);
+    }
+    // §4.2.1 (2): a Host header (RFC 7230 §5.4: exactly one).
+    if single_value(h, "host").is_none() {
+        return Err(Error::BadHost);
+    }
+    // §4.2.1 (3), (4): Upgrade and Connection are token lists, compared case-insensitively.
+    if !has_token(h, "upgrade", "websocket") {
+        return Err(Error::MissingUpgradeWebsocket);
+    }
+    if !has_token(h, "connection", "upgrade") {
+        return Err(Error::MissingConnectionUpgrade);
+    }
+    // §4.2.1 (6): version 13; §4.4: otherwise 426 naming the versions we speak.
+    if single_value(h, "sec-websocket-version") != Some(b"13") {
+        return Err(Error::UnsupportedVersion);
+    }
+    // §4.2.1 (5): the key is base64 of 16 bytes. Its value is hashed as received.
+    let key = single_value(h, "sec-websocket-key").ok_or(Error::BadKey)?;
+    match BASE64.decode(key) {
+        Ok(raw) if raw.len() == 16 => {}
+        _ => return Err(Error::BadKey),
+    }
+    // §4.2.2 and §10.2: the Origin check protects against other sites' pages.
+    if let (Some(allowed), Some(origin)) = (&options.allowed_origins, single_value(h, "origin")) {
+        let origin = String::from_utf8_lossy(origin);
+        if !allowed.iter().any(|a| a == origin.as_ref()) {
+            return Err(Error::OriginNotAllowed(origin.into_owned()));
+        }
+    }
+    // §4.2.2 (5.4): the subprotocol must be one the client offered.
+    let offered: Vec<&str> = tokens(h, "sec-websocket-protocol").collect();
+    let subprotocol = match &options.select_subprotocol {
+        Some(select) if !offered.is_empty() => {
+            select(&offered).filter(|p| offered.contains(&p.as_str()))
+        }
+        _ => None,
+    };
+    // Sec-WebSocket-Extensions is ignored: no extension is implemented yet, and §9.1 says a
+    // server answers only with extensions it accepts. permessage-deflate will decide here.
+    Ok(Accepted {
+        accept: accept_key(key),
+        subprotocol,
+    })
+}
+
+/// The HTTP response that rejects a handshake, saying why (the status from
+/// [`Error::http_status`], or 400).
+pub fn reject_response(error: &Error) -> Vec<u8> {
+    let status = error.http_status().unwrap_or(400);
+    let reason = match status {
+        403 => "Forbidden",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        505 => "HTTP Version Not Supported",
+        _ => "Bad Request",
+    };
+    let body = format!("{error}\n");
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\n");
+    if status == 426 {
+        // §4.4: tell the client which versions this server speaks.
+        out.push_str("Sec-WebSocket-Version: 13\r\n");
+    }
+    if status == 405 {
+        out.push_str("Allow: GET\r\n");
+    }
+    out.push_str(&format!(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    out.into_bytes()
+}
+
+/// The client's side: builds the request, then checks the response.
+#[derive(Debug)]
+pub struct ClientHandshake {
+    expected_accept: String,
+    protocols: Vec<String>,
+    head: HeadBuffer,
+    max_headers: usize,
+}
+
+impl ClientHandshake {
+    /// Starts a handshake with a fresh random key (§4.1: "randomly selected", 16 bytes).
+    /// Returns the handshake and the request bytes to send.
+    ///
+    /// `host` is the `Host` header's value (`example.com:8080`), `path` the request target,
+    /// `protocols` the subprotocols offered, most preferred first.
+    pub fn new(
+        host: &str,
+        path: &str,
+        protocols: &[&str],
+        config: &Config,
+    ) -> Result<(ClientHandshake, Vec<u8>), Error> {
+        let mut key = [0u8; 16];
+        getrandom::fill(&mut key).map_err(|_| Error::Random)?;
+        Ok(Self::with_key(key, host, path, protocols, config))
+    }
+
+    /// Like [`ClientHandshake::new`], with a chosen key: for tests and snapshots only. A real
+    /// client must not reuse keys.
+    pub fn with_key(
+        key: [u8; 16],
+        host: &str,
+        path: &str,
+        protocols: &[&str],
+        config: &Config,
+    ) -> (ClientHandshake, Vec<u8>) {
+        let key = BASE64.encode(key);
+        let mut request = format!(
+            "GET {path} HTTP/1.1\r\n\
+             Host: {host}\r\n\
+             Upgrade: websocket\r\n\
+             Connection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\n\
+             Sec-WebSocket-Version: 13\r\n"
+        );
+        if !protocols.is_empty() {
+            request.push_str(&format!(
+                "Sec-WebSocket-Protocol: {}\r\n",
+                protocols.join(", ")
+            ));
+        }
+        request.push_str("\r\n");
+        let handshake = ClientHandshake {
+            expected_accept: accept_key(key.as_bytes()),
+            protocols: protocols.iter().map(|p| p.to_string()).collect(),
+            head: HeadBuffer::new(config.max_handshake_size),
+            max_headers: config.max_headers,
+        };
+        (handshake, request.into_bytes())
+    }
+
+    /// Feeds received bytes. Once the response head is complete and valid, returns it, the
+    /// subprotocol the server chose, and the bytes that followed the head (the first frames).
+    #[allow(clippy::type_complexity)]
+    pub fn receive(
+        &mut self,
+        data: &[u8],
+    ) -> Result<Option<(Response, Option<String>, Vec<u8>)>, Error> {
+        let Some(end) = self.head.push(data)? else {
+            return Ok(None);
+        };
+        let mut headers = vec![httparse::EMPTY_HEADER; self.max_headers];
+        let mut resp = httparse::Response::new(&mut headers);
+        let bytes = self.head.bytes();
+        match resp.parse(&bytes[..end]).map_err(http_error)? {
+            httparse::Status::Complete(_) => {}
+            httparse::Status::Partial => return Err(Error::MalformedHttp("incomplete".into())),
+        }
+        let response = Response {
+            status: resp.code.unwrap_or_default(),
+            headers: owned_headers(resp.headers),
+        };
+        let h = &response.headers;
+        // §4.1, the client's checks of the server's response, in the RFC's order.
+        if response.status != 101 {
+            return Err(Error::UnexpectedStatus(response.status));
+        }
+        if !has_token(h, "upgrade", "websocket") {
+            return Err(Error::MissingUpgradeWebsocket);
+        }
+        if !has_token(h, "connection", "upgrade") {
+            return Err(Error::MissingConnectionUpgrade);
+        }
+        if single_value(h, "sec-websocket-accept") != Some(self.expected_accept.as_bytes()) {
+            return Err(Error::BadAccept);
+        }
+        let subprotocol = match single_value(h, "sec-websocket-protocol") {
+            None => None,
+            Some(p) => {
+                let p = String::from_utf8_lossy(p).into_owned();
+                if !self.protocols.contains(&p) {
+                    return Err(Error::UnofferedSubprotocol(p));
+                }
+                Some(p)
+            }
+        };
+        // §4.1: an extension the client did not ask for fails the connection; we ask for none.
+        if values(h, "sec-websocket-extensions").next().is_some() {
+            return Err(Error::UnofferedExtension);
+        }
+        Ok(Some((response, subprotocol, bytes[end..].to_vec())))
+    }
+}

@@ -1,0 +1,126 @@
+//! A client: dial a `ws://` URL and run the opening handshake (RFC 6455 §3, §4.1).
+//!
+//! Plain TCP only: `wss://` needs TLS, which this crate leaves out.
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use super::WebSocket;
+use crate::config::Config;
+use crate::connection::Role;
+use crate::error::Error;
+use crate::handshake::{ClientHandshake, Response};
+
+/// What a client asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Subprotocols to offer, most preferred first.
+    pub protocols: Vec<String>,
+    /// Limits and timeouts.
+    pub config: Config,
+}
+
+/// The parts of a `ws://host[:port][/path][?query]` URL (RFC 6455 §3).
+struct WsUrl {
+    /// `host:port`, to dial and to send as `Host` (with the port even when it is 80, which
+    /// every server accepts).
+    authority: String,
+    /// The resource name: path and query, `/` when empty.
+    resource: String,
+}
+
+fn parse_url(url: &str) -> Result<WsUrl, Error> {
+    let bad = || Error::BadUrl(url.to_owned());
+    let rest = url.strip_prefix("ws://").ok_or_else(bad)?;
+    // §3: the fragment is not part of a WebSocket URI.
+    if rest.contains('#') {
+        return Err(bad());
+    }
+    let (authority, resource) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let resource = if resource.starts_with('?') {
+        format!("/{resource}")
+    } else {
+        resource.to_owned()
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    // An IPv6 literal is bracketed: the port follows the closing bracket.
+    let host_end = authority.rfind(']').map_or(0, |i| i + 1);
+    let authority = if authority[host_end..].contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok(WsUrl {
+        authority,
+        resource,
+    })
+}
+
+/// Connects to a `ws://` URL with the default options.
+pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
+    connect_with(url, &ClientOptions::default()).await
+}
+
+/// Connects to a `ws://` URL: TCP, then the opening handshake, within
+/// `options.config.handshake_timeout`.
+pub async fn connect_with(
+    url: &str,
+    options: &ClientOptions,
+) -> Result<(WebSocket<TcpStream>, Response), Error> {
+    let url = parse_url(url)?;
+    let config = &options.config;
+    let protocols: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
+    let handshake = async {
+        let mut stream = TcpStream::connect(&url.authority).await?;
+        stream.set_nodelay(true)?;
+        let (mut handshake, request) =
+            ClientHandshake::new(&url.authority, &url.resource, &protocols, config)?;
+        stream.write_all(&request).await?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(Error::HandshakeIncomplete);
+            }
+            if let Some((response, subprotocol, leftover)) = handshake.receive(&buf[..n])? {
+                let ws = WebSocket::from_stream(
+                    stream,
+                    Role::Client,
+                    config.clone(),
+                    &leftover,
+                    subprotocol,
+                );
+                return Ok((ws, response));
+            }
+        }
+    };
+    tokio::time::timeout(config.handshake_timeout, handshake)
+        .await
+        .unwrap_or(Err(Error::HandshakeIncomplete))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = parse_url("ws://127.0.0.1:9001/runCase?case=1&agent=x").unwrap();
+        assert_eq!(
+            (u.authority.as_str(), u.resource.as_str()),
+            ("127.0.0.1:9001", "/runCase?case=1&agent=x")
+        );
+        let u = parse_url("ws://[::1]?q").unwrap();
+        assert_eq!(
+            (u.authority.as_str(), u.resource.as_str()),
+            ("[::1]:80", "/?q")
+        );
+        assert!(parse_url("wss://example.com/").is_err());
+        assert!(parse_url("ws://example.com/#frag").is_err());
+    }
+}

@@ -1,0 +1,403 @@
+//! The I/O layer: tokio adapters that move bytes between a socket and a [`Connection`].
+//!
+//! Three ways in, one result, a [`WebSocket`]:
+//!
+//! - [`accept`]: a server reads the opening handshake from a fresh TCP connection;
+//! - [`upgrade`]: a hyper 1 service upgrades one of its requests, so one port serves pages,
+//!   Server-Sent Events and WebSocket;
+//! - [`connect`]: a client dials a `ws://` URL.
+//!
+//! # Reading and writing at once
+//!
+//! [`WebSocket::split`] gives a [`Receiver`] and a [`Sender`] that two tasks can own. They
+//! share the wire-layer [`Connection`] behind a short-lived `std::sync::Mutex` (never held
+//! across an `.await`), and the socket's write half behind a `tokio::sync::Mutex`. Bytes are
+//! taken from the connection's output only while holding the write half, so frames queued by
+//! the two tasks reach the socket in the order they were queued.
+//!
+//! The receiver queues frames too: a Pong for each Ping (§5.5.2) and the reply to a Close.
+//! It writes them itself before returning from [`Receiver::recv`], so an application that only
+//! reads still answers pings. If the sender is in the middle of a write at that moment, the
+//! receiver leaves the bytes to it rather than wait (the sender writes until the output is
+//! empty), unless the output has grown past `Config::write_buffer_size`: then the receiver
+//! waits too, which slows a peer that floods us with pings while not reading our answers.
+//!
+//! # Backpressure
+//!
+//! [`Sender::feed`] queues a message and writes only when the output passes
+//! `Config::write_buffer_size`; [`Sender::flush`] writes what is queued; [`Sender::send`] does
+//! both. Each waits for the socket, so a slow peer slows the sender down instead of growing a
+//! buffer without bound.
+//!
+//! # Closing, and timeouts
+//!
+//! When the closing handshake completes, a server shuts its write side down at once (it closes
+//! TCP first, RFC 6455 §7.1.1); a client waits up to `Config::close_timeout` for the server to
+//! do so. After sending a Close, reads wait at most `close_timeout` for the peer's. When the
+//! connection fails, the Close carrying the error's code is written, the write side is shut
+//! down, and what the peer still sends is read and dropped (for at most `close_timeout`), so
+//! the peer's TCP stack does not answer our Close with a reset that could destroy it.
+
+mod client;
+mod server;
+mod upgrade;
+
+pub use client::{ClientOptions, connect, connect_with};
+pub use server::accept;
+pub use upgrade::{Upgrading, rejection, upgrade};
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::{
+    AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadHalf, WriteHalf,
+};
+
+use crate::config::Config;
+use crate::connection::{CloseFrame, Connection, Message, Role, State};
+use crate::error::Error;
+use crate::frame::OpCode;
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 64 << 10;
+
+/// What the sender and the receiver share.
+struct Shared<S> {
+    conn: Mutex<Connection>,
+    writer: tokio::sync::Mutex<WriteHalf<S>>,
+}
+
+impl<S: AsyncWrite> Shared<S> {
+    /// The connection, briefly. A panic while it was held cannot leave it half-updated in a
+    /// way that matters more than the panic itself, so a poisoned lock is taken anyway.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes everything queued. With `wait == false`, returns at once if another task holds
+    /// the write half: that task writes until the output is empty, so it takes our bytes.
+    async fn flush(&self, wait: bool) -> Result<(), Error> {
+        loop {
+            let mut writer = if wait {
+                self.writer.lock().await
+            } else {
+                match self.writer.try_lock() {
+                    Ok(writer) => writer,
+                    Err(_) => return Ok(()),
+                }
+            };
+            loop {
+                let bytes = self.conn().take_output();
+                if bytes.is_empty() {
+                    break;
+                }
+                writer.write_all(&bytes).await?;
+            }
+            writer.flush().await?;
+            drop(writer);
+            // Bytes queued after our last look, by a task that found the lock taken, are ours.
+            if self.conn().output_len() == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn shutdown(&self) {
+        // The peer may be gone already; there is nothing useful to do with that error.
+        let _ = self.writer.lock().await.shutdown().await;
+    }
+}
+
+/// A WebSocket connection over a byte stream `S` (a `TcpStream`, or hyper's upgraded
+/// connection). Use it directly, or [`split`](WebSocket::split) it between two tasks.
+pub struct WebSocket<S> {
+    sender: Sender<S>,
+    receiver: Receiver<S>,
+    subprotocol: Option<String>,
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("subprotocol", &self.subprotocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
+    /// Wraps a stream whose opening handshake is done. `leftover` holds bytes that arrived
+    /// after the handshake head: the first frames.
+    pub fn from_stream(
+        stream: S,
+        role: Role,
+        config: Config,
+        leftover: &[u8],
+        subprotocol: Option<String>,
+    ) -> WebSocket<S> {
+        let mut conn = Connection::new(role, config);
+        conn.receive(leftover);
+        let (read, write) = tokio::io::split(stream);
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            writer: tokio::sync::Mutex::new(write),
+        });
+        WebSocket {
+            sender: Sender {
+                shared: shared.clone(),
+            },
+            receiver: Receiver {
+                shared,
+                read,
+                buf: vec![0; READ_CHUNK],
+                done: false,
+                awaiting_pong: false,
+            },
+            subprotocol,
+        }
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// Splits into a receiving half and a sending half, for two tasks.
+    pub fn split(self) -> (Receiver<S>, Sender<S>) {
+        (self.receiver, self.sender)
+    }
+
+    /// The next message; see [`Receiver::recv`].
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        self.receiver.recv().await
+    }
+
+    /// Sends a message; see [`Sender::send`].
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.sender.send(message).await
+    }
+
+    /// Closes: sends a Close with `code` and `reason`, then reads (and drops) messages until
+    /// the peer's Close and the end of the connection, for at most `Config::close_timeout`.
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        self.sender.close(code, reason).await?;
+        while self.receiver.recv().await?.is_some() {}
+        Ok(())
+    }
+}
+
+/// The sending half of a [`WebSocket`].
+pub struct Sender<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> std::fmt::Debug for Sender<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncWrite> Sender<S> {
+    /// Queues a message and writes everything queued.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.shared.conn().send(message)?;
+        self.shared.flush(true).await
+    }
+
+    /// Queues a message; writes only if the queue has passed `Config::write_buffer_size`.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        let queued = {
+            let mut conn = self.shared.conn();
+            conn.send(message)?;
+            conn.output_len() >= conn.config().write_buffer_size
+        };
+        if queued {
+            self.shared.flush(true).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues one fragment of a message (see [`Connection::send_fragment`]) and writes it.
+    pub async fn send_fragment(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.shared.conn().send_fragment(opcode, payload, fin)?;
+        self.shared.flush(true).await
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.shared.flush(true).await
+    }
+
+    /// Starts the closing handshake. The [`Receiver`] sees the peer's Close, then `None`.
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        let frame = CloseFrame {
+            code,
+            reason: reason.to_owned(),
+        };
+        self.send(Message::Close(Some(frame))).await
+    }
+}
+
+/// The receiving half of a [`WebSocket`].
+pub struct Receiver<S> {
+    shared: Arc<Shared<S>>,
+    read: ReadHalf<S>,
+    buf: Vec<u8>,
+    /// The connection is over: `recv` returns `None`.
+    done: bool,
+    /// A keep-alive Ping is out and nothing has been received since.
+    awaiting_pong: bool,
+}
+
+impl<S> std::fmt::Debug for Receiver<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite> Receiver<S> {
+    /// The next message: `Ok(Some(Close))` when the peer's Close arrives, then `Ok(None)` once
+    /// the connection is over. An error means the connection failed: its Close (with the
+    /// error's close code) has been sent, and the connection is over.
+    ///
+    /// Pongs for received Pings are written before this returns.
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let event = self.shared.conn().next_event();
+            match event {
+                Err(error) => {
+                    self.fail().await;
+                    return Err(error);
+                }
+                Ok(Some(message)) => {
+                    if matches!(message, Message::Close(_)) {
+                        self.finish_close().await?;
+                    } else {
+                        self.write_replies().await?;
+                    }
+                    return Ok(Some(message));
+                }
+                Ok(None) => {}
+            }
+            if self.shared.conn().state() == State::Closed {
+                // The closing handshake completed earlier, or the input ended.
+                self.finish_close().await?;
+                return Ok(None);
+            }
+            self.write_replies().await?;
+            match self.read_some().await {
+                Ok(()) => {}
+                Err(error) => {
+                    self.done = true;
+                    self.shared.shutdown().await;
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Writes the frames the connection queued by itself (Pongs, a Close reply).
+    async fn write_replies(&self) -> Result<(), Error> {
+        let (queued, limit) = {
+            let conn = self.shared.conn();
+            (conn.output_len(), conn.config().write_buffer_size)
+        };
+        if queued > 0 {
+            self.shared.flush(queued >= limit).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads once from the socket into the connection, with the timeouts in force.
+    async fn read_some(&mut self) -> Result<(), Error> {
+        loop {
+            let (state, config) = {
+                let conn = self.shared.conn();
+                (conn.state(), conn.config().clone())
+            };
+            let timeout = match (state, config.ping_interval) {
+                (State::Closing, _) => Some(config.close_timeout),
+                (_, Some(_)) if self.awaiting_pong => Some(config.ping_timeout),
+                (_, interval) => interval,
+            };
+            let read = self.read.read(&mut self.buf);
+            let result = match timeout {
+                None => read.await,
+                Some(limit) => match tokio::time::timeout(limit, read).await {
+                    Ok(result) => result,
+                    Err(_elapsed) => {
+                        if state == State::Closing {
+                            return Err(Error::CloseTimeout);
+                        }
+                        if self.awaiting_pong {
+                            return Err(Error::KeepaliveTimeout);
+                        }
+                        // Quiet for `ping_interval`: ask the peer whether it is still there.
+                        self.shared
+                            .conn()
+                            .send(Message::Ping(b"keepalive".to_vec()))?;
+                        self.shared.flush(true).await?;
+                        self.awaiting_pong = true;
+                        continue;
+                    }
+                },
+            };
+            let n = result?;
+            self.awaiting_pong = false;
+            let mut conn = self.shared.conn();
+            if n == 0 {
+                conn.receive_eof();
+            } else {
+                conn.receive(&self.buf[..n]);
+            }
+            return Ok(());
+        }
+    }
+
+    /// The closing handshake is complete (or the input ended): write our Close if it is still
+    /// queued, then end the TCP connection the way RFC 6455 §7.1.1 asks of our role.
+    async fn finish_close(&mut self) -> Result<(), Error> {
+        self.done = true;
+        let role = self.shared.conn().role();
+        let written = self.shared.flush(true).await;
+        if role == Role::Client {
+            // The server closes first; wait for its FIN, briefly.
+            let limit = self.shared.conn().config().close_timeout;
+            self.drain(limit).await;
+        }
+        self.shared.shutdown().await;
+        written
+    }
+
+    /// The connection failed: send its Close, stop writing, and read what is still in flight.
+    async fn fail(&mut self) {
+        self.done = true;
+        let _ = self.shared.flush(true).await;
+        self.shared.shutdown().await;
+        let limit = self.shared.conn().config().close_timeout;
+        self.drain(limit).await;
+    }
+
+    /// Reads and drops input until the peer closes, or `limit` passes.
+    async fn drain(&mut self, limit: Duration) {
+        let read_all = async {
+            while let Ok(n) = self.read.read(&mut self.buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(limit, read_all).await;
+    }
+}

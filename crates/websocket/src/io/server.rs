@@ -1,0 +1,63 @@
+//! A server's opening handshake over a fresh connection (RFC 6455 §4.2).
+
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+
+use super::WebSocket;
+use crate::connection::Role;
+use crate::error::Error;
+use crate::handshake::{Request, ServerHandshake, ServerOptions, check_request, reject_response};
+
+/// Reads the opening handshake from `stream` and answers it: `101 Switching Protocols` and a
+/// [`WebSocket`], or an HTTP error response that says why and an [`Error`].
+///
+/// The handshake must complete within `options.config.handshake_timeout`.
+pub async fn accept<S>(
+    mut stream: S,
+    options: &ServerOptions,
+) -> Result<(WebSocket<S>, Request), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = &options.config;
+    let read_head = async {
+        let mut handshake = ServerHandshake::new(config);
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(Error::HandshakeIncomplete);
+            }
+            if let Some(done) = handshake.receive(&buf[..n])? {
+                return Ok(done);
+            }
+        }
+    };
+    let head = tokio::time::timeout(config.handshake_timeout, read_head)
+        .await
+        .unwrap_or(Err(Error::HandshakeIncomplete));
+    let checked = head.and_then(|(request, leftover)| {
+        let accepted = check_request(&request, options)?;
+        Ok((request, leftover, accepted))
+    });
+    match checked {
+        Ok((request, leftover, accepted)) => {
+            stream.write_all(&accepted.response_bytes()).await?;
+            let ws = WebSocket::from_stream(
+                stream,
+                Role::Server,
+                config.clone(),
+                &leftover,
+                accepted.subprotocol,
+            );
+            Ok((ws, request))
+        }
+        Err(error) => {
+            // Every rejection is an answer, not a dropped connection (unless the peer left).
+            if !matches!(error, Error::Io(_) | Error::HandshakeIncomplete) {
+                let _ = stream.write_all(&reject_response(&error)).await;
+                let _ = stream.shutdown().await;
+            }
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `wirelab ws URL`: a WebSocket client for the terminal, in the spirit of websocat.
+//!
+//! Each line read from stdin is sent as a Text message; each message received is printed
+//! (Text as a line, Binary as raw bytes). At the end of stdin the client starts the closing
+//! handshake with 1000. With `--echo`, it sends every received message back instead, until
+//! the server closes: the mode that Autobahn|Testsuite's fuzzingserver tests a client with.
+
+use std::io::Write as _;
+
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use websocket::io::{ClientOptions, connect_with};
+use websocket::{CloseFrame, Config, Error, Message};
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        config: Config::echo(),
+        ..ClientOptions::default()
+    }
+}
+
+/// Runs the client: interactive, or with `echo` the echo mode.
+pub async fn run(url: &str, echo: bool) -> Result<(), Error> {
+    if echo {
+        let close = echo_until_closed(url).await?;
+        if let Some(CloseFrame { code, reason }) = close {
+            eprintln!("closed by the server: {code} {reason}");
+        }
+        return Ok(());
+    }
+    let (ws, _response) = connect_with(url, &options()).await?;
+    let (mut receiver, mut sender) = ws.split();
+    let typing = tokio::spawn(async move {
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        while let Some(line) = lines.next_line().await? {
+            sender.send(Message::Text(line)).await?;
+        }
+        sender.close(1000, "").await
+    });
+    while let Some(message) = receiver.recv().await? {
+        print_message(&message)?;
+    }
+    // The server has closed: stop reading stdin.
+    typing.abort();
+    Ok(())
+}
+
+fn print_message(message: &Message) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    match message {
+        Message::Text(text) => writeln!(stdout, "{text}")?,
+        Message::Binary(data) => stdout.write_all(data)?,
+        Message::Close(Some(CloseFrame { code, reason })) => {
+            eprintln!("closed by the server: {code} {reason}");
+        }
+        Message::Close(None) => eprintln!("closed by the server"),
+        Message::Ping(_) | Message::Pong(_) => {}
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Connects to `url` and sends back every Text and Binary message until the connection
+/// closes. Returns the server's Close frame (`None` if its Close had no code).
+///
+/// An error means the connection failed (the server broke a rule, and the Close naming the
+/// rule was sent), or could not be made.
+pub async fn echo_until_closed(url: &str) -> Result<Option<CloseFrame>, Error> {
+    let (mut ws, _response) = connect_with(url, &options()).await?;
+    let mut close = None;
+    while let Some(message) = ws.recv().await? {
+        match message {
+            Message::Text(_) | Message::Binary(_) => ws.send(message).await?,
+            Message::Close(frame) => close = frame,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+    Ok(close)
+}
+
+/// Connects to `url`, returns the first Text message, and closes with 1000. (Autobahn's
+/// fuzzingserver answers `/getCaseCount` this way.)
+pub async fn read_one_text(url: &str) -> Result<String, Error> {
+    let (mut ws, _response) = connect_with(url, &options()).await?;
+    loop {
+        match ws.recv().await? {
+            Some(Message::Text(text)) => {
+                // The server may already have closed; a Close after its Close is not needed.
+                let _ = ws.close(1000, "").await;
+                return Ok(text);
+            }
+            Some(_) => {}
+            None => return Err(Error::AbnormalClosure),
+        }
+    }
+}
