@@ -1,0 +1,137 @@
+//! The SSE parser against the spec vectors in `conformance/vectors/sse/parser.json`.
+//!
+//! Each vector is a stream and the items it must produce, written from the HTML Standard
+//! (§9.2.5 "Parsing an event stream", §9.2.6 "Interpreting an event stream"), the Encoding
+//! Standard's UTF-8 decoder and the web-platform-tests `eventsource/format-*` tests; each
+//! names its source. Every vector runs whole, split in two at every byte offset, and one byte
+//! at a time: an incremental parser must not care where the network cut the stream.
+//!
+//! Run: `cargo test -p wirelab-conformance --test sse_vectors`
+
+use serde_json::{Value, json};
+use sse::{Item, Parser, ParserConfig};
+
+struct Vector {
+    name: String,
+    input: Vec<u8>,
+    expect: Vec<Value>,
+    last_event_id: Option<String>,
+}
+
+fn load() -> Vec<Vector> {
+    let path = wirelab_conformance::workspace_root().join("conformance/vectors/sse/parser.json");
+    let text = std::fs::read_to_string(&path).expect("vectors file");
+    let doc: Value = serde_json::from_str(&text).expect("vectors are JSON");
+    let vectors = doc["vectors"].as_array().expect("a vectors array");
+    vectors
+        .iter()
+        .map(|v| {
+            let name = v["name"].as_str().expect("name").to_owned();
+            assert!(
+                v["source"].is_string(),
+                "{name}: every vector cites a source"
+            );
+            let input = match (&v["input"], &v["input_hex"]) {
+                (Value::String(s), Value::Null) => s.clone().into_bytes(),
+                (Value::Null, Value::String(hex)) => (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                    .collect(),
+                _ => panic!("{name}: exactly one of input and input_hex"),
+            };
+            Vector {
+                expect: v["expect"].as_array().expect("expect").clone(),
+                last_event_id: v["last_event_id"].as_str().map(str::to_owned),
+                input,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// Feeds `chunks`, ends the stream, and returns the items in the vectors' JSON form and the
+/// last event ID.
+fn run<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<Value>, String) {
+    let mut parser = Parser::new(ParserConfig::default());
+    let mut items = Vec::new();
+    let mut drain = |parser: &mut Parser| {
+        while let Some(item) = parser.next_item() {
+            items.push(match item.expect("no vector exceeds the bound") {
+                Item::Event(e) => {
+                    json!({"type": e.event_type, "data": e.data, "id": e.last_event_id})
+                }
+                Item::Retry(time) => {
+                    json!({ "retry": u64::try_from(time.as_millis()).expect("saturated at u64") })
+                }
+                Item::Comment(text) => json!({ "comment": text }),
+            });
+        }
+    };
+    for chunk in chunks {
+        parser.feed(chunk);
+        drain(&mut parser);
+    }
+    parser.finish();
+    drain(&mut parser);
+    let last_event_id = parser.last_event_id().to_owned();
+    (items, last_event_id)
+}
+
+fn check(vector: &Vector, how: &str, (items, last_event_id): (Vec<Value>, String)) {
+    assert_eq!(items, vector.expect, "{}, {how}", vector.name);
+    if let Some(expected) = &vector.last_event_id {
+        assert_eq!(
+            &last_event_id, expected,
+            "{}, {how}: last event ID",
+            vector.name
+        );
+    }
+}
+
+#[test]
+fn there_are_vectors_for_every_rule() {
+    let vectors = load();
+    assert!(vectors.len() >= 60, "{} vectors", vectors.len());
+}
+
+#[test]
+fn whole() {
+    for vector in load() {
+        check(&vector, "whole", run([vector.input.as_slice()]));
+    }
+}
+
+#[test]
+fn split_at_every_offset() {
+    for vector in load() {
+        for at in 0..=vector.input.len() {
+            let (a, b) = vector.input.split_at(at);
+            check(&vector, &format!("split at {at}"), run([a, b]));
+        }
+    }
+}
+
+#[test]
+fn one_byte_at_a_time() {
+    for vector in load() {
+        check(&vector, "byte by byte", run(vector.input.chunks(1)));
+    }
+}
+
+#[test]
+fn split_at_every_pair_of_offsets() {
+    // Three chunks catch what two cannot: a BOM or a UTF-8 sequence in three pieces.
+    for vector in load().iter().filter(|v| v.input.len() <= 40) {
+        let n = vector.input.len();
+        for i in 0..=n {
+            for j in i..=n {
+                let input = &vector.input;
+                check(
+                    vector,
+                    &format!("split at {i} and {j}"),
+                    run([&input[..i], &input[i..j], &input[j..]]),
+                );
+            }
+        }
+    }
+}
