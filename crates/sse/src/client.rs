@@ -420,7 +420,8 @@ impl Client {
     /// One connection: request, redirects, and the checks that announce it.
     async fn connect(&mut self) -> Result<(Incoming, ConnectionTask), Failure> {
         let mut url = self.url.clone();
-        for _ in 0..=self.config.max_redirects {
+        let mut redirects = 0;
+        loop {
             let (response, task) = self.request(&url).await?;
             let status = response.status();
             if status == StatusCode::OK {
@@ -443,6 +444,10 @@ impl Client {
             if !status.is_redirection() || status.as_u16() == 304 || status.as_u16() == 305 {
                 return Err(Failure::Fatal(CloseReason::Status(status.as_u16())));
             }
+            if redirects == self.config.max_redirects {
+                return Err(Failure::Fatal(CloseReason::TooManyRedirects(redirects)));
+            }
+            redirects += 1;
             let location = response
                 .headers()
                 .get(header::LOCATION)
@@ -455,9 +460,6 @@ impl Client {
                 location,
             });
         }
-        Err(Failure::Fatal(CloseReason::TooManyRedirects(
-            self.config.max_redirects,
-        )))
     }
 
     async fn request(

@@ -1,0 +1,494 @@
+//! The SSE client and server helpers against each other and against misbehaving servers.
+//!
+//! - A server that drops the connection every few events: the client receives every event
+//!   exactly once, in order, and its `Last-Event-ID` headers are the expected ones; both with
+//!   clean ends of the response and with connections cut in the middle of an event.
+//! - 204, 404 and a wrong content type: the client stops for good, with the reason, after
+//!   exactly one request.
+//! - Redirects are followed, up to the limit.
+//! - An endless line hits the parser's bound and the client closes with a clear error.
+//! - Keep-alive comments arrive while the stream is idle; a graceful shutdown ends the
+//!   stream and the client reconnects; a client too far behind is told about the gap.
+//!
+//! Run: `cargo test -p wirelab-conformance --test sse_client`
+
+mod sse_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::StatusCode;
+use sse::backoff::BackoffConfig;
+use sse::client::{Client, ClientConfig, ClientEvent, CloseReason, Disconnect};
+use sse::history::{GAP_EVENT_TYPE, Hub};
+use sse::server::{self, ServerConfig, Shutdown};
+use sse::{Error, Event, ParserConfig};
+use sse_support::{Iter, Take, guarded, plain, serve, sse_response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A client that reconnects fast: tests wait milliseconds, not seconds.
+fn fast() -> ClientConfig {
+    ClientConfig {
+        reconnection_time: Duration::from_millis(5),
+        backoff: BackoffConfig {
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(20),
+            healthy_after: Duration::from_secs(30),
+        },
+        max_attempts: Some(50),
+        ..ClientConfig::default()
+    }
+}
+
+/// Reads messages until `count` arrived; returns them and every reconnection seen.
+async fn collect(
+    client: &mut Client,
+    count: usize,
+) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let mut messages = Vec::new();
+    let mut reconnects = Vec::new();
+    while messages.len() < count {
+        match client.next().await.expect("the client does not close") {
+            ClientEvent::Message(m) => messages.push((m.data, m.last_event_id)),
+            ClientEvent::Reconnecting {
+                reason,
+                last_event_id,
+                ..
+            } => reconnects.push((reason.to_string(), last_event_id)),
+            ClientEvent::Closed(reason) => panic!("closed: {reason}"),
+            _ => {}
+        }
+    }
+    (messages, reconnects)
+}
+
+fn expected_messages(total: u64) -> Vec<(String, String)> {
+    (1..=total)
+        .map(|n| (format!("event {n}"), n.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_event_once_in_order_across_clean_drops() {
+    const TOTAL: u64 = 20;
+    const PER_CONNECTION: usize = 3;
+    let hub = Arc::new(Hub::new(100, 100));
+    for n in 1..=TOTAL {
+        hub.publish(Event::new().data(format!("event {n}")));
+    }
+    let seen_headers = Arc::new(Mutex::new(Vec::new()));
+    let server = serve({
+        let seen_headers = seen_headers.clone();
+        move |request| {
+            let last = server::last_event_id(&request).map(str::to_owned);
+            seen_headers.lock().expect("lock").push(last.clone());
+            // "0": a new client replays from the first event.
+            let events = hub.subscribe(Some(last.as_deref().unwrap_or("0")));
+            sse_response(Take {
+                first: vec![Event::new().retry(Duration::from_millis(5))],
+                stream: Box::pin(events),
+                n: PER_CONNECTION,
+            })
+        }
+    })
+    .await;
+    let mut client = Client::new(&server.url("/events"), fast()).expect("url");
+    let (messages, reconnects) = guarded(collect(&mut client, TOTAL as usize)).await;
+    assert_eq!(messages, expected_messages(TOTAL));
+    let expected_headers: Vec<Option<String>> = std::iter::once(None)
+        .chain((1..7).map(|k| Some((k * PER_CONNECTION).to_string())))
+        .collect();
+    assert_eq!(*seen_headers.lock().expect("lock"), expected_headers);
+    assert_eq!(reconnects.len(), 6);
+    for (reason, _) in &reconnects {
+        assert_eq!(reason, &Disconnect::EndOfStream.to_string());
+    }
+}
+
+/// A hand-written HTTP/1.1 server that sends three events after the client's
+/// `Last-Event-ID`, then half of the fourth, then closes the socket: with chunked coding
+/// that is a network error, with a close-delimited body a clean end. Either way the half
+/// event must be discarded, and the client must resume after the third.
+async fn cut_mid_event(chunked: bool) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let seen_headers = Arc::new(Mutex::new(Vec::new()));
+    let server = tokio::spawn({
+        let seen_headers = seen_headers.clone();
+        async move {
+            for _ in 0..20 {
+                let (mut tcp, _) = listener.accept().await.expect("accept");
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    tcp.read_exact(&mut byte).await.expect("request");
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8(head).expect("ASCII head");
+                let last: Option<u64> = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("last-event-id: "))
+                    .map(|v| v.parse().expect("numeric id"));
+                seen_headers.lock().expect("lock").push(last);
+                let start = last.unwrap_or(0);
+                let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n".to_vec();
+                out.extend_from_slice(if chunked {
+                    &b"transfer-encoding: chunked\r\n\r\n"[..]
+                } else {
+                    &b"connection: close\r\n\r\n"[..]
+                });
+                for n in start + 1..=start + 4 {
+                    let event = format!("id: {n}\ndata: event {n}\n\n");
+                    // The fourth event is cut after its data field's first bytes.
+                    let sent = if n == start + 4 { &event[..14] } else { &event };
+                    if chunked {
+                        out.extend(format!("{:x}\r\n", event.len()).bytes());
+                        out.extend(sent.bytes());
+                        if n != start + 4 {
+                            out.extend(b"\r\n");
+                        }
+                    } else {
+                        out.extend(sent.bytes());
+                    }
+                }
+                tcp.write_all(&out).await.expect("write");
+                // Dropping the socket closes it.
+            }
+        }
+    });
+    let mut client = Client::new(&url, fast()).expect("url");
+    let (messages, reconnects) = guarded(collect(&mut client, 12)).await;
+    assert_eq!(messages, expected_messages(12));
+    let headers = seen_headers.lock().expect("lock").clone();
+    assert_eq!(&headers[..4], [None, Some(3), Some(6), Some(9)]);
+    for (reason, _) in &reconnects {
+        let clean = reason == &Disconnect::EndOfStream.to_string();
+        assert_eq!(clean, !chunked, "{reason}");
+    }
+    server.abort();
+}
+
+#[tokio::test]
+async fn half_events_are_discarded_when_a_chunked_response_is_cut() {
+    cut_mid_event(true).await;
+}
+
+#[tokio::test]
+async fn half_events_are_discarded_when_a_close_delimited_response_ends() {
+    cut_mid_event(false).await;
+}
+
+/// Runs a client against a server that answers `/` with `response`, expecting it to close
+/// for good after exactly one request.
+async fn closes_after_one_request(
+    response: fn() -> http::Response<sse_support::Body>,
+) -> CloseReason {
+    let requests = Arc::new(Mutex::new(0));
+    let server = serve({
+        let requests = requests.clone();
+        move |_| {
+            *requests.lock().expect("lock") += 1;
+            response()
+        }
+    })
+    .await;
+    let mut client = Client::new(&server.url("/"), fast()).expect("url");
+    let reason = guarded(async {
+        loop {
+            match client.next().await.expect("a Closed event comes first") {
+                ClientEvent::Closed(reason) => break reason,
+                ClientEvent::Reconnecting { reason, .. } => panic!("retried after {reason}"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(client.next().await.is_none(), "nothing after Closed");
+    assert_eq!(client.ready_state(), sse::client::ReadyState::Closed);
+    // The client has no background task: once closed, no request can follow.
+    assert_eq!(*requests.lock().expect("lock"), 1);
+    reason
+}
+
+#[tokio::test]
+async fn no_content_stops_without_retrying() {
+    let reason = closes_after_one_request(|| plain(StatusCode::NO_CONTENT, "text/plain", "")).await;
+    assert!(matches!(reason, CloseReason::NoContent), "{reason}");
+}
+
+#[tokio::test]
+async fn not_found_stops_without_retrying() {
+    let reason =
+        closes_after_one_request(|| plain(StatusCode::NOT_FOUND, "text/plain", "no")).await;
+    assert!(matches!(reason, CloseReason::Status(404)), "{reason}");
+}
+
+#[tokio::test]
+async fn server_error_stops_without_retrying() {
+    let reason =
+        closes_after_one_request(|| plain(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "")).await;
+    assert!(matches!(reason, CloseReason::Status(503)), "{reason}");
+}
+
+#[tokio::test]
+async fn wrong_content_type_stops_without_retrying() {
+    let reason =
+        closes_after_one_request(|| plain(StatusCode::OK, "text/plain", "data: x\n\n")).await;
+    assert!(
+        matches!(&reason, CloseReason::ContentType(t) if t == "text/plain"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn content_type_parameters_and_case_are_accepted() {
+    let server = serve(|_| {
+        plain(
+            StatusCode::OK,
+            "Text/Event-Stream; charset=windows-1252",
+            "data: ok\u{2026}\n\n",
+        )
+    })
+    .await;
+    let mut client = Client::new(&server.url("/"), fast()).expect("url");
+    let (messages, _) = guarded(collect(&mut client, 1)).await;
+    // HTML §9.2.5: always UTF-8, whatever the charset parameter says (WPT format-utf-8).
+    assert_eq!(messages[0].0, "ok\u{2026}");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_up_to_the_limit() {
+    let server = serve(|request| match request.uri().path() {
+        "/moved" => http::Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header("location", "/events")
+            .body(sse_support::Body::default())
+            .expect("valid"),
+        "/loop" => http::Response::builder()
+            .status(StatusCode::FOUND)
+            .header("location", "/loop")
+            .body(sse_support::Body::default())
+            .expect("valid"),
+        _ => sse_response(Iter(vec![Event::new().data("arrived")].into_iter())),
+    })
+    .await;
+    let mut client = Client::new(&server.url("/moved"), fast()).expect("url");
+    let first = guarded(client.next()).await;
+    assert!(
+        matches!(&first, Some(ClientEvent::Redirect { status: 307, location }) if location == "/events"),
+        "{first:?}"
+    );
+    assert!(matches!(
+        guarded(client.next()).await,
+        Some(ClientEvent::Open)
+    ));
+    let (messages, _) = guarded(collect(&mut client, 1)).await;
+    assert_eq!(messages[0].0, "arrived");
+
+    let config = ClientConfig {
+        max_redirects: 3,
+        ..fast()
+    };
+    let mut client = Client::new(&server.url("/loop"), config).expect("url");
+    let mut redirects = 0;
+    let reason = guarded(async {
+        loop {
+            match client.next().await.expect("closes") {
+                ClientEvent::Redirect { .. } => redirects += 1,
+                ClientEvent::Closed(reason) => break reason,
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(redirects, 3);
+    assert!(
+        matches!(reason, CloseReason::TooManyRedirects(3)),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_line_hits_the_bound_and_closes_with_a_clear_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut request = [0u8; 1024];
+        let _ = tcp.read(&mut request).await;
+        let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: ";
+        tcp.write_all(head).await.expect("write");
+        let chunk = vec![b'x'; 16 * 1024];
+        // At most 64 MiB: far past the client's bound, and the loop ends by itself.
+        for _ in 0..4096 {
+            if tcp.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let config = ClientConfig {
+        parser: ParserConfig {
+            max_event_bytes: 64 * 1024,
+        },
+        ..fast()
+    };
+    let mut client = Client::new(&url, config).expect("url");
+    let reason = guarded(async {
+        loop {
+            match client.next().await.expect("closes") {
+                ClientEvent::Closed(reason) => break reason,
+                ClientEvent::Open => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        matches!(
+            reason,
+            CloseReason::Protocol(Error::EventTooLarge { limit: 65536 })
+        ),
+        "{reason}"
+    );
+    assert_eq!(
+        reason.to_string(),
+        "event exceeds the bound of 65536 buffered bytes"
+    );
+    // The client dropped the connection: the server's writes fail and its loop ends.
+    guarded(server).await.expect("server task");
+}
+
+#[tokio::test]
+async fn keep_alive_comments_while_idle() {
+    let (_tx, rx) = tokio::sync::mpsc::channel::<Event>(1);
+    let rx = Mutex::new(Some(rx));
+    let server = serve(move |_| {
+        let config = ServerConfig {
+            keep_alive: Some(Duration::from_millis(20)),
+            shutdown: None,
+        };
+        let events = server::ReceiverStream(rx.lock().expect("lock").take().expect("one request"));
+        server::response(events, config).map(http_body_util::BodyExt::boxed_unsync)
+    })
+    .await;
+    let mut client = Client::new(&server.url("/"), fast()).expect("url");
+    let mut comments = 0;
+    guarded(async {
+        while comments < 3 {
+            match client.next().await.expect("open") {
+                ClientEvent::Comment(text) => {
+                    assert_eq!(text, "keep-alive");
+                    comments += 1;
+                }
+                ClientEvent::Open => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_ends_open_streams() {
+    let shutdown = Shutdown::new();
+    let signal = shutdown.signal();
+    let server = serve(move |_| {
+        let config = ServerConfig {
+            keep_alive: None,
+            shutdown: Some(signal.clone()),
+        };
+        // Only the shutdown can end this stream: it never yields after the first event.
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let _ = tx.try_send(Event::new().data("hello"));
+        tokio::spawn(async move {
+            tx.closed().await;
+        });
+        server::response(server::ReceiverStream(rx), config)
+            .map(http_body_util::BodyExt::boxed_unsync)
+    })
+    .await;
+    let config = ClientConfig {
+        max_attempts: Some(1),
+        ..fast()
+    };
+    let mut client = Client::new(&server.url("/"), config).expect("url");
+    let (messages, _) = guarded(collect(&mut client, 1)).await;
+    assert_eq!(messages[0].0, "hello");
+    shutdown.trigger();
+    let next = guarded(client.next()).await;
+    assert!(
+        matches!(
+            next,
+            Some(ClientEvent::Reconnecting {
+                reason: Disconnect::EndOfStream,
+                ..
+            })
+        ),
+        "{next:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_whose_id_fell_out_of_the_history_is_told() {
+    let hub = Arc::new(Hub::new(3, 16));
+    for n in 1..=10 {
+        hub.publish(Event::new().data(format!("event {n}")));
+    }
+    let server =
+        serve(move |request| sse_response(hub.subscribe(server::last_event_id(&request)))).await;
+    let config = ClientConfig {
+        last_event_id: "2".to_owned(),
+        ..fast()
+    };
+    let mut client = Client::new(&server.url("/"), config).expect("url");
+    let mut got = Vec::new();
+    guarded(async {
+        while got.len() < 4 {
+            if let ClientEvent::Message(m) = client.next().await.expect("open") {
+                got.push((m.event_type, m.data, m.last_event_id));
+            }
+        }
+    })
+    .await;
+    let gap = (GAP_EVENT_TYPE.to_owned(), "2".to_owned(), "2".to_owned());
+    let kept = (8..=10).map(|n| ("message".to_owned(), format!("event {n}"), n.to_string()));
+    assert_eq!(got, std::iter::once(gap).chain(kept).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_with_backoff_then_given_up() {
+    // Bind and drop: nothing listens on the port any more.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    drop(listener);
+    let config = ClientConfig {
+        max_attempts: Some(4),
+        ..fast()
+    };
+    let mut client = Client::new(&url, config).expect("url");
+    let mut attempts = Vec::new();
+    let reason = guarded(async {
+        loop {
+            match client.next().await.expect("closes") {
+                ClientEvent::Reconnecting {
+                    attempt, reason, ..
+                } => {
+                    assert!(
+                        matches!(reason, Disconnect::Network(Error::Io(_))),
+                        "{reason}"
+                    );
+                    attempts.push(attempt);
+                }
+                ClientEvent::Closed(reason) => break reason,
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(attempts, [1, 2, 3, 4]);
+    assert!(
+        matches!(reason, CloseReason::GaveUp { attempts: 4 }),
+        "{reason}"
+    );
+}
