@@ -371,16 +371,16 @@ impl Connection {
     /// §7.1.7 _Fail the WebSocket Connection_: send a Close with the error's code (if the
     /// connection can still carry one) and stop reading.
     fn fail(&mut self, error: &Error) {
-        self.failed = true;
         self.message = None;
         self.frame = None;
         let code = error.close_code().filter(|&c| is_valid_close_code(c));
-        if let (Some(code), false) = (code, self.sent_close) {
+        if let (Some(code), false) = (code, self.sent_close || self.failed) {
             let mut reason = error.to_string();
             truncate_to_char_boundary(&mut reason, MAX_CONTROL_PAYLOAD - 2);
             // Cannot fail: the code is valid and the reason fits.
             let _ = self.send_close_frame(Some(&CloseFrame { code, reason }));
         }
+        self.failed = true;
     }
 
     /// Queues a whole message.
