@@ -306,3 +306,73 @@ fn fragmented_message_over_limit_fails_on_the_header_that_crosses_it() {
         "{error}"
     );
 }
+
+/// Hex bytes, space-separated.
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The frames of a short conversation, each as its bytes on the wire and what they mean: the
+/// figures of the book's frame chapter.
+#[test]
+fn annotated_frames() {
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let mut first_fragment = Frame::new(OpCode::Text, b"Hel".to_vec());
+    first_fragment.header.fin = false;
+    let mut close = 1000u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"bye");
+    let frames = [
+        (
+            "server says Hello",
+            Frame::new(OpCode::Text, b"Hello".to_vec()),
+        ),
+        (
+            "client says Hello, masked",
+            Frame::new(OpCode::Text, b"Hello".to_vec()).masked(key),
+        ),
+        ("first fragment", first_fragment),
+        (
+            "a Ping between fragments",
+            Frame::new(OpCode::Ping, b"?".to_vec()),
+        ),
+        (
+            "last fragment",
+            Frame::new(OpCode::Continuation, b"lo".to_vec()),
+        ),
+        (
+            "the Pong",
+            Frame::new(OpCode::Pong, b"?".to_vec()).masked(key),
+        ),
+        (
+            "256 bytes: 16-bit length",
+            Frame::new(OpCode::Binary, vec![0; 256]),
+        ),
+        (
+            "65536 bytes: 64-bit length",
+            Frame::new(OpCode::Binary, vec![0; 65_536]),
+        ),
+        (
+            "Close 1000 \"bye\"",
+            Frame::new(OpCode::Close, close).masked(key),
+        ),
+    ];
+    let mut out = String::new();
+    for (what, frame) in frames {
+        let mut bytes = Vec::new();
+        frame.encode(&mut bytes);
+        let (header, header_len) = FrameHeader::parse(&bytes).unwrap().unwrap();
+        let payload = &bytes[header_len..];
+        let shown = &payload[..payload.len().min(8)];
+        let more = if payload.len() > 8 { " …" } else { "" };
+        out.push_str(&format!(
+            "# {what}\n{} | {}{more}\n  {header}\n",
+            hex(&bytes[..header_len]),
+            hex(shown)
+        ));
+    }
+    insta::assert_snapshot!(out);
+}

@@ -1,0 +1,345 @@
+//! The connection state machine's rules (RFC 6455 §5 to §8), one test per rule, at the wire
+//! level: frames in, messages and frames out. Each failure checks the close code sent.
+
+use websocket::connection::{Connection, Message, Role, State};
+use websocket::frame::{Frame, FrameHeader, OpCode};
+use websocket::{CloseFrame, Config, Error};
+
+const KEY: [u8; 4] = [0xde, 0xad, 0xbe, 0xef];
+
+/// A frame as a client sends it (masked).
+fn client(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Frame::new(opcode, payload.to_vec()).masked(KEY);
+    frame.header.fin = fin;
+    let mut out = Vec::new();
+    frame.encode(&mut out);
+    out
+}
+
+fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason);
+    p
+}
+
+fn server() -> Connection {
+    Connection::new(Role::Server, Config::default())
+}
+
+/// Feeds bytes; returns every event up to the first error.
+fn run(conn: &mut Connection, bytes: &[u8]) -> Result<Vec<Message>, Error> {
+    conn.receive(bytes);
+    let mut events = Vec::new();
+    while let Some(event) = conn.next_event()? {
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// The frames the connection sent, decoded (the server's are unmasked).
+fn sent(conn: &mut Connection) -> Vec<Frame> {
+    let bytes = conn.take_output();
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while let Some((frame, n)) = Frame::decode(&bytes[at..]).unwrap() {
+        frames.push(frame);
+        at += n;
+    }
+    assert_eq!(at, bytes.len());
+    frames
+}
+
+/// Feeds bytes that must fail the connection; returns the error and the close code sent.
+fn fails(bytes: &[u8]) -> (Error, u16) {
+    let mut conn = server();
+    let error = run(&mut conn, bytes).unwrap_err();
+    let frames = sent(&mut conn);
+    assert_eq!(frames.len(), 1, "exactly one Close");
+    assert_eq!(frames[0].header.opcode, OpCode::Close);
+    let code = u16::from_be_bytes([frames[0].payload[0], frames[0].payload[1]]);
+    assert_eq!(Some(code), error.close_code());
+    assert_eq!(conn.state(), State::Closed);
+    // Nothing more is read or sent.
+    assert_eq!(
+        run(&mut conn, &client(OpCode::Ping, true, b"")).unwrap(),
+        []
+    );
+    assert!(matches!(
+        conn.send(Message::Text("x".into())),
+        Err(Error::AlreadyClosed)
+    ));
+    assert_eq!(conn.output_len(), 0);
+    (error, code)
+}
+
+#[test]
+fn fragments_with_control_frames_between() {
+    let mut conn = server();
+    let mut bytes = client(OpCode::Text, false, "κό".as_bytes());
+    bytes.extend(client(OpCode::Ping, true, b"p"));
+    bytes.extend(client(OpCode::Continuation, false, &"σμε".as_bytes()[..3]));
+    bytes.extend(client(OpCode::Pong, true, b""));
+    bytes.extend(client(OpCode::Continuation, true, &"σμε".as_bytes()[3..]));
+    let events = run(&mut conn, &bytes).unwrap();
+    assert_eq!(
+        events,
+        [
+            Message::Ping(b"p".to_vec()),
+            Message::Pong(vec![]),
+            Message::Text("κόσμε".into())
+        ]
+    );
+    // §5.5.2: the Pong answers the Ping with its payload, unmasked from a server.
+    let frames = sent(&mut conn);
+    assert_eq!(frames, [Frame::new(OpCode::Pong, b"p".to_vec())]);
+}
+
+#[test]
+fn protocol_errors_close_with_1002() {
+    let mut rsv = client(OpCode::Text, true, b"x");
+    rsv[0] |= 0x40;
+    assert!(matches!(fails(&rsv), (Error::ReservedBits, 1002)));
+    assert!(matches!(
+        fails(&[0x83, 0x80, 0, 0, 0, 0]),
+        (Error::ReservedOpcode(3), 1002)
+    ));
+    assert!(matches!(
+        fails(&[0x8b, 0x80, 0, 0, 0, 0]),
+        (Error::ReservedOpcode(0xb), 1002)
+    ));
+    // §5.1: a client's frame must be masked.
+    assert!(matches!(
+        fails(&[0x81, 0x01, b'x']),
+        (Error::WrongMasking, 1002)
+    ));
+    assert!(matches!(
+        fails(&client(OpCode::Continuation, true, b"x")),
+        (Error::UnexpectedContinuation, 1002)
+    ));
+    let mut two_starts = client(OpCode::Text, false, b"a");
+    two_starts.extend(client(OpCode::Text, true, b"b"));
+    assert!(matches!(
+        fails(&two_starts),
+        (Error::ExpectedContinuation, 1002)
+    ));
+    assert!(matches!(
+        fails(&client(OpCode::Ping, false, b"")),
+        (Error::FragmentedControlFrame, 1002)
+    ));
+    assert!(matches!(
+        fails(&client(OpCode::Ping, true, &[0; 126])),
+        (Error::ControlFrameTooLong, 1002)
+    ));
+    // §5.2: 5 written in the 16-bit form.
+    assert!(matches!(
+        fails(&[0x82, 0xfe, 0, 5, 0, 0, 0, 0]),
+        (Error::NonMinimalLength, 1002)
+    ));
+}
+
+#[test]
+fn invalid_utf8_fails_at_the_first_bad_byte_before_the_frame_ends() {
+    let mut conn = server();
+    // A 20-byte text frame whose 4th byte (0xF4 0x90: above U+10FFFF) is already invalid.
+    let mut payload = b"ab\xf4\x90".to_vec();
+    payload.resize(20, b'z');
+    let bytes = client(OpCode::Text, true, &payload);
+    // Header (6 bytes) and the first 4 payload bytes only: the rest has not arrived.
+    let error = run(&mut conn, &bytes[..10]).unwrap_err();
+    assert!(matches!(error, Error::InvalidUtf8));
+    assert_eq!(sent(&mut conn)[0].payload[..2], 1007u16.to_be_bytes());
+}
+
+#[test]
+fn utf8_may_be_cut_between_fragments_but_not_end_cut() {
+    let mut conn = server();
+    let euro = "€".as_bytes();
+    let mut bytes = client(OpCode::Text, false, &euro[..1]);
+    bytes.extend(client(OpCode::Continuation, true, &euro[1..]));
+    assert_eq!(run(&mut conn, &bytes).unwrap(), [Message::Text("€".into())]);
+    let truncated = client(OpCode::Text, true, &euro[..2]);
+    assert!(matches!(fails(&truncated), (Error::InvalidUtf8, 1007)));
+}
+
+#[test]
+fn closing_handshake_replies_once_and_then_nothing() {
+    let mut conn = server();
+    let events = run(
+        &mut conn,
+        &client(OpCode::Close, true, &close_payload(1001, b"away")),
+    )
+    .unwrap();
+    let close = CloseFrame {
+        code: 1001,
+        reason: "away".into(),
+    };
+    assert_eq!(events, [Message::Close(Some(close))]);
+    assert_eq!(conn.state(), State::Closed);
+    assert_eq!(
+        sent(&mut conn),
+        [Frame::new(OpCode::Close, close_payload(1001, b""))]
+    );
+    // Whatever follows the Close is not read, and nothing more is sent.
+    assert_eq!(
+        run(&mut conn, &client(OpCode::Ping, true, b"")).unwrap(),
+        []
+    );
+    assert_eq!(conn.output_len(), 0);
+    assert!(matches!(
+        conn.send(Message::Ping(vec![])),
+        Err(Error::AlreadyClosed)
+    ));
+}
+
+#[test]
+fn empty_close_is_answered_with_an_empty_close() {
+    let mut conn = server();
+    let events = run(&mut conn, &client(OpCode::Close, true, b"")).unwrap();
+    assert_eq!(events, [Message::Close(None)]);
+    assert_eq!(sent(&mut conn), [Frame::new(OpCode::Close, vec![])]);
+}
+
+#[test]
+fn we_close_first_and_wait_for_the_reply() {
+    let mut conn = server();
+    conn.send(Message::Close(Some(CloseFrame {
+        code: 1000,
+        reason: "done".into(),
+    })))
+    .unwrap();
+    assert_eq!(conn.state(), State::Closing);
+    assert_eq!(
+        sent(&mut conn),
+        [Frame::new(OpCode::Close, close_payload(1000, b"done"))]
+    );
+    // Data may still arrive before the peer's Close; Pings are no longer answered.
+    let mut bytes = client(OpCode::Text, true, b"late");
+    bytes.extend(client(OpCode::Ping, true, b""));
+    bytes.extend(client(OpCode::Close, true, &close_payload(1000, b"")));
+    let events = run(&mut conn, &bytes).unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(conn.state(), State::Closed);
+    assert_eq!(conn.output_len(), 0);
+}
+
+#[test]
+fn close_codes() {
+    for code in [
+        1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+    ] {
+        let mut conn = server();
+        let events = run(
+            &mut conn,
+            &client(OpCode::Close, true, &close_payload(code, b"")),
+        )
+        .unwrap();
+        assert_eq!(events.len(), 1, "{code} is valid");
+    }
+    for code in [
+        0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+    ] {
+        let (error, sent_code) = fails(&client(OpCode::Close, true, &close_payload(code, b"")));
+        assert!(matches!(error, Error::InvalidCloseCode(c) if c == code));
+        assert_eq!(sent_code, 1002);
+    }
+    assert!(matches!(
+        fails(&client(OpCode::Close, true, &[3])),
+        (Error::CloseFrameTooShort, 1002)
+    ));
+    let bad_reason = close_payload(1000, b"\xce\xba\xed\xa0\x80");
+    assert!(matches!(
+        fails(&client(OpCode::Close, true, &bad_reason)),
+        (Error::InvalidCloseReason, 1007)
+    ));
+}
+
+#[test]
+fn limits_fail_with_1009_before_the_payload() {
+    let config = Config {
+        max_frame_size: 100,
+        max_message_size: 150,
+        ..Config::default()
+    };
+    let mut conn = Connection::new(Role::Server, config);
+    let mut header = Vec::new();
+    FrameHeader {
+        fin: true,
+        rsv1: false,
+        rsv2: false,
+        rsv3: false,
+        opcode: OpCode::Binary,
+        mask: Some(KEY),
+        payload_len: u64::MAX >> 1,
+    }
+    .encode(&mut header);
+    let error = run(&mut conn, &header).unwrap_err();
+    assert!(matches!(error, Error::FrameTooLarge { .. }));
+    assert_eq!(error.close_code(), Some(1009));
+}
+
+#[test]
+fn the_peer_vanishing_is_1006_and_nothing_is_sent() {
+    let mut conn = server();
+    conn.receive(&client(OpCode::Text, true, b"hello")[..4]);
+    assert_eq!(conn.next_event().unwrap(), None);
+    conn.receive_eof();
+    let error = conn.next_event().unwrap_err();
+    assert!(matches!(error, Error::AbnormalClosure));
+    assert_eq!(error.close_code(), Some(1006));
+    assert_eq!(conn.output_len(), 0, "1006 is never sent");
+}
+
+#[test]
+fn client_masks_and_rejects_masked_frames() {
+    let mut conn = Connection::new(Role::Client, Config::default());
+    conn.send(Message::Text("Hello".into())).unwrap();
+    let bytes = conn.take_output();
+    let (frame, _) = Frame::decode(&bytes).unwrap().unwrap();
+    assert!(frame.header.mask.is_some());
+    assert_eq!(frame.payload, b"Hello");
+    // §5.1: a client fails on a masked frame from the server.
+    conn.receive(&client(OpCode::Text, true, b"x"));
+    assert!(matches!(conn.next_event(), Err(Error::WrongMasking)));
+}
+
+#[test]
+fn sending_rules() {
+    let mut conn = server();
+    assert!(matches!(
+        conn.send(Message::Ping(vec![0; 126])),
+        Err(Error::InvalidSend(_))
+    ));
+    let bad = CloseFrame {
+        code: 1005,
+        reason: String::new(),
+    };
+    assert!(matches!(
+        conn.send(Message::Close(Some(bad))),
+        Err(Error::InvalidSend(_))
+    ));
+    assert!(matches!(
+        conn.send_fragment(OpCode::Continuation, b"x", true),
+        Err(Error::InvalidSend(_))
+    ));
+    conn.send_fragment(OpCode::Binary, b"a", false).unwrap();
+    assert!(matches!(
+        conn.send(Message::Text("x".into())),
+        Err(Error::InvalidSend(_))
+    ));
+    conn.send(Message::Ping(b"between".to_vec())).unwrap();
+    conn.send_fragment(OpCode::Continuation, b"b", true)
+        .unwrap();
+    let frames = sent(&mut conn);
+    let kinds: Vec<(OpCode, bool)> = frames
+        .iter()
+        .map(|f| (f.header.opcode, f.header.fin))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (OpCode::Binary, false),
+            (OpCode::Ping, true),
+            (OpCode::Continuation, true)
+        ]
+    );
+}

@@ -1,0 +1,282 @@
+//! The opening handshake (RFC 6455 §4), both sides, as bytes: snapshots of the requests and
+//! responses (accepted and every rejection), and the client's checks of the response.
+
+use websocket::handshake::{
+    ClientHandshake, Request, ServerHandshake, ServerOptions, accept_key, check_request,
+    reject_response,
+};
+use websocket::{Config, Error};
+
+/// RFC 6455 §1.3's example key and what it hashes to.
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+fn request(lines: &[&str]) -> Vec<u8> {
+    let mut head = String::new();
+    for line in lines {
+        head.push_str(line);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+fn valid_lines() -> Vec<String> {
+    vec![
+        "GET /chat HTTP/1.1".into(),
+        "Host: server.example.com".into(),
+        "Upgrade: websocket".into(),
+        "Connection: keep-alive, Upgrade".into(),
+        format!("Sec-WebSocket-Key: {KEY}"),
+        "Origin: http://example.com".into(),
+        "Sec-WebSocket-Protocol: chat, superchat".into(),
+        "Sec-WebSocket-Version: 13".into(),
+    ]
+}
+
+fn parse(bytes: &[u8]) -> Request {
+    let mut server = ServerHandshake::new(&Config::default());
+    let (request, leftover) = server.receive(bytes).unwrap().expect("a whole head");
+    assert!(leftover.is_empty());
+    request
+}
+
+fn options() -> ServerOptions {
+    ServerOptions {
+        allowed_origins: Some(vec!["http://example.com".into()]),
+        select_subprotocol: Some(std::sync::Arc::new(|offered: &[&str]| {
+            offered
+                .iter()
+                .find(|p| **p == "chat")
+                .map(|p| p.to_string())
+        })),
+        config: Config::default(),
+    }
+}
+
+/// The server's answer to a request given as lines: the 101, or the rejection.
+fn answer(lines: &[String]) -> String {
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let bytes = match check_request(&parse(&request(&lines)), &options()) {
+        Ok(accepted) => accepted.response_bytes(),
+        Err(error) => reject_response(&error),
+    };
+    String::from_utf8(bytes).unwrap()
+}
+
+fn with(replace: &str, by: Option<&str>) -> Vec<String> {
+    let mut lines = valid_lines();
+    let at = lines.iter().position(|l| l.starts_with(replace)).unwrap();
+    match by {
+        Some(line) => lines[at] = line.to_owned(),
+        None => {
+            lines.remove(at);
+        }
+    }
+    lines
+}
+
+#[test]
+fn accept_key_of_the_rfc() {
+    assert_eq!(accept_key(KEY.as_bytes()), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+#[test]
+fn client_request() {
+    let key = *b"the sample nonce";
+    let (_, request) = ClientHandshake::with_key(
+        key,
+        "server.example.com",
+        "/chat",
+        &["chat", "superchat"],
+        &Config::default(),
+    );
+    insta::assert_snapshot!(String::from_utf8(request).unwrap());
+}
+
+#[test]
+fn server_accepts() {
+    insta::assert_snapshot!(answer(&valid_lines()));
+}
+
+#[test]
+fn server_rejections_say_why() {
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("POST", with("GET", Some("POST /chat HTTP/1.1"))),
+        ("HTTP/1.0", with("GET", Some("GET /chat HTTP/1.0"))),
+        ("no Host", with("Host", None)),
+        ("no Upgrade", with("Upgrade", None)),
+        ("Upgrade: h2c", with("Upgrade", Some("Upgrade: h2c"))),
+        (
+            "Connection: close",
+            with("Connection", Some("Connection: close")),
+        ),
+        (
+            "version 8",
+            with("Sec-WebSocket-Version", Some("Sec-WebSocket-Version: 8")),
+        ),
+        (
+            "key of 15 bytes",
+            with(
+                "Sec-WebSocket-Key",
+                Some("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA"),
+            ),
+        ),
+        (
+            "key not base64",
+            with("Sec-WebSocket-Key", Some("Sec-WebSocket-Key: !!!!")),
+        ),
+        (
+            "other origin",
+            with("Origin", Some("Origin: http://evil.example")),
+        ),
+    ];
+    let mut transcript = String::new();
+    for (name, lines) in cases {
+        transcript.push_str(&format!("==== {name}\n{}\n", answer(&lines)));
+    }
+    insta::assert_snapshot!(transcript);
+}
+
+#[test]
+fn header_tokens_are_case_insensitive_lists() {
+    let mut lines = with("Upgrade", Some("upgrade: WebSocket"));
+    lines = lines
+        .into_iter()
+        .map(|l| {
+            if l.starts_with("Connection") {
+                "connection: UPGRADE".into()
+            } else {
+                l
+            }
+        })
+        .collect();
+    assert!(answer(&lines).starts_with("HTTP/1.1 101 "));
+    // Two Host headers are one too many.
+    let mut two_hosts = valid_lines();
+    two_hosts.insert(2, "Host: other.example".into());
+    assert!(answer(&two_hosts).starts_with("HTTP/1.1 400 "));
+}
+
+#[test]
+fn no_subprotocol_unless_offered_and_chosen() {
+    let lines = with(
+        "Sec-WebSocket-Protocol",
+        Some("Sec-WebSocket-Protocol: superchat"),
+    );
+    assert!(!answer(&lines).contains("Sec-WebSocket-Protocol"));
+}
+
+#[test]
+fn head_split_anywhere_parses_the_same_and_keeps_the_frames_after_it() {
+    let lines: Vec<String> = valid_lines();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut bytes = request(&lines);
+    let head_len = bytes.len();
+    bytes.extend_from_slice(&[0x81, 0x85, 1, 2, 3, 4]);
+    let whole = parse(&bytes[..head_len]);
+    for cut in 0..bytes.len() {
+        let mut server = ServerHandshake::new(&Config::default());
+        let first = server.receive(&bytes[..cut]).unwrap();
+        // Whatever followed the head in the read that completed it is returned as frames.
+        let (request, leftover) = match first {
+            Some((request, leftover)) => (request, [&leftover[..], &bytes[cut..]].concat()),
+            None => server.receive(&bytes[cut..]).unwrap().expect("whole now"),
+        };
+        assert_eq!(request, whole);
+        assert_eq!(leftover, [0x81, 0x85, 1, 2, 3, 4], "cut at {cut}");
+    }
+}
+
+#[test]
+fn head_size_and_header_count_are_bounded() {
+    let config = Config {
+        max_handshake_size: 256,
+        max_headers: 4,
+        ..Config::default()
+    };
+    // A head that never ends is refused once it passes the limit, fed a byte at a time.
+    let mut server = ServerHandshake::new(&config);
+    let mut refused = None;
+    for (i, byte) in b"GET / HTTP/1.1\r\nX: "
+        .iter()
+        .chain([b'a'; 300].iter())
+        .enumerate()
+    {
+        if let Err(e) = server.receive(&[*byte]) {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (at, error) = refused.expect("refused");
+    assert_eq!(at, 255);
+    assert!(matches!(error, Error::HandshakeTooLarge));
+    assert_eq!(error.http_status(), Some(431));
+    // Too many headers.
+    let lines = valid_lines();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut server = ServerHandshake::new(&config);
+    assert!(matches!(
+        server.receive(&request(&lines)),
+        Err(Error::HandshakeTooLarge)
+    ));
+}
+
+/// The client's side: a response is checked against the request that was sent.
+fn client_check(response: &str) -> Result<Option<String>, Error> {
+    let (mut client, _) = ClientHandshake::with_key(
+        *b"the sample nonce",
+        "server.example.com",
+        "/chat",
+        &["chat"],
+        &Config::default(),
+    );
+    client
+        .receive(response.as_bytes())
+        .map(|done| done.expect("a whole head").1)
+}
+
+#[test]
+fn client_checks_the_response() {
+    let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    assert_eq!(client_check(&format!("{ok}\r\n")).unwrap(), None);
+    assert_eq!(
+        client_check(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")).unwrap(),
+        Some("chat".into())
+    );
+    assert!(matches!(
+        client_check(&format!("{ok}Sec-WebSocket-Protocol: superchat\r\n\r\n")),
+        Err(Error::UnofferedSubprotocol(p)) if p == "superchat"
+    ));
+    assert!(matches!(
+        client_check(&format!(
+            "{ok}Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        )),
+        Err(Error::UnofferedExtension)
+    ));
+    assert!(matches!(
+        client_check("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        Err(Error::UnexpectedStatus(200))
+    ));
+    let wrong = ok.replace(
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    );
+    assert!(matches!(
+        client_check(&format!("{wrong}\r\n")),
+        Err(Error::BadAccept)
+    ));
+    let missing = ok.replace("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", "");
+    assert!(matches!(
+        client_check(&format!("{missing}\r\n")),
+        Err(Error::BadAccept)
+    ));
+}
+
+#[test]
+fn client_keys_are_fresh() {
+    let config = Config::default();
+    let (_, a) = ClientHandshake::new("h", "/", &[], &config).unwrap();
+    let (_, b) = ClientHandshake::new("h", "/", &[], &config).unwrap();
+    assert_ne!(a, b);
+}
