@@ -492,3 +492,58 @@ async fn connection_refused_is_retried_with_backoff_then_given_up() {
         "{reason}"
     );
 }
+
+#[tokio::test]
+async fn a_hostile_stream_neither_panics_nor_stalls_the_client() {
+    // Broken UTF-8, a BOM in the wrong place, NULs, bare CRs, ids with NUL, fields with no
+    // name, and a retry too large for any clock: every well-formed event arrives.
+    let body: &'static [u8] = b"\xEF\xBB\xBF\xEF\xBB\xBFdata: lost\n\n\
+        data: \xFF\xC0\xAF\xED\xA0\x80\xE2\x82\r\r\
+        :\0\0\0\n:\xFF\n: data: not data\n\
+        id: 1\0\nid: 7\n:\ndata\0: no\n\x00\n\rdata:\rdata:\0\r\n\r\n\
+        retry: 99999999999999999999999999\nretry: -1\nretry: 1e3\n\
+        event: \xC3\n\ndata: kept\n\ndata: unterminated";
+    let server = serve(move |_| {
+        http::Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(http_body_util::BodyExt::boxed_unsync(
+                http_body_util::Full::new(bytes::Bytes::from_static(body)),
+            ))
+            .expect("valid")
+    })
+    .await;
+    let mut client = Client::new(&server.url("/"), fast()).expect("url");
+    let mut messages = Vec::new();
+    let (delay, last_event_id) = guarded(async {
+        loop {
+            match client.next().await.expect("open") {
+                ClientEvent::Message(m) => {
+                    messages.push((m.event_type, m.data, m.last_event_id));
+                }
+                ClientEvent::Reconnecting {
+                    delay,
+                    last_event_id,
+                    ..
+                } => break (delay, last_event_id),
+                ClientEvent::Closed(reason) => panic!("closed: {reason}"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    let owned = |t: &str, d: &str, i: &str| (t.to_owned(), d.to_owned(), i.to_owned());
+    assert_eq!(
+        messages,
+        [
+            owned("message", &"\u{FFFD}".repeat(7), ""),
+            owned("message", "\n\0", "7"),
+            owned("message", "kept", "7"),
+        ]
+    );
+    // The retry saturated at u64::MAX milliseconds; the wait is capped, not overflowed.
+    assert!(
+        delay >= Duration::from_secs(60 * 60 * 24 * 365),
+        "{delay:?}"
+    );
+    assert_eq!(last_event_id, "7");
+}

@@ -370,8 +370,8 @@ impl Client {
                 Err(e) => error = Some(e),
             }
         }
-        self.last_event_id
-            .clone_from(&parser.last_event_id().to_owned());
+        self.last_event_id.clear();
+        self.last_event_id.push_str(parser.last_event_id());
         if let Some(e) = error {
             self.fail(CloseReason::Protocol(e));
         }
