@@ -121,8 +121,8 @@ pub struct Parser {
     /// It is what a client sends as `Last-Event-ID` when it reconnects.
     last_event_id: String,
     items: VecDeque<Result<Item, Error>>,
-    /// The bound was exceeded: the rest of the stream is ignored.
-    failed: bool,
+    /// The bound was exceeded or the stream ended: further input is ignored.
+    stopped: bool,
 }
 
 impl Parser {
@@ -138,7 +138,7 @@ impl Parser {
             last_event_id_buffer: String::new(),
             last_event_id: String::new(),
             items: VecDeque::new(),
-            failed: false,
+            stopped: false,
         }
     }
 
@@ -171,11 +171,11 @@ impl Parser {
     /// Parses the next chunk of the stream. The results wait in a queue: take them with
     /// [`Parser::next_item`].
     pub fn feed(&mut self, mut chunk: &[u8]) {
-        if self.failed {
+        if self.stopped {
             return;
         }
         chunk = self.strip_bom(chunk);
-        while !chunk.is_empty() && !self.failed {
+        while !chunk.is_empty() && !self.stopped {
             if std::mem::take(&mut self.after_cr) && chunk[0] == b'\n' {
                 // HTML §9.2.5: CRLF is one line end, even when CR and LF arrive separately.
                 chunk = &chunk[1..];
@@ -217,7 +217,7 @@ impl Parser {
         self.event_type_buffer.clear();
         self.bom = Bom::Done;
         self.after_cr = false;
-        self.failed = true;
+        self.stopped = true;
     }
 
     /// The next parsed item, in stream order, or `None` when more input is needed.
@@ -225,6 +225,11 @@ impl Parser {
     /// An `Err` is always the last item: after it the parser ignores its input.
     pub fn next_item(&mut self) -> Option<Result<Item, Error>> {
         self.items.pop_front()
+    }
+
+    /// Every item parsed so far, draining the queue: `for item in parser.items() { .. }`.
+    pub fn items(&mut self) -> impl Iterator<Item = Result<Item, Error>> + '_ {
+        std::iter::from_fn(|| self.next_item())
     }
 
     /// Encoding Standard, "UTF-8 decode": one leading BOM is removed, even when its three bytes
@@ -262,7 +267,7 @@ impl Parser {
     }
 
     fn fail(&mut self) {
-        self.failed = true;
+        self.stopped = true;
         self.line = Vec::new();
         self.data_buffer = String::new();
         self.event_type_buffer = String::new();
@@ -381,7 +386,7 @@ pub fn parse_all(stream: &[u8], config: ParserConfig) -> (Vec<Item>, Option<Erro
     parser.feed(stream);
     parser.finish();
     let mut items = Vec::new();
-    while let Some(item) = parser.next_item() {
+    for item in parser.items() {
         match item {
             Ok(item) => items.push(item),
             Err(error) => return (items, Some(error)),

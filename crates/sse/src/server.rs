@@ -5,11 +5,15 @@
 //! `text/event-stream`") and then never finishes its body. [`response`] builds that response
 //! from any [`Stream`] of [`Event`]s:
 //!
-//! - `Cache-Control: no-cache`, because a cached event stream is a stale one (HTML §9.2.10,
-//!   "Implementation advice"), and `X-Accel-Buffering: no`, which tells nginx-style reverse
+//! - `Cache-Control: no-cache`, so that no cache between server and client replays an old
+//!   recording of the stream, and `X-Accel-Buffering: no`, which tells nginx-style reverse
 //!   proxies not to hold the body back until a buffer fills;
 //! - each event is one body frame, handed to hyper as soon as the stream yields it, and hyper
-//!   writes each frame to the socket as a chunk at once (chunked transfer coding, HTTP/1.1);
+//!   writes each frame to the socket as one chunk at once (HTTP/1.1 chunked transfer coding).
+//!   HTML §9.2.7 cautions that chunking "can have unexpected negative effects on the
+//!   reliability of this protocol, in particular if the chunking is done by a different layer
+//!   unaware of the timing requirements"; here the chunks are the events, so no event waits
+//!   for a buffer to fill (the conformance suite checks this with `curl -N`);
 //! - while the stream is idle, a comment line every [`ServerConfig::keep_alive`]: a proxy or a
 //!   NAT that drops idle connections sees traffic, and the server notices a vanished client
 //!   at the next write (HTML §9.2.7 recommends a comment "every 15 seconds or so");
