@@ -308,7 +308,7 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     }
 
     /// Writes the frames the connection queued by itself (Pongs, a Close reply).
-    async fn write_replies(&self) -> Result<(), Error> {
+    async fn write_replies(&mut self) -> Result<(), Error> {
         let (queued, limit) = {
             let conn = self.shared.conn();
             (conn.output_len(), conn.config().write_buffer_size)

@@ -1,0 +1,372 @@
+//! The WebSocket I/O layer over real sockets on 127.0.0.1: accept, connect, the hyper upgrade
+//! on a port that also serves a page, rejections as HTTP answers, split halves, automatic
+//! Pongs, keep-alive, and the ends of a connection (clean close, timeouts, 1006).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use websocket::handshake::ServerOptions;
+use websocket::io::{ClientOptions, accept, connect, connect_with};
+use websocket::{CloseFrame, Config, Error, Message};
+
+/// Every test is bounded: a hang fails instead of blocking the suite.
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("finished in time")
+}
+
+async fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+#[tokio::test]
+async fn echo_through_accept_and_connect() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        tokio::spawn(wirelab::echo::serve(listener));
+        let (mut ws, response) = connect(&url).await.unwrap();
+        assert_eq!(response.status, 101);
+        ws.send(Message::Text("hello".into())).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Message::Text("hello".into()))
+        );
+        ws.send(Message::Binary(vec![0; 100_000])).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Message::Binary(vec![0; 100_000]))
+        );
+        ws.close(1000, "bye").await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_hyper_port_serves_a_page_and_websocket() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let service =
+                    service_fn(|mut req: http::Request<hyper::body::Incoming>| async move {
+                        if req.uri().path() != "/ws" {
+                            let page = Full::new(Bytes::from_static(b"<h1>a page</h1>"));
+                            return Ok::<_, Infallible>(http::Response::new(page));
+                        }
+                        match websocket::io::upgrade(&mut req, &ServerOptions::default()) {
+                            Ok((response, upgrading)) => {
+                                tokio::spawn(async move {
+                                    let mut ws = upgrading.finish().await.unwrap();
+                                    while let Ok(Some(m)) = ws.recv().await {
+                                        if let Message::Text(t) = m {
+                                            let _ = ws.send(Message::Text(t.to_uppercase())).await;
+                                        }
+                                    }
+                                });
+                                Ok(response)
+                            }
+                            Err(error) => Ok(websocket::io::rejection(&error)),
+                        }
+                    });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades(),
+                );
+            }
+        });
+        let addr = url
+            .trim_start_matches("ws://")
+            .trim_end_matches('/')
+            .to_owned();
+        // The page, over plain HTTP/1.1.
+        let mut tcp = TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut page = String::new();
+        tcp.read_to_string(&mut page).await.unwrap();
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+        assert!(page.ends_with("<h1>a page</h1>"));
+        // A plain GET to the WebSocket path is rejected with the reason.
+        let mut tcp = TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400 Bad Request"), "{answer}");
+        assert!(answer.contains("`Upgrade: websocket` required"));
+        // And WebSocket on the same port.
+        let (mut ws, _) = connect(&format!("ws://{addr}/ws")).await.unwrap();
+        ws.send(Message::Text("shout".into())).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Message::Text("SHOUT".into()))
+        );
+        ws.close(1000, "").await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rejected_handshake_gets_an_answer_that_says_why() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            accept(stream, &ServerOptions::default()).await.map(|_| ())
+        });
+        let addr = url
+            .trim_start_matches("ws://")
+            .trim_end_matches('/')
+            .to_owned();
+        let mut tcp = TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("\r\nSec-WebSocket-Version: 13\r\n"));
+        assert!(matches!(
+            server.await.unwrap(),
+            Err(Error::UnsupportedVersion)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn split_halves_read_and_write_at_once() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        tokio::spawn(wirelab::echo::serve(listener));
+        let (ws, _) = connect(&url).await.unwrap();
+        let (mut rx, mut tx) = ws.split();
+        let writer = tokio::spawn(async move {
+            for i in 0..200u32 {
+                tx.feed(Message::Binary(i.to_be_bytes().repeat(500)))
+                    .await
+                    .unwrap();
+            }
+            tx.flush().await.unwrap();
+            tx
+        });
+        for i in 0..200u32 {
+            assert_eq!(
+                rx.recv().await.unwrap(),
+                Some(Message::Binary(i.to_be_bytes().repeat(500)))
+            );
+        }
+        let mut tx = writer.await.unwrap();
+        tx.close(1000, "").await.unwrap();
+        assert!(matches!(rx.recv().await.unwrap(), Some(Message::Close(_))));
+        assert_eq!(rx.recv().await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pongs_go_out_while_the_application_only_reads() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut ws, _) = accept(stream, &ServerOptions::default()).await.unwrap();
+            ws.send(Message::Ping(b"anyone?".to_vec())).await.unwrap();
+            let pong = ws.recv().await.unwrap();
+            ws.close(1000, "thanks").await.unwrap();
+            pong
+        });
+        let (mut ws, _) = connect(&url).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Message::Ping(b"anyone?".to_vec()))
+        );
+        let close = CloseFrame {
+            code: 1000,
+            reason: "thanks".into(),
+        };
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::Close(Some(close))));
+        assert_eq!(ws.recv().await.unwrap(), None);
+        assert_eq!(
+            server.await.unwrap(),
+            Some(Message::Pong(b"anyone?".to_vec()))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_server_closes_tcp_first() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut ws, _) = accept(stream, &ServerOptions::default()).await.unwrap();
+            (ws.recv().await.unwrap(), ws.recv().await.unwrap())
+        });
+        // A raw client: send a masked Close, read the reply, then see the server's FIN.
+        let addr = url
+            .trim_start_matches("ws://")
+            .trim_end_matches('/')
+            .to_owned();
+        let mut tcp = TcpStream::connect(&addr).await.unwrap();
+        let (mut hs, request) =
+            websocket::handshake::ClientHandshake::new(&addr, "/", &[], &Config::default())
+                .unwrap();
+        tcp.write_all(&request).await.unwrap();
+        let mut buf = vec![0; 4096];
+        let mut leftover = loop {
+            let n = tcp.read(&mut buf).await.unwrap();
+            if let Some((_, _, leftover)) = hs.receive(&buf[..n]).unwrap() {
+                break leftover;
+            }
+        };
+        let mut close = Vec::new();
+        websocket::frame::Frame::new(websocket::frame::OpCode::Close, vec![0x03, 0xe8])
+            .masked([1, 2, 3, 4])
+            .encode(&mut close);
+        tcp.write_all(&close).await.unwrap();
+        // Read to the end: this returns only because the server closed the connection.
+        tcp.read_to_end(&mut leftover).await.unwrap();
+        assert_eq!(
+            leftover,
+            [0x88, 0x02, 0x03, 0xe8],
+            "one Close in reply, then EOF"
+        );
+        let (first, second) = server.await.unwrap();
+        let normal = CloseFrame {
+            code: 1000,
+            reason: String::new(),
+        };
+        assert_eq!(first, Some(Message::Close(Some(normal))));
+        assert_eq!(second, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_peer_that_vanishes_is_reported_as_1006() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (ws, _) = accept(stream, &ServerOptions::default()).await.unwrap();
+            drop(ws);
+        });
+        let (mut ws, _) = connect(&url).await.unwrap();
+        let error = ws.recv().await.unwrap_err();
+        assert!(matches!(error, Error::AbnormalClosure), "{error}");
+        assert_eq!(error.close_code(), Some(1006));
+        assert_eq!(ws.recv().await.unwrap(), None);
+    })
+    .await;
+}
+
+/// A peer that completes the handshake, then never reads or answers anything.
+async fn silent_peer(url: &str) -> TcpStream {
+    let addr = url.trim_start_matches("ws://").trim_end_matches('/');
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut hs, request) =
+        websocket::handshake::ClientHandshake::new(addr, "/", &[], &Config::default()).unwrap();
+    tcp.write_all(&request).await.unwrap();
+    let mut buf = vec![0; 4096];
+    loop {
+        let n = tcp.read(&mut buf).await.unwrap();
+        if hs.receive(&buf[..n]).unwrap().is_some() {
+            return tcp;
+        }
+    }
+}
+
+#[tokio::test]
+async fn keepalive_pings_detect_a_dead_peer() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let options = ServerOptions {
+            config: Config {
+                ping_interval: Some(Duration::from_millis(50)),
+                ping_timeout: Duration::from_millis(100),
+                ..Config::default()
+            },
+            ..ServerOptions::default()
+        };
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut ws, _) = accept(stream, &options).await.unwrap();
+            ws.recv().await
+        });
+        let _peer = silent_peer(&url).await;
+        let error = server.await.unwrap().unwrap_err();
+        assert!(matches!(error, Error::KeepaliveTimeout), "{error}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn keepalive_pings_are_answered_by_a_live_peer() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let options = ClientOptions {
+            config: Config {
+                ping_interval: Some(Duration::from_millis(20)),
+                ..Config::default()
+            },
+            ..ClientOptions::default()
+        };
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut ws, _) = accept(stream, &ServerOptions::default()).await.unwrap();
+            while let Ok(Some(_)) = ws.recv().await {}
+        });
+        let (mut ws, _) = connect_with(&url, &options).await.unwrap();
+        // The server says nothing; our keep-alive Ping is answered, and we see the Pong.
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Message::Pong(b"keepalive".to_vec()))
+        );
+        ws.close(1000, "").await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn closing_gives_up_on_a_peer_that_never_answers() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let options = ServerOptions {
+            config: Config {
+                close_timeout: Duration::from_millis(100),
+                ..Config::default()
+            },
+            ..ServerOptions::default()
+        };
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut ws, _) = accept(stream, &options).await.unwrap();
+            ws.close(1001, "going away").await
+        });
+        let _peer = silent_peer(&url).await;
+        assert!(matches!(server.await.unwrap(), Err(Error::CloseTimeout)));
+    })
+    .await;
+}
