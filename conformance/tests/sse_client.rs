@@ -7,6 +7,8 @@
 //!   exactly one request.
 //! - Redirects are followed, up to the limit.
 //! - An endless line hits the parser's bound and the client closes with a clear error.
+//! - Requests carry `Accept: text/event-stream`, `Cache-Control: no-cache`, and
+//!   `Last-Event-ID` once an id is known.
 //! - Keep-alive comments arrive while the stream is idle; a graceful shutdown ends the
 //!   stream and the client reconnects; a client too far behind is told about the gap.
 //!
@@ -546,4 +548,43 @@ async fn a_hostile_stream_neither_panics_nor_stalls_the_client() {
         "{delay:?}"
     );
     assert_eq!(last_event_id, "7");
+}
+
+#[tokio::test]
+async fn requests_carry_the_eventsource_headers() {
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let server = serve({
+        let requests = requests.clone();
+        move |request| {
+            let header = |name: &str| {
+                request
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().expect("ASCII").to_owned())
+            };
+            requests.lock().expect("lock").push((
+                request.method().to_string(),
+                header("accept"),
+                header("cache-control"),
+                header("last-event-id"),
+            ));
+            let id = requests.lock().expect("lock").len().to_string();
+            sse_response(Iter(
+                vec![Event::new().data("x").id(id).expect("numeric id")].into_iter(),
+            ))
+        }
+    })
+    .await;
+    let mut client = Client::new(&server.url("/"), fast()).expect("url");
+    guarded(collect(&mut client, 2)).await;
+    let requests = requests.lock().expect("lock").clone();
+    let expected = |last: Option<&str>| {
+        (
+            "GET".to_owned(),
+            Some("text/event-stream".to_owned()),
+            Some("no-cache".to_owned()),
+            last.map(str::to_owned),
+        )
+    };
+    assert_eq!(requests[..2], [expected(None), expected(Some("1"))]);
 }
