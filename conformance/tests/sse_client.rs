@@ -588,3 +588,35 @@ async fn requests_carry_the_eventsource_headers() {
     };
     assert_eq!(requests[..2], [expected(None), expected(Some("1"))]);
 }
+
+#[tokio::test]
+async fn a_silent_connection_times_out_and_is_reestablished() {
+    let server = serve(|_| {
+        // One event, then silence: the stream never ends and never sends a keep-alive.
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let _ = tx.try_send(Event::new().data("then silence"));
+        tokio::spawn(async move { tx.closed().await });
+        sse_response(server::ReceiverStream(rx))
+    })
+    .await;
+    let config = ClientConfig {
+        timeout: Some(Duration::from_millis(300)),
+        ..fast()
+    };
+    let mut client = Client::new(&server.url("/"), config).expect("url");
+    let (messages, _) = guarded(collect(&mut client, 1)).await;
+    assert_eq!(messages[0].0, "then silence");
+    let next = guarded(client.next()).await;
+    let Some(ClientEvent::Reconnecting {
+        reason: Disconnect::Network(Error::Io(error)),
+        ..
+    }) = next
+    else {
+        panic!("{next:?}");
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(error.to_string(), "nothing received for 300 ms");
+    // And it reconnects: the same event again, from a new connection.
+    let (messages, _) = guarded(collect(&mut client, 1)).await;
+    assert_eq!(messages[0].0, "then silence");
+}
