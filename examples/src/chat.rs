@@ -1,0 +1,176 @@
+//! A chat room, over WebSocket, and over Server-Sent Events plus HTTP POST: one room, two ways
+//! in, so that a WebSocket user and an SSE user talk to each other.
+//!
+//! Chat is two-way, and this is where the two transports part:
+//!
+//! - `GET /chat/ws?name=N`: a WebSocket. A message goes up as one frame on the open
+//!   connection, and comes back down to everyone as one frame.
+//! - `GET /chat/events`: an event stream of the room (with `Last-Event-ID` resume, like the
+//!   ticker); `POST /chat/send?name=N` with the text as the body sends a message. Every message
+//!   up is a whole HTTP request: a request line and headers (a browser adds a dozen, cookies
+//!   included), the body, and a response head back, where the WebSocket spends a 6-byte frame
+//!   header (2 bytes plus the 4-byte masking key a client must add).
+//!
+//! Messages are JSON, `{"from":"ana","text":"hi","t":12.5}` (`t` is any number the sender
+//! chose; the demo puts a timestamp there and measures the round trip when its own message
+//! comes back). What the clients send may be that JSON (`text` and `t` are used) or plain text.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use sse::Event;
+use sse::history::Hub;
+use websocket::Message;
+
+use crate::server::{self, Conn, Request, Response, Ws};
+
+/// The reconnection time sent to event-stream clients.
+pub const RETRY: Duration = Duration::from_millis(1000);
+/// The longest message text, in characters; longer ones are cut.
+pub const MAX_TEXT: usize = 1000;
+/// The longest name, in characters.
+pub const MAX_NAME: usize = 24;
+
+/// The room.
+#[derive(Debug)]
+pub struct Chat {
+    hub: Hub,
+    guests: AtomicU64,
+}
+
+impl Default for Chat {
+    fn default() -> Self {
+        Chat {
+            hub: Hub::new(200, 256),
+            guests: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The JSON that goes down to every client for a message `sent` by `from`.
+pub fn message_json(from: &str, sent: &str) -> String {
+    let (text, t) = match serde_json::from_str::<serde_json::Value>(sent) {
+        Ok(serde_json::Value::Object(object))
+            if object.get("text").is_some_and(|t| t.is_string()) =>
+        {
+            (
+                object["text"].as_str().unwrap_or_default().to_owned(),
+                object.get("t").filter(|t| t.is_number()).cloned(),
+            )
+        }
+        _ => (sent.to_owned(), None),
+    };
+    let text: String = text.chars().take(MAX_TEXT).collect();
+    let mut out = serde_json::json!({"from": from, "text": text});
+    if let Some(t) = t {
+        out["t"] = t;
+    }
+    out.to_string()
+}
+
+impl Chat {
+    /// An empty room.
+    pub fn new() -> Arc<Chat> {
+        Arc::new(Chat::default())
+    }
+
+    /// Sends `text` (JSON or plain) to the room as `from`.
+    pub fn say(&self, from: &str, text: &str) {
+        self.hub
+            .publish(Event::new().data(message_json(from, text)));
+    }
+
+    fn name(&self, request: &Request) -> String {
+        let name: String = server::query_param(request.uri(), "name")
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_NAME)
+            .collect();
+        if name.trim().is_empty() {
+            format!("guest-{}", self.guests.fetch_add(1, Ordering::Relaxed) + 1)
+        } else {
+            name
+        }
+    }
+
+    /// Answers `GET /chat/ws`, `GET /chat/events` and `POST /chat/send`.
+    pub async fn handle(self: Arc<Self>, mut request: Request, conn: Conn) -> Response {
+        match (request.method(), request.uri().path()) {
+            (&Method::GET, "/chat/ws") => {
+                let name = self.name(&request);
+                server::websocket(&mut request, &conn, move |ws, conn| {
+                    self.ws_session(ws, conn, name)
+                })
+            }
+            (&Method::GET, "/chat/events") => {
+                let events = self.hub.subscribe(sse::server::last_event_id(&request));
+                server::sse(&conn, events, Some(RETRY))
+            }
+            (&Method::POST, "/chat/send") => {
+                let name = self.name(&request);
+                let body = match server::read_body(request, 16 << 10).await {
+                    Ok(body) => body,
+                    Err(response) => return response,
+                };
+                conn.pace().await;
+                self.say(&name, &String::from_utf8_lossy(&body));
+                let mut response = server::full(StatusCode::NO_CONTENT, "text/plain", "");
+                response.headers_mut().remove(http::header::CONTENT_TYPE);
+                response
+            }
+            _ => server::not_found(),
+        }
+    }
+
+    async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, name: String) {
+        let mut room = self.hub.subscribe(None);
+        let (mut sender, mut incoming, _reader) = server::split(ws);
+        loop {
+            let reply = tokio::select! {
+                event = room.next() => match event {
+                    Some(event) => {
+                        conn.pace().await;
+                        event.data_ref().unwrap_or_default().to_owned()
+                    }
+                    None => break,
+                },
+                message = incoming.recv() => match message {
+                    Some(Message::Text(text)) => match server::pong_for(&text) {
+                        Some(pong) => pong,
+                        None => {
+                            self.say(&name, &text);
+                            continue;
+                        }
+                    },
+                    Some(Message::Close(_)) | None => break,
+                    Some(_) => continue,
+                },
+            };
+            if sender.send(Message::Text(reply)).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_json_whatever_was_sent() {
+        assert_eq!(message_json("ana", "hi"), r#"{"from":"ana","text":"hi"}"#);
+        assert_eq!(
+            message_json("ana", r#"{"text":"hi","t":5}"#),
+            r#"{"from":"ana","t":5,"text":"hi"}"#
+        );
+        assert_eq!(
+            message_json("bo", r#"{"t":5}"#),
+            r#"{"from":"bo","text":"{\"t\":5}"}"#
+        );
+        assert_eq!(message_json("bo", &"x".repeat(5000)).len(), 1000 + 23);
+    }
+}

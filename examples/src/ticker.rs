@@ -1,0 +1,191 @@
+//! A price ticker, over Server-Sent Events and over WebSocket, from one feed.
+//!
+//! A ticker is the textbook push-only application: the server has news, the client only
+//! listens. One task publishes a price every `interval` into an [`sse::history::Hub`]; each
+//! client, whichever transport it chose, subscribes to the same hub, so a page that opens both
+//! sees the same prices side by side.
+//!
+//! - `GET /ticker/sse` is an event stream. Each price is an event whose `id` is its sequence
+//!   number. When the connection drops, `EventSource` reconnects by itself and sends
+//!   `Last-Event-ID`; the hub replays what the client missed, and the client's code never
+//!   knows anything happened.
+//! - `GET /ticker/ws` is a WebSocket. Each price is one text message carrying the same JSON.
+//!   WebSocket has no event ids and no reconnection: the sequence number inside the JSON is
+//!   the application's own, and a client that wants to resume reconnects itself with
+//!   `?last_id=N` (see [`crate::reconnecting_ws`]), which this endpoint honours with the same
+//!   hub. A replay that cannot be complete starts with `{"type":"gap","last_id":"N"}`.
+//!
+//! What each costs, per price, on the wire (measured by `conformance/tests/tap_examples.rs`,
+//! whose snapshots show the bytes): the SSE event adds `id: N\ndata: ` and a blank line around
+//! the JSON, the WebSocket frame a 2-byte header. The handshakes differ more than the messages.
+//!
+//! Both endpoints answer `{"type":"ping","t":T}` on the WebSocket with a pong, for latency.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use sse::Event;
+use sse::history::{GAP_EVENT_TYPE, Hub};
+use websocket::Message;
+
+use crate::server::{self, Conn, Request, Response, Ws};
+
+/// How long a browser waits before reconnecting an event stream (sent as `retry:`).
+pub const RETRY: Duration = Duration::from_millis(1000);
+
+/// The feed: a publishing task and the hub it publishes into.
+#[derive(Debug)]
+pub struct Ticker {
+    hub: Hub,
+}
+
+/// The deterministic random walk of the price, in cents, so that runs (and the book's wire
+/// listings) repeat exactly.
+#[derive(Debug, Clone)]
+pub struct Prices {
+    state: u64,
+    cents: i64,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Prices {
+            state: 42,
+            cents: 10_000,
+        }
+    }
+}
+
+impl Iterator for Prices {
+    type Item = i64;
+
+    fn next(&mut self) -> Option<i64> {
+        // A 64-bit linear congruential generator (Knuth's MMIX constants): not random, but
+        // repeatable, which is what a teaching feed wants.
+        self.state = self
+            .state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let step = i64::try_from((self.state >> 33) % 101).unwrap_or(0) - 50;
+        self.cents = (self.cents + step).max(100);
+        Some(self.cents)
+    }
+}
+
+/// The JSON of one price: `{"seq":7,"symbol":"WLB","price":101.27}`.
+pub fn tick_json(seq: u64, cents: i64) -> String {
+    format!(
+        r#"{{"seq":{seq},"symbol":"WLB","price":{}.{:02}}}"#,
+        cents / 100,
+        cents % 100
+    )
+}
+
+impl Ticker {
+    /// Starts publishing a price every `interval`. The task stops when the ticker is dropped.
+    pub fn start(interval: Duration) -> Arc<Ticker> {
+        let ticker = Arc::new(Ticker {
+            hub: Hub::new(1000, 64),
+        });
+        let weak: Weak<Ticker> = Arc::downgrade(&ticker);
+        tokio::spawn(async move {
+            let mut prices = Prices::default();
+            let mut clock = tokio::time::interval(interval);
+            clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            for seq in 1.. {
+                clock.tick().await;
+                let Some(ticker) = weak.upgrade() else { break };
+                let cents = prices.next().unwrap_or_default();
+                // The hub numbers events 1, 2, 3, ... too, so `seq` and the SSE id agree.
+                ticker.hub.publish(Event::new().data(tick_json(seq, cents)));
+            }
+        });
+        ticker
+    }
+
+    /// The hub the prices go to.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Answers `GET /ticker/sse` and `GET /ticker/ws`.
+    pub async fn handle(self: Arc<Self>, mut request: Request, conn: Conn) -> Response {
+        if request.method() != Method::GET {
+            return server::full(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain; charset=utf-8",
+                "GET only\n",
+            );
+        }
+        match request.uri().path() {
+            "/ticker/sse" => {
+                let events = self.hub.subscribe(sse::server::last_event_id(&request));
+                server::sse(&conn, events, Some(RETRY))
+            }
+            "/ticker/ws" => {
+                let last_id = server::query_param(request.uri(), "last_id");
+                server::websocket(&mut request, &conn, move |ws, conn| {
+                    self.ws_session(ws, conn, last_id)
+                })
+            }
+            _ => server::not_found(),
+        }
+    }
+
+    async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, last_id: Option<String>) {
+        let mut ticks = self.hub.subscribe(last_id.as_deref());
+        let (mut sender, mut incoming, _reader) = server::split(ws);
+        loop {
+            let reply = tokio::select! {
+                tick = ticks.next() => match tick {
+                    Some(tick) => {
+                        conn.pace().await;
+                        ws_text(&tick)
+                    }
+                    // Too slow for the live feed: end, and let the client resume.
+                    None => break,
+                },
+                message = incoming.recv() => match message {
+                    Some(Message::Text(text)) => match server::pong_for(&text) {
+                        Some(pong) => pong,
+                        None => continue,
+                    },
+                    Some(Message::Close(_)) | None => break,
+                    Some(_) => continue,
+                },
+            };
+            if sender.send(Message::Text(reply)).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The WebSocket message for a hub event: its data, or a gap notice.
+pub fn ws_text(event: &Event) -> String {
+    let data = event.data_ref().unwrap_or_default();
+    if event.event_type() == Some(GAP_EVENT_TYPE) {
+        serde_json::json!({"type": "gap", "last_id": data}).to_string()
+    } else {
+        data.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_repeat_and_stay_positive() {
+        let a: Vec<i64> = Prices::default().take(1000).collect();
+        let b: Vec<i64> = Prices::default().take(1000).collect();
+        assert_eq!(a, b);
+        assert!(a.iter().all(|&c| c >= 100));
+        assert!(a.windows(2).all(|w| (w[0] - w[1]).abs() <= 50));
+        assert_eq!(
+            tick_json(3, 10_105),
+            r#"{"seq":3,"symbol":"WLB","price":101.05}"#
+        );
+    }
+}
