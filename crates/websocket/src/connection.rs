@@ -34,8 +34,8 @@
 //!
 //! # Where extensions plug in
 //!
-//! RSV bits are checked in one place ([`Connection::check_header`]) against the bits a
-//! negotiated extension owns (none yet), and a finished message passes through one place
+//! RSV bits are checked in one place (`check_header`) against the bits a negotiated
+//! extension owns (none yet), and a finished message passes through one place
 //! (`finish_frame`). permessage-deflate (RFC 7692) will own RSV1 and inflate there.
 
 use crate::config::Config;
@@ -271,7 +271,7 @@ impl Connection {
     }
 
     /// The checks a header must pass before its payload is read.
-    pub fn check_header(&mut self, header: &FrameHeader) -> Result<(), Error> {
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), Error> {
         // §5.1: "a client MUST mask all frames that it sends to the server", and "a server
         // MUST NOT mask any frames that it sends to the client"; both sides fail otherwise.
         let must_be_masked = self.role == Role::Server;

@@ -55,8 +55,16 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
         let masked = u128::from_ne_bytes(word) ^ wide;
         chunk.copy_from_slice(&masked.to_ne_bytes());
     }
-    // Every chunk was a multiple of 4 bytes long, so the tail starts at key byte 0 again.
-    for (byte, k) in chunks.into_remainder().iter_mut().zip(k.iter().cycle()) {
+    // Every chunk was a multiple of 4 bytes long, so the tail starts at key byte 0 again:
+    // up to three 4-byte words, then up to three bytes. (Small frames are common; a byte loop
+    // here would make a 15-byte payload slower than a 16-byte one.)
+    let narrow = u32::from_ne_bytes(k);
+    let mut words = chunks.into_remainder().chunks_exact_mut(4);
+    for word in &mut words {
+        let masked = u32::from_ne_bytes([word[0], word[1], word[2], word[3]]) ^ narrow;
+        word.copy_from_slice(&masked.to_ne_bytes());
+    }
+    for (byte, k) in words.into_remainder().iter_mut().zip(k) {
         *byte ^= k;
     }
 }
