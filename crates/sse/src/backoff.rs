@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+// ANCHOR: config
 /// The backoff policy's knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffConfig {
@@ -40,6 +41,7 @@ impl Default for BackoffConfig {
         }
     }
 }
+// ANCHOR_END: config
 
 /// The backoff state: how many reconnection attempts in a row were not healthy.
 #[derive(Debug, Clone)]
@@ -62,6 +64,7 @@ impl Backoff {
         self.attempts
     }
 
+    // ANCHOR: connection_ended
     /// Tells the policy how long the connection that just ended was open (`None` when it never
     /// opened). A healthy connection resets the count of attempts.
     pub fn connection_ended(&mut self, open_for: Option<Duration>) {
@@ -69,6 +72,7 @@ impl Backoff {
             self.attempts = 0;
         }
     }
+    // ANCHOR_END: connection_ended
 
     /// The delay before the next attempt, which it counts. `random` is any random word; it
     /// picks the jitter.
@@ -85,6 +89,7 @@ impl Backoff {
     /// assert_eq!(backoff.next_delay(retry, u32::MAX), Duration::from_secs(5));
     /// assert_eq!(backoff.next_delay(retry, 0), Duration::from_secs(3) + Duration::from_secs(2));
     /// ```
+    // ANCHOR: next_delay
     pub fn next_delay(&mut self, reconnection_time: Duration, random: u32) -> Duration {
         self.attempts = self.attempts.saturating_add(1);
         let Some(doublings) = self.attempts.checked_sub(2) else {
@@ -101,12 +106,14 @@ impl Backoff {
         let jitter = half.mul_f64(f64::from(random) / f64::from(u32::MAX));
         reconnection_time.saturating_add(cap - half + jitter)
     }
+    // ANCHOR_END: next_delay
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // ANCHOR: test_growth
     #[test]
     fn grows_to_the_cap_and_resets_after_a_healthy_connection() {
         let config = BackoffConfig {
@@ -125,6 +132,7 @@ mod tests {
         backoff.connection_ended(Some(Duration::from_secs(10)));
         assert_eq!(backoff.next_delay(zero, 0), zero);
     }
+    // ANCHOR_END: test_growth
 
     #[test]
     fn jitter_stays_within_half_and_full_cap_and_never_overflows() {

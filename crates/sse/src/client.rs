@@ -60,6 +60,7 @@ use tokio::time::Instant;
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::{Error, Item, MessageEvent, Parser, ParserConfig};
 
+// ANCHOR: config
 /// The client's settings.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -99,7 +100,9 @@ impl Default for ClientConfig {
         }
     }
 }
+// ANCHOR_END: config
 
+// ANCHOR: ready_state
 /// `EventSource.readyState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadyState {
@@ -110,7 +113,9 @@ pub enum ReadyState {
     /// Closed for good.
     Closed,
 }
+// ANCHOR_END: ready_state
 
+// ANCHOR: client_event
 /// Something that happened to the client, in order.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -147,6 +152,7 @@ pub enum ClientEvent {
     /// The client closed for good. Nothing follows.
     Closed(CloseReason),
 }
+// ANCHOR_END: client_event
 
 /// Why a connection ended and the client reconnects.
 #[derive(Debug)]
@@ -166,6 +172,7 @@ impl fmt::Display for Disconnect {
     }
 }
 
+// ANCHOR: close_reason
 /// Why the client closed for good.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -188,6 +195,7 @@ pub enum CloseReason {
         attempts: u32,
     },
 }
+// ANCHOR_END: close_reason
 
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -221,6 +229,7 @@ impl Drop for ConnectionTask {
     }
 }
 
+// ANCHOR: state
 // One `State` per client: boxing the big variant would save nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
@@ -237,6 +246,7 @@ enum State {
     },
     Closed,
 }
+// ANCHOR_END: state
 
 /// Why a connection attempt did not open a stream.
 enum Failure {
@@ -304,13 +314,16 @@ impl Client {
         self.reconnection_time
     }
 
+    // ANCHOR: close
     /// `EventSource.close()`: drops the connection; [`Client::next`] returns `None` from now
     /// on.
     pub fn close(&mut self) {
         self.state = State::Closed;
         self.queue.clear();
     }
+    // ANCHOR_END: close
 
+    // ANCHOR: next
     /// The next thing that happens, or `None` after [`ClientEvent::Closed`] (or
     /// [`Client::close`]).
     ///
@@ -367,7 +380,9 @@ impl Client {
             }
         }
     }
+    // ANCHOR_END: next
 
+    // ANCHOR: drain_parser
     /// Moves what the parser found into the queue, acting on `retry` and on errors.
     fn drain_parser(&mut self) {
         let State::Open { parser, .. } = &mut self.state else {
@@ -391,7 +406,9 @@ impl Client {
             self.fail(CloseReason::Protocol(e));
         }
     }
+    // ANCHOR_END: drain_parser
 
+    // ANCHOR: fail_reconnect
     /// HTML §9.2.3, "fail the connection": closed for good.
     fn fail(&mut self, reason: CloseReason) {
         self.state = State::Closed;
@@ -431,7 +448,9 @@ impl Client {
             attempt: self.backoff.attempts(),
         });
     }
+    // ANCHOR_END: fail_reconnect
 
+    // ANCHOR: connect
     /// One connection: request, redirects, and the checks that announce it.
     async fn connect(&mut self) -> Result<(Incoming, ConnectionTask), Failure> {
         let mut url = self.url.clone();
@@ -476,7 +495,9 @@ impl Client {
             });
         }
     }
+    // ANCHOR_END: connect
 
+    // ANCHOR: request
     async fn request(
         &self,
         url: &Uri,
@@ -517,8 +538,10 @@ impl Client {
         let response = sender.send_request(request).await.map_err(Error::Http)?;
         Ok((response, task))
     }
+    // ANCHOR_END: request
 }
 
+// ANCHOR: within
 /// Runs `future`, failing with [`std::io::ErrorKind::TimedOut`] after `limit`, if given.
 async fn within<T, E: From<Error>>(
     limit: Option<Duration>,
@@ -534,7 +557,9 @@ async fn within<T, E: From<Error>>(
             Err(Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, message)).into())
         })
 }
+// ANCHOR_END: within
 
+// ANCHOR: resolve
 /// Where a redirect's `Location` points, relative to `base`: an absolute `http://` URL or an
 /// absolute path. Other forms (other schemes, relative paths) are refused.
 fn resolve(base: &Uri, location: &str) -> Option<Uri> {
@@ -552,6 +577,7 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
         .build()
         .ok()
 }
+// ANCHOR_END: resolve
 
 #[cfg(test)]
 mod tests {

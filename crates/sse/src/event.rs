@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use crate::Error;
 
+// ANCHOR: event_struct
 /// One event to send, built field by field. Its [`Display`](fmt::Display) form is its wire
 /// form, ending with the empty line that dispatches it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,8 +46,10 @@ pub struct Event {
     event_type: Option<String>,
     data: Option<String>,
 }
+// ANCHOR_END: event_struct
 
 impl Event {
+    // ANCHOR: data
     /// An event with no fields. Sent as is, it is one empty line, which dispatches nothing.
     pub fn new() -> Self {
         Event::default()
@@ -59,7 +62,9 @@ impl Event {
         self.data = Some(data.into());
         self
     }
+    // ANCHOR_END: data
 
+    // ANCHOR: event_and_id
     /// Sets the event type (the receiver's default is `"message"`).
     ///
     /// # Errors
@@ -91,7 +96,9 @@ impl Event {
         self.id = Some(id);
         Ok(self)
     }
+    // ANCHOR_END: event_and_id
 
+    // ANCHOR: retry_comment
     /// Sets the receiver's reconnection time, in whole milliseconds (the wire format has no
     /// fractions; anything finer is truncated).
     pub fn retry(mut self, retry: Duration) -> Self {
@@ -104,6 +111,7 @@ impl Event {
         self.comment = Some(comment.into());
         self
     }
+    // ANCHOR_END: retry_comment
 
     /// The data, if set.
     pub fn data_ref(&self) -> Option<&str> {
@@ -132,6 +140,7 @@ impl Event {
     }
 }
 
+// ANCHOR: write_lines
 /// Writes `name: value` lines, one for each line of `value` (split at CRLF, CR and LF).
 fn write_lines(f: &mut fmt::Formatter<'_>, name: &str, value: &str) -> fmt::Result {
     let mut rest = value;
@@ -150,7 +159,9 @@ fn write_lines(f: &mut fmt::Formatter<'_>, name: &str, value: &str) -> fmt::Resu
         }
     }
 }
+// ANCHOR_END: write_lines
 
+// ANCHOR: display
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(comment) = &self.comment {
@@ -173,11 +184,13 @@ impl fmt::Display for Event {
         writeln!(f)
     }
 }
+// ANCHOR_END: display
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // ANCHOR: test_line_breaks
     #[test]
     fn data_is_split_at_every_kind_of_line_break() {
         let event = Event::new().data("a\rb\r\nc\nd\n");
@@ -186,6 +199,7 @@ mod tests {
             "data: a\ndata: b\ndata: c\ndata: d\ndata: \n\n"
         );
     }
+    // ANCHOR_END: test_line_breaks
 
     #[test]
     fn invalid_ids_and_types_are_errors() {

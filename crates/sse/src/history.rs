@@ -29,9 +29,12 @@ use tokio::sync::broadcast;
 
 use crate::Event;
 
+// ANCHOR: gap_type
 /// The event type of the notice that a replay is incomplete.
 pub const GAP_EVENT_TYPE: &str = "history-gap";
+// ANCHOR_END: gap_type
 
+// ANCHOR: history
 /// The newest events, each with the id the history gave it.
 #[derive(Debug, Clone)]
 pub struct History {
@@ -41,6 +44,7 @@ pub struct History {
     next_id: u64,
     events: VecDeque<(u64, Event)>,
 }
+// ANCHOR_END: history
 
 impl History {
     /// A history that keeps the newest `capacity` events.
@@ -52,6 +56,7 @@ impl History {
         }
     }
 
+    // ANCHOR: push
     /// Numbers `event` with the next id (replacing any id it had), keeps it, and returns it
     /// ready to send.
     pub fn push(&mut self, mut event: Event) -> Event {
@@ -66,7 +71,9 @@ impl History {
         }
         event
     }
+    // ANCHOR_END: push
 
+    // ANCHOR: replay
     /// What a client that last saw `last_event_id` has missed, in order. When the history can
     /// no longer tell (the id fell out of it, or is unknown), the replay starts with a
     /// [`GAP_EVENT_TYPE`] event and then holds every event still kept.
@@ -92,6 +99,7 @@ impl History {
             }
         }
     }
+    // ANCHOR_END: replay
 }
 
 /// Publishes events to any number of subscribers, live, with replay on reconnection.
@@ -110,11 +118,13 @@ impl History {
 /// assert_eq!(events.next().await.unwrap().data_ref(), Some("three"));
 /// # }
 /// ```
+// ANCHOR: hub
 #[derive(Debug)]
 pub struct Hub {
     history: Mutex<History>,
     live: broadcast::Sender<Event>,
 }
+// ANCHOR_END: hub
 
 impl Hub {
     /// A hub that keeps `history` events for replay and lets a subscriber fall `lag` events
@@ -134,6 +144,7 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    // ANCHOR: publish_subscribe
     /// Numbers `event`, keeps it, and sends it to every subscriber. Returns its id.
     pub fn publish(&self, event: Event) -> u64 {
         let mut history = self.history();
@@ -157,6 +168,7 @@ impl Hub {
             next: Some(recv(self.live.subscribe())),
         }
     }
+    // ANCHOR_END: publish_subscribe
 }
 
 type Recv = Pin<
@@ -197,6 +209,7 @@ impl Subscription {
     }
 }
 
+// ANCHOR: subscription
 impl futures_core::Stream for Subscription {
     type Item = Event;
 
@@ -222,6 +235,7 @@ impl futures_core::Stream for Subscription {
         }
     }
 }
+// ANCHOR_END: subscription
 
 #[cfg(test)]
 mod tests {
@@ -234,6 +248,7 @@ mod tests {
             .collect()
     }
 
+    // ANCHOR: test_replay
     #[test]
     fn replay_after_a_known_id_and_a_gap_after_an_old_or_unknown_one() {
         let mut history = History::new(3);
@@ -258,4 +273,5 @@ mod tests {
             assert_eq!(data(&replay)[0], (Some(GAP_EVENT_TYPE), Some(lost)));
         }
     }
+    // ANCHOR_END: test_replay
 }

@@ -49,6 +49,7 @@ use crate::Error;
 /// The UTF-8 byte order mark, EF BB BF (U+FEFF).
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
+// ANCHOR: config
 /// The parser's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParserConfig {
@@ -68,7 +69,9 @@ impl Default for ParserConfig {
         }
     }
 }
+// ANCHOR_END: config
 
+// ANCHOR: items
 /// A dispatched event: what the browser hands to `onmessage` as a `MessageEvent`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageEvent {
@@ -93,7 +96,9 @@ pub enum Item {
     /// comments; we report them because servers use them as keep-alives and tools show them.
     Comment(String),
 }
+// ANCHOR_END: items
 
+// ANCHOR: bom
 /// Where the parser is in the optional leading byte order mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bom {
@@ -102,7 +107,9 @@ enum Bom {
     /// Past the start of the stream: no BOM is stripped from here on.
     Done,
 }
+// ANCHOR_END: bom
 
+// ANCHOR: parser
 /// The incremental event-stream parser. See the [module documentation](self).
 #[derive(Debug)]
 pub struct Parser {
@@ -124,6 +131,7 @@ pub struct Parser {
     /// The bound was exceeded or the stream ended: further input is ignored.
     stopped: bool,
 }
+// ANCHOR_END: parser
 
 impl Parser {
     /// A parser for a new stream.
@@ -142,6 +150,7 @@ impl Parser {
         }
     }
 
+    // ANCHOR: with_last_event_id
     /// A parser for a stream that resumes an earlier one, whose last event ID was
     /// `last_event_id`.
     ///
@@ -155,6 +164,7 @@ impl Parser {
         parser.last_event_id = last_event_id.to_owned();
         parser
     }
+    // ANCHOR_END: with_last_event_id
 
     /// The last event ID string: the value of the last event ID buffer at the most recent
     /// dispatch (an `id` field followed by an empty line sets it even when there is no data).
@@ -168,6 +178,7 @@ impl Parser {
         self.line.len() + self.data_buffer.len() + self.event_type_buffer.len()
     }
 
+    // ANCHOR: feed
     /// Parses the next chunk of the stream. The results wait in a queue: take them with
     /// [`Parser::next_item`].
     pub fn feed(&mut self, mut chunk: &[u8]) {
@@ -202,7 +213,9 @@ impl Parser {
             }
         }
     }
+    // ANCHOR_END: feed
 
+    // ANCHOR: finish
     /// Ends the stream. HTML §9.2.6: "Once the end of the file is reached, any pending data
     /// must be discarded. (If the file ends in the middle of an event, before the final empty
     /// line, the incomplete event is not dispatched.)"
@@ -219,7 +232,9 @@ impl Parser {
         self.after_cr = false;
         self.stopped = true;
     }
+    // ANCHOR_END: finish
 
+    // ANCHOR: next_item
     /// The next parsed item, in stream order, or `None` when more input is needed.
     ///
     /// An `Err` is always the last item: after it the parser ignores its input.
@@ -231,7 +246,9 @@ impl Parser {
     pub fn items(&mut self) -> impl Iterator<Item = Result<Item, Error>> + '_ {
         std::iter::from_fn(|| self.next_item())
     }
+    // ANCHOR_END: next_item
 
+    // ANCHOR: strip_bom
     /// Encoding Standard, "UTF-8 decode": one leading BOM is removed, even when its three bytes
     /// arrive in different chunks. A BOM later in the stream is data (it decodes to U+FEFF).
     fn strip_bom<'a>(&mut self, mut chunk: &'a [u8]) -> &'a [u8] {
@@ -255,7 +272,9 @@ impl Parser {
         }
         chunk
     }
+    // ANCHOR_END: strip_bom
 
+    // ANCHOR: bound
     /// Appends to the current line, unless that would break the bound.
     fn push_to_line(&mut self, bytes: &[u8]) -> bool {
         if self.buffered_bytes() + bytes.len() > self.config.max_event_bytes {
@@ -275,7 +294,9 @@ impl Parser {
             limit: self.config.max_event_bytes,
         }));
     }
+    // ANCHOR_END: bound
 
+    // ANCHOR: process_line
     /// HTML §9.2.6, the four kinds of line.
     fn process_line(&mut self, line: &str) {
         if line.is_empty() {
@@ -298,7 +319,9 @@ impl Parser {
             self.process_field(line, "");
         }
     }
+    // ANCHOR_END: process_line
 
+    // ANCHOR: process_field
     /// HTML §9.2.6, "Process the field". Field names are case-sensitive.
     fn process_field(&mut self, name: &str, value: &str) {
         match name {
@@ -339,7 +362,9 @@ impl Parser {
             self.fail();
         }
     }
+    // ANCHOR_END: process_field
 
+    // ANCHOR: dispatch
     /// HTML §9.2.6, "dispatch the event".
     fn dispatch(&mut self) {
         // 1. "Set the last event ID string of the event source to the value of the last
@@ -369,8 +394,10 @@ impl Parser {
             last_event_id: self.last_event_id.clone(),
         })));
     }
+    // ANCHOR_END: dispatch
 }
 
+// ANCHOR: parse_all
 /// Parses a whole stream at once: every item, and the error that stopped it, if any.
 ///
 /// ```
@@ -394,6 +421,7 @@ pub fn parse_all(stream: &[u8], config: ParserConfig) -> (Vec<Item>, Option<Erro
     }
     (items, None)
 }
+// ANCHOR_END: parse_all
 
 #[cfg(test)]
 mod tests {
@@ -415,6 +443,7 @@ mod tests {
         (t.into(), d.into(), id.into())
     }
 
+    // ANCHOR: test_cr_split
     #[test]
     fn a_cr_at_the_end_of_a_chunk_is_one_line_end_with_a_following_lf() {
         let mut parser = Parser::new(ParserConfig::default());
@@ -427,6 +456,7 @@ mod tests {
         }
         assert_eq!(got, ["a", "b"]);
     }
+    // ANCHOR_END: test_cr_split
 
     #[test]
     fn id_without_data_updates_the_last_event_id_but_dispatches_nothing() {

@@ -45,6 +45,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::Event;
 
+// ANCHOR: config
 /// How [`response`] streams.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -63,10 +64,14 @@ impl Default for ServerConfig {
         }
     }
 }
+// ANCHOR_END: config
 
+// ANCHOR: keep_alive
 /// The keep-alive comment's wire form.
 pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+// ANCHOR_END: keep_alive
 
+// ANCHOR: last_event_id
 /// The `Last-Event-ID` a reconnecting client sent (HTML §9.2.4), if any and not empty.
 pub fn last_event_id<B>(request: &Request<B>) -> Option<&str> {
     let value = request.headers().get("last-event-id")?;
@@ -74,7 +79,9 @@ pub fn last_event_id<B>(request: &Request<B>) -> Option<&str> {
         .ok()
         .filter(|id| !id.is_empty())
 }
+// ANCHOR_END: last_event_id
 
+// ANCHOR: response
 /// A `200 OK` event-stream response whose body sends `events` as they come.
 pub fn response<S>(events: S, config: ServerConfig) -> Response<SseBody>
 where
@@ -98,9 +105,11 @@ where
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
+// ANCHOR_END: response
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+// ANCHOR: body
 /// The body of an event-stream response: one frame per event or keep-alive comment.
 pub struct SseBody {
     /// `None` once the stream has ended.
@@ -108,6 +117,7 @@ pub struct SseBody {
     keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
     shutdown: Option<BoxFuture>,
 }
+// ANCHOR_END: body
 
 impl std::fmt::Debug for SseBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,6 +127,7 @@ impl std::fmt::Debug for SseBody {
     }
 }
 
+// ANCHOR: poll_frame
 impl Body for SseBody {
     type Data = Bytes;
     type Error = Infallible;
@@ -161,7 +172,9 @@ impl Body for SseBody {
         self.events.is_none()
     }
 }
+// ANCHOR_END: poll_frame
 
+// ANCHOR: shutdown
 /// The trigger of a graceful shutdown: [`Shutdown::trigger`] ends every stream whose
 /// [`ServerConfig::shutdown`] came from [`Shutdown::signal`]. (A hand-written cousin of
 /// tokio-util's `CancellationToken`, on a `watch` channel.)
@@ -209,7 +222,9 @@ impl ShutdownSignal {
         let _ = self.receiver.wait_for(|triggered| *triggered).await;
     }
 }
+// ANCHOR_END: shutdown
 
+// ANCHOR: receiver_stream
 /// A [`Stream`] of the events sent on a tokio `mpsc` channel: the simplest way to feed
 /// [`response`] from another task.
 #[derive(Debug)]
@@ -222,12 +237,14 @@ impl Stream for ReceiverStream {
         self.0.poll_recv(cx)
     }
 }
+// ANCHOR_END: receiver_stream
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
 
+    // ANCHOR: test_keep_alive
     #[tokio::test(start_paused = true)]
     async fn events_then_keep_alives_then_shutdown() {
         let (tx, rx) = mpsc::channel(4);
@@ -251,4 +268,5 @@ mod tests {
         assert!(body.frame().await.is_none());
         assert!(body.is_end_stream());
     }
+    // ANCHOR_END: test_keep_alive
 }
