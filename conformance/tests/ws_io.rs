@@ -370,3 +370,53 @@ async fn closing_gives_up_on_a_peer_that_never_answers() {
     })
     .await;
 }
+
+/// The helpers the Autobahn client-mode runner calls: `read_one_text` (for `/getCaseCount`)
+/// and `echo_until_closed` (for `/runCase`), against a server that plays the suite's part.
+#[tokio::test]
+async fn autobahn_client_mode_helpers() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            // First connection: one Text with a count, then Close.
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut ws, request) = accept(stream, &ServerOptions::default()).await.unwrap();
+            assert_eq!(request.path, "/getCaseCount");
+            ws.send(Message::Text("2".into())).await.unwrap();
+            ws.close(1000, "").await.unwrap();
+            // Second connection: expect everything echoed, then close with a code.
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut ws, request) = accept(stream, &ServerOptions::default()).await.unwrap();
+            assert_eq!(request.path, "/runCase?case=1&agent=wirelab");
+            let sent = [
+                Message::Text("κόσμε".into()),
+                Message::Binary(vec![1, 2, 3]),
+            ];
+            for message in &sent {
+                ws.send(message.clone()).await.unwrap();
+            }
+            let mut echoed = Vec::new();
+            for _ in 0..sent.len() {
+                echoed.push(ws.recv().await.unwrap().unwrap());
+            }
+            ws.close(4000, "case over").await.unwrap();
+            assert_eq!(echoed, sent);
+        });
+        let base = url.trim_end_matches('/');
+        let count = wirelab::ws_cmd::read_one_text(&format!("{base}/getCaseCount"))
+            .await
+            .unwrap();
+        assert_eq!(count, "2");
+        let close =
+            wirelab::ws_cmd::echo_until_closed(&format!("{base}/runCase?case=1&agent=wirelab"))
+                .await
+                .unwrap();
+        let expected = CloseFrame {
+            code: 4000,
+            reason: "case over".into(),
+        };
+        assert_eq!(close, Some(expected));
+        server.await.unwrap();
+    })
+    .await;
+}

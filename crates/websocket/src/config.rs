@@ -33,7 +33,9 @@ pub struct Config {
     /// client) for the server to close the TCP connection. Default: 5 s.
     pub close_timeout: Duration,
     /// (I/O layer) Send a Ping after this long without receiving anything. Default: `None`
-    /// (no keep-alive).
+    /// (no keep-alive). The timer runs while `Receiver::recv` waits for input, so an
+    /// application that wants keep-alive keeps a task in `recv` (most do: it is how messages
+    /// and Close frames arrive).
     pub ping_interval: Option<Duration>,
     /// (I/O layer) With `ping_interval`, how long to wait for any data after a keep-alive Ping
     /// before declaring the peer dead. Default: 20 s.

@@ -4,6 +4,10 @@
 //! (Text as a line, Binary as raw bytes). At the end of stdin the client starts the closing
 //! handshake with 1000. With `--echo`, it sends every received message back instead, until
 //! the server closes: the mode that Autobahn|Testsuite's fuzzingserver tests a client with.
+//!
+//! tokio reads stdin on a blocking thread that cannot be cancelled: once [`run`] returns, the
+//! caller should exit the process rather than wait for the runtime to shut down, which would
+//! wait for the user to press Enter.
 
 use std::io::Write as _;
 
