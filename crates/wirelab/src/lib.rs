@@ -2,3 +2,4 @@
 pub mod sse_cmd;
 pub mod echo;
 pub mod ws_cmd;
+pub mod demo;

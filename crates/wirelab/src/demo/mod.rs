@@ -1,0 +1,258 @@
+//! `wirelab demo`: every example on one server, each with a page that runs Server-Sent Events
+//! and WebSocket side by side in the browser, and shows what each costs.
+//!
+//! Open the index page, pick a pair, and watch the counters: messages each way, bytes on the
+//! wire each way (counted by the server on each TCP connection, so they are exact: what the
+//! protocol put on the wire, TCP/IP headers aside), connections and reconnections, and round
+//! trips where the transport has a way back. Then break things with the buttons every page
+//! has:
+//!
+//! - **Cut** drops this page's connections without a goodbye. `EventSource` reconnects by
+//!   itself, sending `Last-Event-ID`, and the stream goes on where it stopped. The WebSocket
+//!   closes with code 1006 and stays closed: reconnecting is the page's job (a checkbox turns
+//!   on the page's own reconnect loop, with backoff, jitter and resume, which is what an
+//!   application has to write).
+//! - **Stop 3 s** closes the server's listening socket for three seconds: reconnections are
+//!   refused until it is back, and `EventSource` keeps trying.
+//! - **Slow** delays every message the server sends: latency grows, and so do the queues.
+//!
+//! The pages are plain HTML, CSS and JavaScript, embedded in the binary with `include_str!`:
+//! no build step, only the browser's native `EventSource` and `WebSocket`. Every connection
+//! serves one request (`Connection: close`), so that each connection's byte counts belong to
+//! one request: one event stream, one WebSocket, or one POST. (That costs TCP handshakes, not
+//! bytes: the counted bytes are the same as with keep-alive.)
+//!
+//! A page opened with `?autotest=1` runs a scripted scenario by itself and logs one
+//! `RESULT {json}` line to the console; `conformance/tests/browser.rs` drives headless Chromium
+//! with it.
+//!
+//! Routes:
+//!
+//! | path | what |
+//! |---|---|
+//! | `/` | the index |
+//! | `/ticker`, `/chat`, `/waiting-room`, `/seats`, `/progress`, `/echo` | the pages |
+//! | `/static/demo.css`, `/static/demo.js` | shared style and script |
+//! | `/ticker/sse`, `/ticker/ws` | [`wirelab_examples::ticker`] |
+//! | `/chat/events`, `/chat/send`, `/chat/ws` | [`wirelab_examples::chat`] |
+//! | `/waiting-room/join`, `/waiting-room/events` | [`wirelab_examples::waiting_room`] |
+//! | `/seats/ws` | [`wirelab_examples::seats`] |
+//! | `/progress/events`, `/text/events` | [`wirelab_examples::progress`] |
+//! | `/echo/ws` | a WebSocket echo: text and binary come back as they went |
+//! | `/stats?session=S` | the byte counters of a page's connections, as JSON |
+//! | `POST /control/cut?session=S`, `/control/pause?ms=N`, `/control/slow?ms=N` | the buttons |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, Method, StatusCode, header};
+use tokio::net::TcpListener;
+use websocket::Message;
+use wirelab_examples::chat::Chat;
+use wirelab_examples::progress::Progress;
+use wirelab_examples::seats::Seats;
+use wirelab_examples::server::{self, Conn, Request, Response, Server, Ws};
+use wirelab_examples::ticker::Ticker;
+use wirelab_examples::waiting_room::WaitingRoom;
+
+/// The longest pause the "stop" control accepts.
+pub const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// The longest delay the "slow" control accepts.
+pub const MAX_SLOW: Duration = Duration::from_secs(5);
+
+/// The embedded files: path, content type, content.
+const FILES: &[(&str, &str, &str)] = &[
+    ("/", HTML, include_str!("static/index.html")),
+    ("/ticker", HTML, include_str!("static/ticker.html")),
+    ("/chat", HTML, include_str!("static/chat.html")),
+    (
+        "/waiting-room",
+        HTML,
+        include_str!("static/waiting-room.html"),
+    ),
+    ("/seats", HTML, include_str!("static/seats.html")),
+    ("/progress", HTML, include_str!("static/progress.html")),
+    ("/echo", HTML, include_str!("static/echo.html")),
+    (
+        "/static/demo.css",
+        "text/css; charset=utf-8",
+        include_str!("static/demo.css"),
+    ),
+    (
+        "/static/demo.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/demo.js"),
+    ),
+];
+
+const HTML: &str = "text/html; charset=utf-8";
+
+/// Every example, and the server's controls.
+struct Demo {
+    server: Server,
+    ticker: Arc<Ticker>,
+    chat: Arc<Chat>,
+    room: Arc<WaitingRoom>,
+    seats: Arc<Seats>,
+    progress: Progress,
+}
+
+/// Serves the demo on `listener` until the listener fails.
+///
+/// # Errors
+///
+/// When accepting fails for good (see [`server::serve`]).
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    let server = Server::new();
+    server.one_request_per_connection(true);
+    let demo = Arc::new(Demo {
+        server: server.clone(),
+        ticker: Ticker::start(Duration::from_millis(500)),
+        chat: Chat::new(),
+        room: WaitingRoom::start(Duration::from_secs(1)),
+        seats: Seats::new(),
+        progress: Progress::default(),
+    });
+    let handler = server::handler(move |request, conn| demo.clone().route(request, conn));
+    server::serve(listener, server, handler).await
+}
+
+impl Demo {
+    async fn route(self: Arc<Self>, request: Request, conn: Conn) -> Response {
+        conn.tag(&request);
+        let path = request.uri().path().to_owned();
+        let prefix = path.split('/').nth(1).unwrap_or_default();
+        match prefix {
+            "ticker" if path != "/ticker" => self.ticker.clone().handle(request, conn).await,
+            "chat" if path != "/chat" => self.chat.clone().handle(request, conn).await,
+            "waiting-room" if path != "/waiting-room" => {
+                self.room.clone().handle(request, conn).await
+            }
+            "seats" if path != "/seats" => self.seats.clone().handle(request, conn).await,
+            "progress" | "text" if path != "/progress" => {
+                self.progress.clone().handle(request, conn).await
+            }
+            "echo" if path == "/echo/ws" => echo(request, &conn),
+            "stats" => self.stats(&request),
+            "control" => self.control(&request),
+            _ => file(&request),
+        }
+    }
+
+    /// `/stats?session=S`: per transport, the connections tagged with the session and their
+    /// bytes, summed.
+    fn stats(&self, request: &Request) -> Response {
+        let session = server::query_param(request.uri(), "session").unwrap_or_default();
+        let mut transports = serde_json::Map::new();
+        for conn in self.server.connections() {
+            let Some(tag) = conn.tag.filter(|t| t.session == session) else {
+                continue;
+            };
+            let entry = transports.entry(tag.transport).or_insert_with(|| {
+                serde_json::json!({
+                    "connections": 0, "open": 0, "read": 0, "written": 0, "last_event_ids": []
+                })
+            });
+            let add = |entry: &mut serde_json::Value, key: &str, n: u64| {
+                entry[key] = (entry[key].as_u64().unwrap_or(0) + n).into();
+            };
+            add(entry, "connections", 1);
+            add(entry, "open", u64::from(conn.open));
+            add(entry, "read", conn.read);
+            add(entry, "written", conn.written);
+            if let (Some(id), Some(ids)) =
+                (conn.last_event_id, entry["last_event_ids"].as_array_mut())
+            {
+                ids.push(id.into());
+            }
+        }
+        let body = serde_json::json!({
+            "session": session,
+            "slow_ms": u64::try_from(self.server.slow().as_millis()).unwrap_or(u64::MAX),
+            "transports": transports,
+        });
+        no_store(server::json(StatusCode::OK, &body))
+    }
+
+    /// `POST /control/cut?session=S`, `/control/pause?ms=N`, `/control/slow?ms=N`.
+    fn control(&self, request: &Request) -> Response {
+        if request.method() != Method::POST {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
+        }
+        let ms = || {
+            server::query_param(request.uri(), "ms")
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .map(Duration::from_millis)
+        };
+        match request.uri().path() {
+            "/control/cut" => {
+                let session = server::query_param(request.uri(), "session");
+                let cut = self.server.cut(session.as_deref());
+                text(StatusCode::OK, &format!("cut {cut} connections\n"))
+            }
+            "/control/pause" => {
+                let pause = ms().unwrap_or(Duration::from_secs(3)).min(MAX_PAUSE);
+                self.server.pause(pause);
+                text(
+                    StatusCode::OK,
+                    &format!("stopped for {} ms\n", pause.as_millis()),
+                )
+            }
+            "/control/slow" => {
+                let slow = ms().unwrap_or_default().min(MAX_SLOW);
+                self.server.set_slow(slow);
+                text(
+                    StatusCode::OK,
+                    &format!("every message delayed {} ms\n", slow.as_millis()),
+                )
+            }
+            _ => server::not_found(),
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response {
+    server::full(status, "text/plain; charset=utf-8", body.to_owned())
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn file(request: &Request) -> Response {
+    if request.method() != Method::GET {
+        return server::not_found();
+    }
+    match FILES
+        .iter()
+        .find(|(path, _, _)| *path == request.uri().path())
+    {
+        Some((_, content_type, body)) => {
+            no_store(server::full(StatusCode::OK, content_type, *body))
+        }
+        None => server::not_found(),
+    }
+}
+
+/// `/echo/ws`: every text and binary message comes back as it went (a latency probe gets its
+/// pong).
+fn echo(mut request: Request, conn: &Conn) -> Response {
+    server::websocket(&mut request, conn, |ws: Ws, conn: Conn| async move {
+        let (mut sender, mut incoming, _reader) = server::split(ws);
+        while let Some(message) = incoming.recv().await {
+            let reply = match message {
+                Message::Text(text) => Message::Text(server::pong_for(&text).unwrap_or(text)),
+                Message::Binary(bytes) => Message::Binary(bytes),
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            conn.pace().await;
+            if sender.send(reply).await.is_err() {
+                break;
+            }
+        }
+    })
+}
