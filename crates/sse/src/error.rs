@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+// ANCHOR: error
 /// Everything that can go wrong in this crate, named after the broken rule.
 ///
 /// The wire layer has only the first four variants, and none of them is caused by a well-formed
@@ -36,6 +37,7 @@ pub enum Error {
     #[cfg(feature = "io")]
     InvalidUrl(String),
 }
+// ANCHOR_END: error
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
