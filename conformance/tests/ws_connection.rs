@@ -343,3 +343,24 @@ fn sending_rules() {
         ]
     );
 }
+
+#[test]
+fn message_memory_stays_within_the_limit() {
+    // 600 bytes arriving about 100 at a time, limit 700: plain doubling would reach 736.
+    let config = Config {
+        max_message_size: 700,
+        ..Config::default()
+    };
+    let mut conn = Connection::new(Role::Server, config);
+    let mut bytes = client(OpCode::Binary, false, &[7; 300]);
+    bytes.extend(client(OpCode::Continuation, true, &[7; 300]));
+    let mut events = Vec::new();
+    for piece in bytes.chunks(100) {
+        events.extend(run(&mut conn, piece).unwrap());
+    }
+    let [Message::Binary(payload)] = &events[..] else {
+        panic!("one binary message, got {events:?}");
+    };
+    assert_eq!(payload.len(), 600);
+    assert!(payload.capacity() <= 700, "capacity {}", payload.capacity());
+}

@@ -247,7 +247,7 @@ impl Connection {
                     // §8.1: fail at the first invalid byte, even inside this frame.
                     self.utf8.feed(piece).map_err(|_| Error::InvalidUtf8)?;
                 }
-                payload.extend_from_slice(piece);
+                extend_within(payload, piece, self.config.max_message_size);
             }
             if frame.received == header.payload_len {
                 self.frame = None;
@@ -504,6 +504,18 @@ fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Error> {
             }))
         }
     }
+}
+
+/// Appends `piece`, growing the buffer by doubling as `Vec` does, but never past `limit`:
+/// a message just over half the limit must not cost twice its size. (The header checks have
+/// already made sure that `payload.len() + piece.len() <= limit`.)
+fn extend_within(payload: &mut Vec<u8>, piece: &[u8], limit: usize) {
+    let needed = payload.len() + piece.len();
+    if needed > payload.capacity() {
+        let target = needed.max(payload.capacity() * 2).min(limit.max(needed));
+        payload.reserve_exact(target - payload.len());
+    }
+    payload.extend_from_slice(piece);
 }
 
 fn truncate_to_char_boundary(s: &mut String, max: usize) {
