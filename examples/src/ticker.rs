@@ -85,6 +85,12 @@ pub fn tick_json(seq: u64, cents: i64) -> String {
 impl Ticker {
     /// Starts publishing a price every `interval`. The task stops when the ticker is dropped.
     pub fn start(interval: Duration) -> Arc<Ticker> {
+        Ticker::start_with(interval, None)
+    }
+
+    /// Like [`Ticker::start`], but stops after `ticks` prices when it is `Some`: a feed that
+    /// holds still, for the wire listings, where every byte must be the same on every run.
+    pub fn start_with(interval: Duration, ticks: Option<u64>) -> Arc<Ticker> {
         let ticker = Arc::new(Ticker {
             hub: Hub::new(1000, 64),
         });
@@ -93,7 +99,7 @@ impl Ticker {
             let mut prices = Prices::default();
             let mut clock = tokio::time::interval(interval);
             clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            for seq in 1.. {
+            for seq in 1..=ticks.unwrap_or(u64::MAX) {
                 clock.tick().await;
                 let Some(ticker) = weak.upgrade() else { break };
                 let cents = prices.next().unwrap_or_default();
