@@ -96,9 +96,11 @@ pub enum State {
 /// reserved, and 1005, 1006 and 1015 are for reporting only: they must never be sent.
 /// 3000-3999 are registered by libraries and frameworks, 4000-4999 are private use.
 /// Everything else (0-999, 1016-2999, 5000 and up) is invalid.
+// ANCHOR: close_codes
 pub fn is_valid_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
+// ANCHOR_END: close_codes
 
 /// The frame whose payload is being received.
 #[derive(Debug)]
@@ -210,6 +212,7 @@ impl Connection {
         }
     }
 
+    // ANCHOR: receive_loop
     fn parse(&mut self) -> Result<Option<Message>, Error> {
         // §5.5.1: after the peer's Close, nothing it sends is data; after a failure we stop.
         while !self.received_close && !self.failed {
@@ -258,6 +261,7 @@ impl Connection {
         }
         Ok(None)
     }
+    // ANCHOR_END: receive_loop
 
     /// No complete event in the input: compact it, and report a peer that vanished.
     fn need_more(&mut self) -> Result<Option<Message>, Error> {
@@ -271,6 +275,7 @@ impl Connection {
     }
 
     /// The checks a header must pass before its payload is read.
+    // ANCHOR: check_header
     fn check_header(&mut self, header: &FrameHeader) -> Result<(), Error> {
         // §5.1: "a client MUST mask all frames that it sends to the server", and "a server
         // MUST NOT mask any frames that it sends to the client"; both sides fail otherwise.
@@ -311,6 +316,7 @@ impl Connection {
         }
         Ok(())
     }
+    // ANCHOR_END: check_header
 
     fn check_message_size(&self, len: u64) -> Result<(), Error> {
         if len > self.config.max_message_size as u64 {

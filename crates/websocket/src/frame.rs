@@ -124,6 +124,7 @@ impl FrameHeader {
     ///
     /// Returns `Ok(None)` when `buf` holds only part of a header, and `Ok(Some((header, n)))`
     /// when the header is the first `n` bytes.
+    // ANCHOR: parse_header
     pub fn parse(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, Error> {
         let [b0, b1, ..] = *buf else {
             return Ok(None);
@@ -190,6 +191,7 @@ impl FrameHeader {
         };
         Ok(Some((header, pos)))
     }
+    // ANCHOR_END: parse_header
 
     /// Appends the header's bytes to `out`, with the length in its minimal form.
     pub fn encode(&self, out: &mut Vec<u8>) {

@@ -43,12 +43,14 @@ pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 ///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 /// );
 /// ```
+// ANCHOR: accept_key
 pub fn accept_key(key: &[u8]) -> String {
     let mut sha1 = Sha1::new();
     sha1.update(key);
     sha1.update(GUID.as_bytes());
     BASE64.encode(sha1.finalize())
 }
+// ANCHOR_END: accept_key
 
 /// Collects an HTTP head that arrives in pieces, finding its end without re-scanning.
 #[derive(Debug)]
@@ -251,6 +253,7 @@ impl Accepted {
 }
 
 /// Checks a request against RFC 6455 §4.2.1 and the server's options.
+// ANCHOR: check_request
 pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted, Error> {
     let h = &req.headers;
     // §4.2.1 (1): "An HTTP/1.1 or higher GET request".
@@ -303,6 +306,7 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
         subprotocol,
     })
 }
+// ANCHOR_END: check_request
 
 /// The HTTP response that rejects a handshake, saying why (the status from
 /// [`Error::http_status`], or 400).

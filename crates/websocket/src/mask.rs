@@ -38,6 +38,7 @@
 /// apply_mask(b, key, 2);
 /// assert_eq!(&data, b"Hello");
 /// ```
+// ANCHOR: apply_mask
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // Rotate the key so that its first byte applies to buf[0].
     let mut k = key;
@@ -68,6 +69,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
         *byte ^= k;
     }
 }
+// ANCHOR_END: apply_mask
 
 /// The textbook version, one byte at a time: the reference that [`apply_mask`] is tested and
 /// benchmarked against.

@@ -35,6 +35,7 @@ impl Utf8Validator {
     }
 
     /// Checks the next piece. Fails as soon as the bytes seen so far cannot start valid UTF-8.
+    // ANCHOR: utf8_feed
     pub fn feed(&mut self, mut piece: &[u8]) -> Result<(), InvalidUtf8> {
         // First finish the character left over from the previous piece, one byte at a time
         // (at most 3 bytes, so this loop is short).
@@ -63,6 +64,7 @@ impl Utf8Validator {
             }
         }
     }
+    // ANCHOR_END: utf8_feed
 
     /// Ends the message: fails if it stops in the middle of a character.
     pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
