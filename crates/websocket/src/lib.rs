@@ -11,6 +11,43 @@
 //!   [`io::upgrade`] from a hyper request, [`io::connect`] for a client.
 //!
 //! The wire layer builds with `--no-default-features`: no tokio, no clock, no socket.
+//!
+//! # A whole conversation, without a socket
+//!
+//! Both ends of a connection, wired to each other by hand: the handshake as bytes, then a
+//! message each way, then the closing handshake.
+//!
+//! ```
+//! use websocket::handshake::{ClientHandshake, ServerHandshake, ServerOptions, check_request};
+//! use websocket::{CloseFrame, Config, Connection, Message, Role, State};
+//!
+//! # fn main() -> Result<(), websocket::Error> {
+//! let config = Config::default();
+//! // The client's request; the server reads it and answers 101.
+//! let (mut client_hs, request) = ClientHandshake::new("example.com", "/chat", &[], &config)?;
+//! let (req, _) = ServerHandshake::new(&config).receive(&request)?.expect("whole head");
+//! let accepted = check_request(&req, &ServerOptions::default())?;
+//! let (response, _subprotocol, leftover) =
+//!     client_hs.receive(&accepted.response_bytes())?.expect("whole head");
+//! assert_eq!((response.status, leftover.len()), (101, 0));
+//!
+//! // Frames both ways.
+//! let mut client = Connection::new(Role::Client, config.clone());
+//! let mut server = Connection::new(Role::Server, config);
+//! client.send(Message::Text("hello".into()))?;
+//! server.receive(&client.take_output());
+//! assert_eq!(server.next_event()?, Some(Message::Text("hello".into())));
+//!
+//! // The server closes; the client answers; both are done.
+//! server.send(Message::Close(Some(CloseFrame { code: 1000, reason: "bye".into() })))?;
+//! client.receive(&server.take_output());
+//! assert!(matches!(client.next_event()?, Some(Message::Close(Some(_)))));
+//! server.receive(&client.take_output());
+//! assert!(matches!(server.next_event()?, Some(Message::Close(Some(_)))));
+//! assert_eq!((client.state(), server.state()), (State::Closed, State::Closed));
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod config;
 pub mod connection;
