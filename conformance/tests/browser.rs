@@ -206,3 +206,109 @@ async fn websocket_echoes_text_and_binary() {
     assert!(read > 264 + 100, "{read}");
     assert!(written > 260 + 100, "{written}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_users_on_sse_plus_post_and_on_websocket_hear_each_other() {
+    let Some(chromium) = require(Peer::Chromium, "browser: chat") else {
+        return;
+    };
+    let base = start_demo().await;
+    let result = run_page(&chromium, &format!("{base}/chat?autotest=1")).await;
+    assert_eq!(result["ok"], true, "{result:#}");
+    let sse_name = result["names"]["sse"].as_str().expect("name");
+    let ws_name = result["names"]["ws"].as_str().expect("name");
+    // One room: both users heard both messages, in the same order.
+    let expected = serde_json::json!([
+        format!("{sse_name}: up by POST"),
+        format!("{ws_name}: up by WebSocket")
+    ]);
+    assert_eq!(result["heard"]["sse"], expected, "{result:#}");
+    assert_eq!(result["heard"]["ws"], expected, "{result:#}");
+    // The SSE user's message went up as one POST on a connection of its own; the WebSocket
+    // user's as a frame on the connection it already had.
+    assert_eq!(u64_at(&result, "/stats/transports/post/connections"), 1);
+    assert_eq!(u64_at(&result, "/stats/transports/ws/connections"), 1);
+    assert_eq!(u64_at(&result, "/stats/transports/sse/connections"), 1);
+    // A POST is a whole request: a request head (with the browser's headers) and the body.
+    assert!(
+        u64_at(&result, "/stats/transports/post/read") > 200,
+        "{result:#}"
+    );
+    assert!(
+        u64_at(&result, "/stats/transports/post/written") > 50,
+        "{result:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_room_positions_survive_a_server_stop_and_204_ends_eventsource() {
+    let Some(chromium) = require(Peer::Chromium, "browser: waiting room") else {
+        return;
+    };
+    let base = start_demo().await;
+    let result = run_page(&chromium, &format!("{base}/waiting-room?autotest=1")).await;
+    assert_eq!(result["ok"], true, "{result:#}");
+    // Four people ahead: every position from the first one seen down to 0, once each, although
+    // the server was stopped for 1.5 s on the way.
+    let positions = seqs(&result, "positions");
+    let first = positions[0];
+    assert!(first >= 2, "{positions:?}");
+    assert_eq!(
+        positions,
+        (0..=first).rev().collect::<Vec<_>>(),
+        "{result:#}"
+    );
+    // Connections: the first, the one after the stop, and the last, answered with 204.
+    let connections = u64_at(&result, "/stats/transports/sse/connections");
+    assert!(connections >= 3, "{result:#}");
+    let ids = result["stats"]["transports"]["sse"]["last_event_ids"]
+        .as_array()
+        .expect("ids")
+        .clone();
+    assert!(ids.len() >= 2, "{result:#}");
+    // The last reconnection said "I saw my turn" (the id of the your-turn event).
+    let ticket = u64_at(&result, "/counters/sse.ticket");
+    assert_eq!(
+        ids.last(),
+        Some(&Value::from(ticket.to_string())),
+        "{result:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_and_text_arrive_whole_across_a_cut() {
+    let Some(chromium) = require(Peer::Chromium, "browser: progress") else {
+        return;
+    };
+    let base = start_demo().await;
+    let result = run_page(&chromium, &format!("{base}/progress?autotest=1")).await;
+    assert_eq!(result["ok"], true, "{result:#}");
+    assert_eq!(
+        seqs(&result, "steps"),
+        (1..=20).collect::<Vec<_>>(),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["text"],
+        wirelab_examples::progress::TEXT,
+        "{result:#}"
+    );
+    // The cut made the progress stream reconnect by itself.
+    assert!(u64_at(&result, "/opens/progress") >= 2, "{result:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seat_pickers_see_each_other_and_the_first_pick_wins() {
+    let Some(chromium) = require(Peer::Chromium, "browser: seats") else {
+        return;
+    };
+    let base = start_demo().await;
+    let result = run_page(&chromium, &format!("{base}/seats?autotest=1")).await;
+    assert_eq!(result["ok"], true, "{result:#}");
+    let (ana, bo) = (&result["ana"], &result["bo"]);
+    for seats in [&result["ana_seats"], &result["bo_seats"]] {
+        assert_eq!(&seats[3], ana, "{result:#}");
+        assert_eq!(&seats[4], bo, "{result:#}");
+    }
+    assert_eq!(result["bo_refused"], serde_json::json!([3]));
+}

@@ -113,7 +113,8 @@ struct Inner {
     conns: Mutex<BTreeMap<u64, ConnRecord>>,
     slow_ms: AtomicU64,
     one_request: AtomicBool,
-    pause: watch::Sender<(u64, Duration)>,
+    /// A generation (bumped by each pause), how long, and a connection to spare.
+    pause: watch::Sender<(u64, Duration, Option<u64>)>,
 }
 
 /// The server's shared state and its controls. Cheap to clone.
@@ -143,7 +144,7 @@ impl Server {
                 conns: Mutex::new(BTreeMap::new()),
                 slow_ms: AtomicU64::new(0),
                 one_request: AtomicBool::new(false),
-                pause: watch::channel((0, Duration::ZERO)).0,
+                pause: watch::channel((0, Duration::ZERO, None)).0,
             }),
         }
     }
@@ -165,9 +166,16 @@ impl Server {
     /// Drops every open connection (or only those tagged with `session`) without a goodbye.
     /// Returns how many were cut.
     pub fn cut(&self, session: Option<&str>) -> usize {
+        self.cut_except(session, None)
+    }
+
+    fn cut_except(&self, session: Option<&str>, spared: Option<u64>) -> usize {
         let conns = self.conns();
         let mut cut = 0;
-        for record in conns.values() {
+        for (id, record) in conns.iter() {
+            if Some(*id) == spared {
+                continue;
+            }
             let open = record.counters.open.load(Ordering::Relaxed);
             let matches = match session {
                 None => true,
@@ -185,10 +193,17 @@ impl Server {
     /// socket, so that connection attempts are refused, then listens again on the same
     /// address.
     pub fn pause(&self, how_long: Duration) {
-        self.inner.pause.send_modify(|(generation, duration)| {
-            *generation += 1;
-            *duration = how_long;
-        });
+        self.pause_except(how_long, None);
+    }
+
+    fn pause_except(&self, how_long: Duration, spared: Option<u64>) {
+        self.inner
+            .pause
+            .send_modify(|(generation, duration, spare)| {
+                *generation += 1;
+                *duration = how_long;
+                *spare = spared;
+            });
     }
 
     /// Delays every message the examples send by `delay` (zero: no delay).
@@ -299,6 +314,12 @@ impl Conn {
         }
     }
 
+    /// [`Server::pause`], sparing this connection, so that the request asking for the pause
+    /// gets its answer.
+    pub fn pause_server(&self, how_long: Duration) {
+        self.server.pause_except(how_long, Some(self.id));
+    }
+
     /// Waits the server's current slow-down delay, if any: call it before sending a message.
     pub async fn pace(&self) {
         let delay = self.server.slow();
@@ -386,9 +407,9 @@ pub async fn serve(listener: TcpListener, server: Server, handler: Handler) -> i
                 if changed.is_err() {
                     continue;
                 }
-                let how_long = pause.borrow_and_update().1;
+                let (_, how_long, spared) = *pause.borrow_and_update();
                 drop(listener);
-                server.cut(None);
+                server.cut_except(None, spared);
                 tokio::time::sleep(how_long).await;
                 listener = listen(addr)?;
             }

@@ -134,7 +134,7 @@ impl Demo {
             }
             "echo" if path == "/echo/ws" => echo(request, &conn),
             "stats" => self.stats(&request),
-            "control" => self.control(&request),
+            "control" => self.control(&request, &conn),
             _ => file(&request),
         }
     }
@@ -175,7 +175,7 @@ impl Demo {
     }
 
     /// `POST /control/cut?session=S`, `/control/pause?ms=N`, `/control/slow?ms=N`.
-    fn control(&self, request: &Request) -> Response {
+    fn control(&self, request: &Request, conn: &Conn) -> Response {
         if request.method() != Method::POST {
             return text(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
         }
@@ -192,7 +192,7 @@ impl Demo {
             }
             "/control/pause" => {
                 let pause = ms().unwrap_or(Duration::from_secs(3)).min(MAX_PAUSE);
-                self.server.pause(pause);
+                conn.pause_server(pause);
                 text(
                     StatusCode::OK,
                     &format!("stopped for {} ms\n", pause.as_millis()),
