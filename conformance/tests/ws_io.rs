@@ -420,3 +420,37 @@ async fn autobahn_client_mode_helpers() {
     })
     .await;
 }
+
+/// A server that writes its 101 and its first frame in one write: the frame must not be lost
+/// with the handshake head (RFC 6455 §4.1: the bytes after the head are frames).
+#[tokio::test]
+async fn frames_in_the_same_read_as_the_101_are_kept() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut server = websocket::handshake::ServerHandshake::new(&Config::default());
+            let mut buf = vec![0; 4096];
+            let request = loop {
+                let n = tcp.read(&mut buf).await.unwrap();
+                if let Some((request, _)) = server.receive(&buf[..n]).unwrap() {
+                    break request;
+                }
+            };
+            let accepted =
+                websocket::handshake::check_request(&request, &ServerOptions::default()).unwrap();
+            let mut bytes = accepted.response_bytes();
+            bytes.extend_from_slice(&[0x81, 0x05]);
+            bytes.extend_from_slice(b"early");
+            tcp.write_all(&bytes).await.unwrap();
+            // Hold the connection open until the client is done.
+            let _ = tcp.read(&mut buf).await;
+        });
+        let (mut ws, _) = connect(&url).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Message::Text("early".into()))
+        );
+    })
+    .await;
+}
