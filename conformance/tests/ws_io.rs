@@ -315,9 +315,19 @@ async fn keepalive_pings_detect_a_dead_peer() {
             let (mut ws, _) = accept(stream, &options).await.unwrap();
             ws.recv().await
         });
-        let _peer = silent_peer(&url).await;
+        let mut peer = silent_peer(&url).await;
         let error = server.await.unwrap().unwrap_err();
         assert!(matches!(error, Error::KeepaliveTimeout), "{error}");
+        // What the peer would have read: the keep-alive Ping, then a Close with 1011.
+        let mut bytes = Vec::new();
+        peer.read_to_end(&mut bytes).await.unwrap();
+        let (ping, n) = websocket::frame::Frame::decode(&bytes).unwrap().unwrap();
+        assert_eq!(ping.payload, b"keepalive");
+        let (close, _) = websocket::frame::Frame::decode(&bytes[n..])
+            .unwrap()
+            .unwrap();
+        assert_eq!(close.header.opcode, websocket::frame::OpCode::Close);
+        assert_eq!(close.payload[..2], 1011u16.to_be_bytes());
     })
     .await;
 }

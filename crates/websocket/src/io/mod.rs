@@ -296,13 +296,20 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                 return Ok(None);
             }
             self.write_replies().await?;
-            match self.read_some().await {
-                Ok(()) => {}
-                Err(error) => {
-                    self.done = true;
-                    self.shared.shutdown().await;
-                    return Err(error);
+            if let Err(error) = self.read_some().await {
+                self.done = true;
+                if let Error::KeepaliveTimeout = error {
+                    // Tell the peer why, in case it is only slow (§7.4.1: 1011, the server
+                    // hit a condition it could not handle). It may never read it.
+                    let close = CloseFrame {
+                        code: 1011,
+                        reason: "keep-alive ping timeout".into(),
+                    };
+                    let _ = self.shared.conn().send(Message::Close(Some(close)));
+                    let _ = self.flush_bounded().await;
                 }
+                self.shared.shutdown().await;
+                return Err(error);
             }
         }
     }
@@ -370,7 +377,7 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     async fn finish_close(&mut self) -> Result<(), Error> {
         self.done = true;
         let role = self.shared.conn().role();
-        let written = self.shared.flush(true).await;
+        let written = self.flush_bounded().await;
         if role == Role::Client {
             // The server closes first; wait for its FIN, briefly.
             let limit = self.shared.conn().config().close_timeout;
@@ -383,10 +390,19 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     /// The connection failed: send its Close, stop writing, and read what is still in flight.
     async fn fail(&mut self) {
         self.done = true;
-        let _ = self.shared.flush(true).await;
+        let _ = self.flush_bounded().await;
         self.shared.shutdown().await;
         let limit = self.shared.conn().config().close_timeout;
         self.drain(limit).await;
+    }
+
+    /// Writes what is queued, giving up after `Config::close_timeout`: at the end of a
+    /// connection, a peer that does not read must not keep us waiting.
+    async fn flush_bounded(&mut self) -> Result<(), Error> {
+        let limit = self.shared.conn().config().close_timeout;
+        tokio::time::timeout(limit, self.shared.flush(true))
+            .await
+            .unwrap_or(Err(Error::CloseTimeout))
     }
 
     /// Reads and drops input until the peer closes, or `limit` passes.
