@@ -131,10 +131,7 @@ impl Chat {
         loop {
             let reply = tokio::select! {
                 event = room.next() => match event {
-                    Some(event) => {
-                        conn.pace().await;
-                        event.data_ref().unwrap_or_default().to_owned()
-                    }
+                    Some(event) => event.data_ref().unwrap_or_default().to_owned(),
                     None => break,
                 },
                 message = incoming.recv() => match message {
@@ -149,6 +146,7 @@ impl Chat {
                     Some(_) => continue,
                 },
             };
+            conn.pace().await;
             if sender.send(Message::Text(reply)).await.is_err() {
                 break;
             }

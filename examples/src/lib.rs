@@ -12,6 +12,12 @@
 //! | [`seats`] | WebSocket | many clients changing shared state, seeing each other live |
 //! | [`progress`] | SSE | a long task's progress, and text streamed piece by piece (LLM style) |
 //! | [`reconnecting_ws`] | WebSocket | the backoff, jitter and resume an app must build for WebSocket |
+//!
+//! Run one: `cargo run -p wirelab-examples --bin NAME`, with NAME one of `ticker`,
+//! `waiting_room`, `chat`, `seats`, `progress`, `reconnecting_ws`; each prints its address
+//! and the `curl` or `wirelab ws` commands to try. `wirelab demo` serves them all at once, with
+//! a browser page for each. The tests in `examples/tests/` run each one on a loopback port and
+//! check what it does; `conformance/tests/tap_examples.rs` shows their bytes on the wire.
 
 pub mod chat;
 pub mod progress;

@@ -145,10 +145,7 @@ impl Ticker {
         loop {
             let reply = tokio::select! {
                 tick = ticks.next() => match tick {
-                    Some(tick) => {
-                        conn.pace().await;
-                        ws_text(&tick)
-                    }
+                    Some(tick) => ws_text(&tick),
                     // Too slow for the live feed: end, and let the client resume.
                     None => break,
                 },
@@ -161,6 +158,7 @@ impl Ticker {
                     Some(_) => continue,
                 },
             };
+            conn.pace().await;
             if sender.send(Message::Text(reply)).await.is_err() {
                 break;
             }
