@@ -30,7 +30,8 @@ pub struct Config {
     /// Default: 128 KiB.
     pub write_buffer_size: usize,
     /// (I/O layer) After a Close is sent, how long to wait for the peer's Close, and (as a
-    /// client) for the server to close the TCP connection. Default: 5 s.
+    /// client) for the server to close the TCP connection; also how long the last writes of a
+    /// closing or failed connection may take. Default: 5 s.
     pub close_timeout: Duration,
     /// (I/O layer) Send a Ping after this long without receiving anything. Default: `None`
     /// (no keep-alive). The timer runs while `Receiver::recv` waits for input, so an
