@@ -22,9 +22,11 @@ pub struct ClientOptions {
 
 /// The parts of a `ws://host[:port][/path][?query]` URL (RFC 6455 §3).
 struct WsUrl {
-    /// `host:port`, to dial and to send as `Host` (with the port even when it is 80, which
-    /// every server accepts).
+    /// `host:port`, to dial (port 80 when the URL has none).
     authority: String,
+    /// The `Host` header: the URL's authority as written (RFC 6455 §4.1 (4): the port only if
+    /// it is not the default).
+    host: String,
     /// The resource name: path and query, `/` when empty.
     resource: String,
 }
@@ -50,6 +52,10 @@ fn parse_url(url: &str) -> Result<WsUrl, Error> {
     }
     // An IPv6 literal is bracketed: the port follows the closing bracket.
     let host_end = authority.rfind(']').map_or(0, |i| i + 1);
+    let host = authority
+        .strip_suffix(":80")
+        .unwrap_or(authority)
+        .to_owned();
     let authority = if authority[host_end..].contains(':') {
         authority.to_owned()
     } else {
@@ -57,6 +63,7 @@ fn parse_url(url: &str) -> Result<WsUrl, Error> {
     };
     Ok(WsUrl {
         authority,
+        host,
         resource,
     })
 }
@@ -79,7 +86,7 @@ pub async fn connect_with(
         let mut stream = TcpStream::connect(&url.authority).await?;
         stream.set_nodelay(true)?;
         let (mut handshake, request) =
-            ClientHandshake::new(&url.authority, &url.resource, &protocols, config)?;
+            ClientHandshake::new(&url.host, &url.resource, &protocols, config)?;
         stream.write_all(&request).await?;
         let mut buf = vec![0u8; 4096];
         loop {
@@ -119,6 +126,15 @@ mod tests {
         assert_eq!(
             (u.authority.as_str(), u.resource.as_str()),
             ("[::1]:80", "/?q")
+        );
+        assert_eq!(u.host, "[::1]");
+        assert_eq!(
+            parse_url("ws://example.com:80/").unwrap().host,
+            "example.com"
+        );
+        assert_eq!(
+            parse_url("ws://example.com:8080").unwrap().host,
+            "example.com:8080"
         );
         assert!(parse_url("wss://example.com/").is_err());
         assert!(parse_url("ws://example.com/#frag").is_err());
