@@ -136,7 +136,8 @@ fn normalize(line: &str) -> String {
     }
 }
 
-/// `127.0.0.1:12345` becomes `127.0.0.1:PORT`.
+/// `127.0.0.1:12345` becomes `127.0.0.1:PORT`. (Ephemeral ports have five digits on Linux and
+/// macOS, so the head sizes the tap prints do not change with them.)
 fn replace_ports(line: &str) -> String {
     const HOST: &str = "127.0.0.1:";
     let mut out = String::with_capacity(line.len());
@@ -295,6 +296,30 @@ async fn progress_over_sse() {
     tap.server.cut(None);
     tap.wait_for("closed").await;
     insta::assert_snapshot!("progress_sse", tap.transcript());
+}
+
+#[tokio::test]
+async fn text_streamed_over_sse() {
+    let progress = Progress {
+        step: Duration::from_millis(1),
+        token: Duration::from_millis(1),
+    };
+    let mut tap = Tapped::start(server::handler(move |request, conn| {
+        progress.clone().handle(request, conn)
+    }))
+    .await;
+    let stream = send_request(
+        tap.addr,
+        "GET /text/events HTTP/1.1\r\nHost: HOST\r\nAccept: text/event-stream\r\n\r\n",
+        "",
+    )
+    .await;
+    tap.wait_for("(end of body)").await;
+    drop(stream);
+    tap.wait_for("C->S end of stream").await;
+    tap.server.cut(None);
+    tap.wait_for("closed").await;
+    insta::assert_snapshot!("text_sse", tap.transcript());
 }
 
 #[tokio::test]

@@ -65,6 +65,21 @@ async fn both_transports_carry_the_same_prices_and_only_sse_resumes() {
             ticks += 1;
         }
 
+        // A WebSocket client that asks to resume from an id the feed never gave out is told
+        // that the replay has a gap, then gets what the history holds.
+        let (mut lost, _) = websocket::io::connect(&format!("ws://{addr}/ticker/ws?last_id=x"))
+            .await
+            .expect("connect");
+        let Some(Message::Text(text)) = lost.recv().await.expect("recv") else {
+            panic!("text expected");
+        };
+        assert_eq!(json(&text), json(r#"{"type":"gap","last_id":"x"}"#));
+        let Some(Message::Text(text)) = lost.recv().await.expect("recv") else {
+            panic!("text expected");
+        };
+        assert_eq!(text, expected(1));
+        lost.close(1000, "").await.expect("close");
+
         // Cut both. The SSE client reconnects by itself, sending the last id it saw...
         assert!(server.cut(None) >= 2);
         let mut reconnected_with = None;
