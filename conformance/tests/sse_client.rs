@@ -233,6 +233,21 @@ async fn server_error_stops_without_retrying() {
     assert!(matches!(reason, CloseReason::Status(503)), "{reason}");
 }
 
+/// Fetch §2.2.6: only 301, 302, 303, 307 and 308 are redirects; a 300 with a `Location` is a
+/// final, non-200 answer.
+#[tokio::test]
+async fn multiple_choices_is_not_a_redirect() {
+    let reason = closes_after_one_request(|| {
+        let mut response = plain(StatusCode::MULTIPLE_CHOICES, "text/plain", "");
+        response
+            .headers_mut()
+            .insert(http::header::LOCATION, http::HeaderValue::from_static("/"));
+        response
+    })
+    .await;
+    assert!(matches!(reason, CloseReason::Status(300)), "{reason}");
+}
+
 #[tokio::test]
 async fn wrong_content_type_stops_without_retrying() {
     let reason =

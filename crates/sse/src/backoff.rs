@@ -101,7 +101,8 @@ impl Backoff {
             .checked_mul(1u32.checked_shl(doublings).unwrap_or(u32::MAX))
             .unwrap_or(self.config.max)
             .min(self.config.max);
-        // Equal jitter: half of the cap for sure, the other half scaled by random / 2^32.
+        // Equal jitter: half of the cap for sure, the other half scaled by random / u32::MAX
+        // (so `u32::MAX` gives the whole cap, which the doctest above uses).
         let half = cap / 2;
         let jitter = half.mul_f64(f64::from(random) / f64::from(u32::MAX));
         reconnection_time.saturating_add(cap - half + jitter)

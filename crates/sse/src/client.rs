@@ -475,7 +475,9 @@ impl Client {
             if status == StatusCode::NO_CONTENT {
                 return Err(Failure::Fatal(CloseReason::NoContent));
             }
-            if !status.is_redirection() || status.as_u16() == 304 || status.as_u16() == 305 {
+            // Fetch §2.2.6: the redirect statuses are 301, 302, 303, 307 and 308; any other
+            // 3xx (300, 304, 305, 306) is a final answer, and not 200.
+            if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                 return Err(Failure::Fatal(CloseReason::Status(status.as_u16())));
             }
             if redirects == self.config.max_redirects {
