@@ -22,6 +22,10 @@
 //! one request: one event stream, one WebSocket, or one POST. (That costs TCP handshakes, not
 //! bytes: the counted bytes are the same as with keep-alive.)
 //!
+//! The controls have no authentication, by design: a workshop's demo runs on each attendee's
+//! own machine, on loopback (the default address). Do not serve it on a network you do not
+//! trust.
+//!
 //! A page opened with `?autotest=1` runs a scripted scenario by itself and logs one
 //! `RESULT {json}` line to the console; `conformance/tests/browser.rs` drives headless Chromium
 //! with it.
