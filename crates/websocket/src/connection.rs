@@ -102,6 +102,9 @@ pub fn is_valid_close_code(code: u16) -> bool {
 }
 // ANCHOR_END: close_codes
 
+/// Input buffer capacity kept between reads; a larger one is freed once it is consumed.
+const INPUT_KEEP: usize = 1024;
+
 /// The frame whose payload is being received.
 #[derive(Debug)]
 struct InFrame {
@@ -130,6 +133,21 @@ pub struct Connection {
     failed: bool,
     /// Whether we are in the middle of sending a fragmented message.
     sending_fragmented: bool,
+    keys: KeyPool,
+}
+
+/// Random bytes for masking keys, fetched from the OS 32 keys at a time: a client sends one
+/// key per frame, and a system call per frame would cost more than the masking. Its `Debug`
+/// does not show the bytes: they are the next frames' keys.
+struct KeyPool {
+    bytes: [u8; 128],
+    used: usize,
+}
+
+impl std::fmt::Debug for KeyPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyPool { .. }")
+    }
 }
 
 impl Connection {
@@ -145,11 +163,15 @@ impl Connection {
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
-            control: Vec::with_capacity(MAX_CONTROL_PAYLOAD),
+            control: Vec::new(),
             sent_close: false,
             received_close: false,
             failed: false,
             sending_fragmented: false,
+            keys: KeyPool {
+                bytes: [0; 128],
+                used: 128,
+            },
         }
     }
 
@@ -267,6 +289,10 @@ impl Connection {
     fn need_more(&mut self) -> Result<Option<Message>, Error> {
         self.input.drain(..self.input_pos);
         self.input_pos = 0;
+        // An idle connection should not keep the buffer of its last large read.
+        if self.input.is_empty() && self.input.capacity() > INPUT_KEEP {
+            self.input = Vec::new();
+        }
         if self.eof {
             // §7.1.5: the TCP connection closed with no Close frame: 1006.
             return Err(Error::AbnormalClosure);
@@ -459,6 +485,18 @@ impl Connection {
         Ok(())
     }
 
+    /// §5.3: "a fresh masking key", "derived from a strong source of entropy", for every frame.
+    fn next_mask_key(&mut self) -> Result<[u8; 4], Error> {
+        let pool = &mut self.keys;
+        if pool.used == pool.bytes.len() {
+            getrandom::fill(&mut pool.bytes).map_err(|_| Error::Random)?;
+            pool.used = 0;
+        }
+        let k = &pool.bytes[pool.used..pool.used + 4];
+        pool.used += 4;
+        Ok([k[0], k[1], k[2], k[3]])
+    }
+
     /// Appends one frame to the output, masked with a fresh key if we are the client.
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
         // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close".
@@ -467,12 +505,7 @@ impl Connection {
         }
         let mask = match self.role {
             Role::Server => None,
-            Role::Client => {
-                // §5.3: a fresh, unpredictable key for every frame.
-                let mut key = [0u8; 4];
-                getrandom::fill(&mut key).map_err(|_| Error::Random)?;
-                Some(key)
-            }
+            Role::Client => Some(self.next_mask_key()?),
         };
         let header = FrameHeader {
             fin,
