@@ -115,6 +115,9 @@ struct Inner {
     one_request: AtomicBool,
     /// A generation (bumped by each pause), how long, and a connection to spare.
     pause: watch::Sender<(u64, Duration, Option<u64>)>,
+    /// A receiver made with the channel, so that [`serve`] also sees a pause asked for before
+    /// it started.
+    paused: watch::Receiver<(u64, Duration, Option<u64>)>,
 }
 
 /// The server's shared state and its controls. Cheap to clone.
@@ -138,13 +141,15 @@ impl Default for Server {
 impl Server {
     /// A server with no connections, not slowed down, with keep-alive.
     pub fn new() -> Self {
+        let (pause, paused) = watch::channel((0, Duration::ZERO, None));
         Server {
             inner: Arc::new(Inner {
                 next_id: AtomicU64::new(1),
                 conns: Mutex::new(BTreeMap::new()),
                 slow_ms: AtomicU64::new(0),
                 one_request: AtomicBool::new(false),
-                pause: watch::channel((0, Duration::ZERO, None)).0,
+                pause,
+                paused,
             }),
         }
     }
@@ -394,7 +399,7 @@ impl AsyncWrite for Counted {
 pub async fn serve(listener: TcpListener, server: Server, handler: Handler) -> io::Result<()> {
     let addr = listener.local_addr()?;
     let mut listener = listener;
-    let mut pause = server.inner.pause.subscribe();
+    let mut pause = server.inner.paused.clone();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -1,0 +1,141 @@
+//! The examples' server on loopback: its byte counters are exact, `cut` drops only what it is
+//! asked to, and `pause` refuses connections for a while, then listens again.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::guard;
+use http::StatusCode;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use wirelab_examples::server::{self, Server};
+use wirelab_examples::ticker::Ticker;
+
+/// Waits (bounded) until every connection the server knows of has closed.
+async fn all_closed(server: &Server) {
+    for _ in 0..500 {
+        if server.connections().iter().all(|c| !c.open) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("connections still open: {:?}", server.connections());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_are_the_exact_bytes_of_each_connection() {
+    guard(async {
+        let (addr, server) = server::spawn_local(server::handler(|request, conn| async move {
+            conn.tag(&request);
+            server::full(StatusCode::OK, "text/plain", "hello\n")
+        }))
+        .await
+        .expect("bind");
+        let request = format!(
+            "GET /?session=s&transport=plain HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        );
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.expect("read");
+        drop(stream);
+        all_closed(&server).await;
+        let connections = server.connections();
+        assert_eq!(connections.len(), 1);
+        let conn = &connections[0];
+        assert_eq!(conn.read, request.len() as u64);
+        assert_eq!(conn.written, response.len() as u64);
+        let tag = conn.tag.as_ref().expect("tagged");
+        assert_eq!(
+            (tag.session.as_str(), tag.transport.as_str()),
+            ("s", "plain")
+        );
+    })
+    .await;
+}
+
+async fn open_stream(addr: SocketAddr, session: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request =
+        format!("GET /ticker/sse?session={session}&transport=sse HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    // The response head and the first event.
+    let mut buf = [0u8; 1024];
+    let n = stream.read(&mut buf).await.expect("read");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK"));
+    stream
+}
+
+/// Reads until the end of the stream (the cut), dropping what comes; panics after `limit`
+/// reads, so a stream that is not cut fails instead of hanging.
+async fn read_until_closed(stream: &mut TcpStream, limit: usize) {
+    let mut buf = [0u8; 4096];
+    for _ in 0..limit {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+    panic!("still open after {limit} reads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_drops_only_the_sessions_it_names() {
+    guard(async {
+        let ticker = Ticker::start(Duration::from_millis(10));
+        let (addr, server) = server::spawn_local(server::handler(move |request, conn| {
+            conn.tag(&request);
+            ticker.clone().handle(request, conn)
+        }))
+        .await
+        .expect("bind");
+        let mut a = open_stream(addr, "a").await;
+        let mut b = open_stream(addr, "b").await;
+        assert_eq!(server.cut(Some("a")), 1);
+        read_until_closed(&mut a, 1000).await;
+        // b still receives prices.
+        let mut buf = [0u8; 1024];
+        let n = b.read(&mut buf).await.expect("read");
+        assert!(String::from_utf8_lossy(&buf[..n]).contains("seq"));
+        assert_eq!(server.cut(None), 1);
+        read_until_closed(&mut b, 1000).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_refuses_connections_then_listens_again() {
+    guard(async {
+        let (addr, server) = server::spawn_local(server::handler(|_request, _conn| async {
+            server::full(StatusCode::OK, "text/plain", "up\n")
+        }))
+        .await
+        .expect("bind");
+        server.pause(Duration::from_millis(500));
+        // The pause takes effect when the accept loop sees it: try until refused...
+        let mut refused = false;
+        for _ in 0..200 {
+            match TcpStream::connect(addr).await {
+                Err(_) => {
+                    refused = true;
+                    break;
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+        assert!(refused, "never refused");
+        // ... then until the server is back, on the same address.
+        let mut back = false;
+        for _ in 0..400 {
+            if TcpStream::connect(addr).await.is_ok() {
+                back = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(back, "never came back");
+    })
+    .await;
+}
