@@ -268,7 +268,11 @@ impl Connection {
             if header.opcode.is_control() {
                 self.control.extend_from_slice(piece);
             } else if let Some((opcode, payload)) = &mut self.message {
-                if *opcode == OpCode::Text {
+                // A message that arrives whole in one piece is validated once, when it becomes
+                // a String; any other piece is validated now.
+                let whole =
+                    header.fin && payload.is_empty() && frame.received == header.payload_len;
+                if *opcode == OpCode::Text && !whole {
                     // §8.1: fail at the first invalid byte, even inside this frame.
                     self.utf8.feed(piece).map_err(|_| Error::InvalidUtf8)?;
                 }
