@@ -555,7 +555,9 @@ fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Error> {
 fn extend_within(payload: &mut Vec<u8>, piece: &[u8], limit: usize) {
     let needed = payload.len() + piece.len();
     if needed > payload.capacity() {
-        let target = needed.max(payload.capacity() * 2).min(limit.max(needed));
+        let target = needed
+            .max(payload.capacity().saturating_mul(2))
+            .min(limit.max(needed));
         payload.reserve_exact(target - payload.len());
     }
     payload.extend_from_slice(piece);
