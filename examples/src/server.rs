@@ -754,6 +754,52 @@ mod tests {
         assert_eq!(query_param(&uri, "missing"), None);
     }
 
+    /// A stream of two events, ready at once.
+    struct Two(u8);
+
+    impl Stream for Two {
+        type Item = sse::Event;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<sse::Event>> {
+            if self.0 == 2 {
+                return Poll::Ready(None);
+            }
+            self.0 += 1;
+            Poll::Ready(Some(sse::Event::new().data(self.0.to_string())))
+        }
+    }
+
+    async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+        std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_delays_each_event_but_not_the_retry_line() {
+        let server = Server::new();
+        server.set_slow(Duration::from_secs(1));
+        let mut paced = Paced {
+            first: Some(sse::Event::new().retry(Duration::from_millis(500))),
+            events: Two(0),
+            server: server.clone(),
+            waiting: None,
+        };
+        let start = tokio::time::Instant::now();
+        let retry = next(&mut paced).await.expect("retry");
+        assert_eq!(retry.to_string(), "retry: 500\n\n");
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(
+            next(&mut paced)
+                .await
+                .and_then(|e| e.data_ref().map(str::to_owned))
+                .as_deref(),
+            Some("1")
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        server.set_slow(Duration::ZERO);
+        assert!(next(&mut paced).await.is_some());
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert!(next(&mut paced).await.is_none());
+    }
+
     #[test]
     fn pings_get_pongs_and_nothing_else_does() {
         assert_eq!(
