@@ -464,3 +464,39 @@ async fn frames_in_the_same_read_as_the_101_are_kept() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn closing_gives_up_on_a_peer_that_keeps_talking() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let options = ServerOptions {
+            config: Config {
+                close_timeout: Duration::from_millis(100),
+                ..Config::default()
+            },
+            ..ServerOptions::default()
+        };
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut ws, _) = accept(stream, &options).await.unwrap();
+            ws.close(1000, "").await
+        });
+        // A peer that sends a Text every 10 ms and never a Close (for at most 3 s).
+        let mut peer = silent_peer(&url).await;
+        let talker = tokio::spawn(async move {
+            let mut frame = Vec::new();
+            websocket::frame::Frame::new(websocket::frame::OpCode::Text, b"more".to_vec())
+                .masked([1, 2, 3, 4])
+                .encode(&mut frame);
+            for _ in 0..300 {
+                if peer.write_all(&frame).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        assert!(matches!(server.await.unwrap(), Err(Error::CloseTimeout)));
+        talker.abort();
+    })
+    .await;
+}

@@ -194,8 +194,22 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     /// the peer's Close and the end of the connection, for at most `Config::close_timeout`.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
         self.sender.close(code, reason).await?;
-        while self.receiver.recv().await?.is_some() {}
-        Ok(())
+        // The limit is on the whole wait: a peer that keeps sending data after our Close, and
+        // never its own, must not keep us here.
+        let limit = self.receiver.shared.conn().config().close_timeout;
+        let receiver = &mut self.receiver;
+        let rest = async {
+            while receiver.recv().await?.is_some() {}
+            Ok(())
+        };
+        match tokio::time::timeout(limit, rest).await {
+            Ok(result) => result,
+            Err(_elapsed) => {
+                self.receiver.done = true;
+                self.receiver.shared.shutdown().await;
+                Err(Error::CloseTimeout)
+            }
+        }
     }
 }
 
