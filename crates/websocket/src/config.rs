@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 /// The limits and timeouts of one connection. `Config::default()` documents each default.
+// ANCHOR: config
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Largest payload of one frame, in bytes. Default: 16 MiB.
@@ -42,7 +43,9 @@ pub struct Config {
     /// before declaring the peer dead. Default: 20 s.
     pub ping_timeout: Duration,
 }
+// ANCHOR_END: config
 
+// ANCHOR: config_default
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -58,10 +61,12 @@ impl Default for Config {
         }
     }
 }
+// ANCHOR_END: config_default
 
 impl Config {
     /// The configuration of an echo server used as a test target: 64 MiB frames and messages,
     /// well above Autobahn's 16 MiB cases.
+    // ANCHOR: config_echo
     pub fn echo() -> Self {
         Config {
             max_frame_size: 64 << 20,
@@ -69,4 +74,5 @@ impl Config {
             ..Config::default()
         }
     }
+    // ANCHOR_END: config_echo
 }

@@ -45,6 +45,7 @@ use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
 /// Which end of the connection this is: it decides who masks (RFC 6455 §5.1).
+// ANCHOR: role
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// The side that sent the opening handshake; masks every frame it sends.
@@ -52,8 +53,10 @@ pub enum Role {
     /// The side that accepted it; never masks, and closes the TCP connection first.
     Server,
 }
+// ANCHOR_END: role
 
 /// The payload of a Close frame: a status code and a UTF-8 reason (RFC 6455 §5.5.1).
+// ANCHOR: close_frame
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseFrame {
     /// The status code (§7.4).
@@ -61,8 +64,10 @@ pub struct CloseFrame {
     /// Why, for humans; at most 123 bytes so the payload fits in 125.
     pub reason: String,
 }
+// ANCHOR_END: close_frame
 
 /// A message received or to send.
+// ANCHOR: message
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A whole text message, validated UTF-8.
@@ -76,8 +81,10 @@ pub enum Message {
     /// A Close, with its code and reason if it had any. When received, our reply is queued.
     Close(Option<CloseFrame>),
 }
+// ANCHOR_END: message
 
 /// Where the closing handshake stands.
+// ANCHOR: state_enum
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     /// Messages flow both ways.
@@ -88,6 +95,7 @@ pub enum State {
     /// sent or received.
     Closed,
 }
+// ANCHOR_END: state_enum
 
 /// Is this close code allowed in a Close frame on the wire? (RFC 6455 §7.4.)
 ///
@@ -113,6 +121,7 @@ struct InFrame {
 }
 
 /// A WebSocket connection after the opening handshake. See the [module docs](self).
+// ANCHOR: connection_struct
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -135,14 +144,17 @@ pub struct Connection {
     sending_fragmented: bool,
     keys: KeyPool,
 }
+// ANCHOR_END: connection_struct
 
 /// Random bytes for masking keys, fetched from the OS 32 keys at a time: a client sends one
 /// key per frame, and a system call per frame would cost more than the masking. Its `Debug`
 /// does not show the bytes: they are the next frames' keys.
+// ANCHOR: key_pool
 struct KeyPool {
     bytes: [u8; 128],
     used: usize,
 }
+// ANCHOR_END: key_pool
 
 impl std::fmt::Debug for KeyPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,6 +198,7 @@ impl Connection {
     }
 
     /// Where the closing handshake stands.
+    // ANCHOR: state_fn
     pub fn state(&self) -> State {
         if self.failed || self.eof || (self.sent_close && self.received_close) {
             State::Closed
@@ -195,6 +208,7 @@ impl Connection {
             State::Open
         }
     }
+    // ANCHOR_END: state_fn
 
     /// Whether a Close frame was received from the peer.
     pub fn close_received(&self) -> bool {
@@ -224,6 +238,7 @@ impl Connection {
 
     /// The next message, `Ok(None)` when more bytes are needed (or nothing more will come),
     /// or the error that failed the connection (whose Close is then queued).
+    // ANCHOR: next_event
     pub fn next_event(&mut self) -> Result<Option<Message>, Error> {
         match self.parse() {
             Ok(event) => Ok(event),
@@ -233,6 +248,7 @@ impl Connection {
             }
         }
     }
+    // ANCHOR_END: next_event
 
     // ANCHOR: receive_loop
     fn parse(&mut self) -> Result<Option<Message>, Error> {
@@ -290,6 +306,7 @@ impl Connection {
     // ANCHOR_END: receive_loop
 
     /// No complete event in the input: compact it, and report a peer that vanished.
+    // ANCHOR: need_more
     fn need_more(&mut self) -> Result<Option<Message>, Error> {
         self.input.drain(..self.input_pos);
         self.input_pos = 0;
@@ -303,6 +320,7 @@ impl Connection {
         }
         Ok(None)
     }
+    // ANCHOR_END: need_more
 
     /// The checks a header must pass before its payload is read.
     // ANCHOR: check_header
@@ -348,6 +366,7 @@ impl Connection {
     }
     // ANCHOR_END: check_header
 
+    // ANCHOR: check_message_size
     fn check_message_size(&self, len: u64) -> Result<(), Error> {
         if len > self.config.max_message_size as u64 {
             return Err(Error::MessageTooLarge {
@@ -357,8 +376,10 @@ impl Connection {
         }
         Ok(())
     }
+    // ANCHOR_END: check_message_size
 
     /// A frame's payload is complete: act on it, and return a message if one is done.
+    // ANCHOR: finish_frame
     fn finish_frame(&mut self, header: &FrameHeader) -> Result<Option<Message>, Error> {
         let payload = std::mem::take(&mut self.control);
         match header.opcode {
@@ -403,9 +424,11 @@ impl Connection {
             }
         }
     }
+    // ANCHOR_END: finish_frame
 
     /// §7.1.7 _Fail the WebSocket Connection_: send a Close with the error's code (if the
     /// connection can still carry one) and stop reading.
+    // ANCHOR: fail
     fn fail(&mut self, error: &Error) {
         self.message = None;
         self.frame = None;
@@ -418,8 +441,10 @@ impl Connection {
         }
         self.failed = true;
     }
+    // ANCHOR_END: fail
 
     /// Queues a whole message.
+    // ANCHOR: send
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         match message {
             Message::Text(text) => self.send_data(OpCode::Text, text.as_bytes()),
@@ -429,11 +454,13 @@ impl Connection {
             Message::Close(frame) => self.send_close_frame(frame.as_ref()),
         }
     }
+    // ANCHOR_END: send
 
     /// Queues one fragment of a message (RFC 6455 §5.4): the first with `Text` or `Binary`,
     /// the next ones with `Continuation`, the last with `fin` set. Control messages may be
     /// sent between fragments with [`Connection::send`]. The caller is responsible for the
     /// UTF-8 of a text message as a whole.
+    // ANCHOR: send_fragment
     pub fn send_fragment(
         &mut self,
         opcode: OpCode,
@@ -456,6 +483,7 @@ impl Connection {
         self.sending_fragmented = !fin;
         Ok(())
     }
+    // ANCHOR_END: send_fragment
 
     fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
         if self.sending_fragmented {
@@ -472,6 +500,7 @@ impl Connection {
     }
 
     /// Queues our Close, after which nothing more is sent.
+    // ANCHOR: send_close_frame
     fn send_close_frame(&mut self, frame: Option<&CloseFrame>) -> Result<(), Error> {
         let mut payload = Vec::new();
         if let Some(frame) = frame {
@@ -488,8 +517,10 @@ impl Connection {
         self.sent_close = true;
         Ok(())
     }
+    // ANCHOR_END: send_close_frame
 
     /// §5.3: "a fresh masking key", "derived from a strong source of entropy", for every frame.
+    // ANCHOR: next_mask_key
     fn next_mask_key(&mut self) -> Result<[u8; 4], Error> {
         let pool = &mut self.keys;
         if pool.used == pool.bytes.len() {
@@ -500,8 +531,10 @@ impl Connection {
         pool.used += 4;
         Ok([k[0], k[1], k[2], k[3]])
     }
+    // ANCHOR_END: next_mask_key
 
     /// Appends one frame to the output, masked with a fresh key if we are the client.
+    // ANCHOR: write_frame
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
         // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close".
         if self.sent_close || self.failed {
@@ -528,9 +561,11 @@ impl Connection {
         }
         Ok(())
     }
+    // ANCHOR_END: write_frame
 }
 
 /// Reads a Close payload: nothing, or a valid code and a UTF-8 reason (§5.5.1, §7.4).
+// ANCHOR: parse_close_payload
 fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Error> {
     match payload {
         [] => Ok(None),
@@ -548,10 +583,12 @@ fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Error> {
         }
     }
 }
+// ANCHOR_END: parse_close_payload
 
 /// Appends `piece`, growing the buffer by doubling as `Vec` does, but never past `limit`:
 /// a message just over half the limit must not cost twice its size. (The header checks have
 /// already made sure that `payload.len() + piece.len() <= limit`.)
+// ANCHOR: extend_within
 fn extend_within(payload: &mut Vec<u8>, piece: &[u8], limit: usize) {
     let needed = payload.len() + piece.len();
     if needed > payload.capacity() {
@@ -562,6 +599,7 @@ fn extend_within(payload: &mut Vec<u8>, piece: &[u8], limit: usize) {
     }
     payload.extend_from_slice(piece);
 }
+// ANCHOR_END: extend_within
 
 fn truncate_to_char_boundary(s: &mut String, max: usize) {
     if s.len() > max {

@@ -111,6 +111,7 @@ impl Error {
     /// The close code that failing the connection for this error sends (or, for 1006, reports).
     /// `None` for handshake errors and local mistakes, which happen before or outside the
     /// WebSocket conversation.
+    // ANCHOR: close_code
     pub fn close_code(&self) -> Option<u16> {
         use Error::*;
         match self {
@@ -131,8 +132,10 @@ impl Error {
             _ => None,
         }
     }
+    // ANCHOR_END: close_code
 
     /// The HTTP status a server answers a rejected opening handshake with.
+    // ANCHOR: http_status
     pub fn http_status(&self) -> Option<u16> {
         use Error::*;
         match self {
@@ -149,6 +152,7 @@ impl Error {
             _ => None,
         }
     }
+    // ANCHOR_END: http_status
 }
 
 impl fmt::Display for Error {

@@ -46,6 +46,7 @@ use crate::error::Error;
 use crate::mask::apply_mask;
 
 /// The frame's opcode (RFC 6455 §5.2, §11.8). Reserved values are rejected when parsed.
+// ANCHOR: opcode
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpCode {
     /// 0x0: a later fragment of a Text or Binary message.
@@ -61,6 +62,7 @@ pub enum OpCode {
     /// 0xA: a Pong (§5.5.3).
     Pong,
 }
+// ANCHOR_END: opcode
 
 impl OpCode {
     /// The opcode for a 4-bit value, or [`Error::ReservedOpcode`].
@@ -89,9 +91,11 @@ impl OpCode {
     }
 
     /// Control frames (Close, Ping, Pong) have the high bit of the opcode set (§5.5).
+    // ANCHOR: is_control
     pub fn is_control(self) -> bool {
         self.as_u8() & 0x8 != 0
     }
+    // ANCHOR_END: is_control
 }
 
 /// A control frame's payload is at most 125 bytes (RFC 6455 §5.5).
@@ -101,6 +105,7 @@ pub const MAX_CONTROL_PAYLOAD: usize = 125;
 pub const MAX_HEADER_LEN: usize = 14;
 
 /// A parsed frame header: everything before the payload.
+// ANCHOR: frame_header
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
     /// FIN: this is the last fragment of its message (always set on control frames).
@@ -118,6 +123,7 @@ pub struct FrameHeader {
     /// The payload's length in bytes (at most 2^63 - 1).
     pub payload_len: u64,
 }
+// ANCHOR_END: frame_header
 
 impl FrameHeader {
     /// Parses a header from the start of `buf`.
@@ -194,6 +200,7 @@ impl FrameHeader {
     // ANCHOR_END: parse_header
 
     /// Appends the header's bytes to `out`, with the length in its minimal form.
+    // ANCHOR: encode_header
     pub fn encode(&self, out: &mut Vec<u8>) {
         let b0 = u8::from(self.fin) << 7
             | u8::from(self.rsv1) << 6
@@ -217,6 +224,7 @@ impl FrameHeader {
             out.extend_from_slice(&key);
         }
     }
+    // ANCHOR_END: encode_header
 
     /// Whether any RSV bit is set.
     pub fn any_rsv(&self) -> bool {
@@ -258,6 +266,7 @@ impl Frame {
     }
 
     /// Appends the frame's bytes to `out`, masking the payload if the header has a key.
+    // ANCHOR: frame_encode
     pub fn encode(&self, out: &mut Vec<u8>) {
         let header = FrameHeader {
             payload_len: self.payload.len() as u64,
@@ -270,6 +279,7 @@ impl Frame {
             apply_mask(&mut out[start..], key, 0);
         }
     }
+    // ANCHOR_END: frame_encode
 
     /// Parses one whole frame from the start of `buf`, unmasking its payload.
     ///
@@ -345,6 +355,7 @@ mod tests {
         assert_eq!((h.payload_len, n), (256, 4));
     }
 
+    // ANCHOR: test_rejects
     #[test]
     fn rejects_what_no_frame_may_be() {
         let err = |b: &[u8]| FrameHeader::parse(b).unwrap_err().close_code();
@@ -356,4 +367,5 @@ mod tests {
         top.extend([0; 7]);
         assert_eq!(err(&top), Some(1002));
     }
+    // ANCHOR_END: test_rejects
 }

@@ -32,7 +32,9 @@ use crate::config::Config;
 use crate::error::Error;
 
 /// The GUID that RFC 6455 §1.3 appends to the key before hashing.
+// ANCHOR: guid
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+// ANCHOR_END: guid
 
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (§4.2.2).
 ///
@@ -72,6 +74,7 @@ impl HeadBuffer {
     }
 
     /// Adds bytes; returns the head's length once `\r\n\r\n` has arrived.
+    // ANCHOR: head_push
     pub fn push(&mut self, data: &[u8]) -> Result<Option<usize>, Error> {
         self.buf.extend_from_slice(data);
         // The terminator may straddle the previous read: look back 3 bytes, no further.
@@ -84,6 +87,7 @@ impl HeadBuffer {
             _ => Err(Error::HandshakeTooLarge),
         }
     }
+    // ANCHOR_END: head_push
 
     /// The bytes received so far.
     pub fn bytes(&self) -> &[u8] {
@@ -164,6 +168,7 @@ fn http_error(e: httparse::Error) -> Error {
 pub type SubprotocolSelector = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync>;
 
 /// What a server accepts, beyond RFC 6455's own rules.
+// ANCHOR: server_options
 #[derive(Clone, Default)]
 pub struct ServerOptions {
     /// If set, a request whose `Origin` is not in this list is rejected with 403 (§4.2.2,
@@ -175,6 +180,7 @@ pub struct ServerOptions {
     /// Limits (head size and header count are used here).
     pub config: Config,
 }
+// ANCHOR_END: server_options
 
 impl std::fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,6 +210,7 @@ impl ServerHandshake {
 
     /// Feeds received bytes. Once the head is complete, returns the request and the bytes
     /// that followed it (frames the client sent without waiting).
+    // ANCHOR: server_receive
     pub fn receive(&mut self, data: &[u8]) -> Result<Option<(Request, Vec<u8>)>, Error> {
         let Some(end) = self.head.push(data)? else {
             return Ok(None);
@@ -223,6 +230,7 @@ impl ServerHandshake {
         };
         Ok(Some((request, bytes[end..].to_vec())))
     }
+    // ANCHOR_END: server_receive
 }
 
 /// A request the server accepts: what goes into the 101 response.
@@ -236,6 +244,7 @@ pub struct Accepted {
 
 impl Accepted {
     /// The `101 Switching Protocols` response.
+    // ANCHOR: response_bytes
     pub fn response_bytes(&self) -> Vec<u8> {
         let mut out = format!(
             "HTTP/1.1 101 Switching Protocols\r\n\
@@ -250,6 +259,7 @@ impl Accepted {
         out.push_str("\r\n");
         out.into_bytes()
     }
+    // ANCHOR_END: response_bytes
 }
 
 /// Checks a request against RFC 6455 §4.2.1 and the server's options.
@@ -310,6 +320,7 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
 
 /// The HTTP response that rejects a handshake, saying why (the status from
 /// [`Error::http_status`], or 400).
+// ANCHOR: reject_response
 pub fn reject_response(error: &Error) -> Vec<u8> {
     let status = error.http_status().unwrap_or(400);
     let reason = match status {
@@ -335,6 +346,7 @@ pub fn reject_response(error: &Error) -> Vec<u8> {
     ));
     out.into_bytes()
 }
+// ANCHOR_END: reject_response
 
 /// The client's side: builds the request, then checks the response.
 #[derive(Debug)]
@@ -364,6 +376,7 @@ impl ClientHandshake {
 
     /// Like [`ClientHandshake::new`], with a chosen key: for tests and snapshots only. A real
     /// client must not reuse keys.
+    // ANCHOR: client_with_key
     pub fn with_key(
         key: [u8; 16],
         host: &str,
@@ -395,9 +408,11 @@ impl ClientHandshake {
         };
         (handshake, request.into_bytes())
     }
+    // ANCHOR_END: client_with_key
 
     /// Feeds received bytes. Once the response head is complete and valid, returns it, the
     /// subprotocol the server chose, and the bytes that followed the head (the first frames).
+    // ANCHOR: client_receive
     #[allow(clippy::type_complexity)]
     pub fn receive(
         &mut self,
@@ -447,4 +462,5 @@ impl ClientHandshake {
         }
         Ok(Some((response, subprotocol, bytes[end..].to_vec())))
     }
+    // ANCHOR_END: client_receive
 }

@@ -73,16 +73,19 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 
 /// The textbook version, one byte at a time: the reference that [`apply_mask`] is tested and
 /// benchmarked against.
+// ANCHOR: apply_mask_bytewise
 pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {
         *byte ^= key[(offset + i) % 4];
     }
 }
+// ANCHOR_END: apply_mask_bytewise
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // ANCHOR: test_mask
     #[test]
     fn matches_bytewise_for_every_length_and_offset() {
         let key = [0x12, 0x34, 0x56, 0x78];
@@ -99,4 +102,5 @@ mod tests {
             }
         }
     }
+    // ANCHOR_END: test_mask
 }

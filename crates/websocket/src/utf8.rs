@@ -21,12 +21,14 @@ use std::str;
 pub struct InvalidUtf8;
 
 /// Validates UTF-8 that arrives in pieces. See the [module documentation](self).
+// ANCHOR: utf8_state
 #[derive(Debug, Default, Clone)]
 pub struct Utf8Validator {
     /// The start of a character cut by the end of the previous piece (0 to 3 bytes).
     partial: [u8; 4],
     partial_len: usize,
 }
+// ANCHOR_END: utf8_state
 
 impl Utf8Validator {
     /// A validator at the start of a message.
@@ -67,11 +69,13 @@ impl Utf8Validator {
     // ANCHOR_END: utf8_feed
 
     /// Ends the message: fails if it stops in the middle of a character.
+    // ANCHOR: utf8_finish
     pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
         let complete = self.partial_len == 0;
         self.partial_len = 0;
         if complete { Ok(()) } else { Err(InvalidUtf8) }
     }
+    // ANCHOR_END: utf8_finish
 }
 
 #[cfg(test)]
@@ -107,10 +111,12 @@ mod tests {
         }
     }
 
+    // ANCHOR: test_utf8_fast
     #[test]
     fn fails_before_the_rest_arrives() {
         let mut v = Utf8Validator::new();
         assert_eq!(v.feed(b"\xce\xba\xf4"), Ok(()));
         assert_eq!(v.feed(b"\x90"), Err(InvalidUtf8));
     }
+    // ANCHOR_END: test_utf8_fast
 }

@@ -12,6 +12,7 @@ use websocket::handshake::ServerOptions;
 use websocket::{Config, Message};
 
 /// Accepts connections on `listener` forever, echoing on each in its own task.
+// ANCHOR: serve
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     let options = Arc::new(ServerOptions {
         config: Config::echo(),
@@ -35,8 +36,10 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
         });
     }
 }
+// ANCHOR_END: serve
 
 /// Runs the handshake on `stream`, then echoes until the connection closes.
+// ANCHOR: echo_connection
 pub async fn echo_connection(
     stream: TcpStream,
     options: &ServerOptions,
@@ -50,3 +53,4 @@ pub async fn echo_connection(
     }
     Ok(())
 }
+// ANCHOR_END: echo_connection

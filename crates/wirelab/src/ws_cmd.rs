@@ -23,6 +23,7 @@ fn options() -> ClientOptions {
 }
 
 /// Runs the client: interactive, or with `echo` the echo mode.
+// ANCHOR: run
 pub async fn run(url: &str, echo: bool) -> Result<(), Error> {
     if echo {
         let close = echo_until_closed(url).await?;
@@ -47,6 +48,7 @@ pub async fn run(url: &str, echo: bool) -> Result<(), Error> {
     typing.abort();
     Ok(())
 }
+// ANCHOR_END: run
 
 fn print_message(message: &Message) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
@@ -70,6 +72,7 @@ fn print_message(message: &Message) -> Result<(), Error> {
 ///
 /// An error means the connection failed (the server broke a rule, and the Close naming the
 /// rule was sent), or could not be made.
+// ANCHOR: echo_until_closed
 pub async fn echo_until_closed(url: &str) -> Result<Option<CloseFrame>, Error> {
     let (mut ws, _response) = connect_with(url, &options()).await?;
     let mut close = None;
@@ -82,10 +85,12 @@ pub async fn echo_until_closed(url: &str) -> Result<Option<CloseFrame>, Error> {
     }
     Ok(close)
 }
+// ANCHOR_END: echo_until_closed
 
 /// Connects to `url`, returns the first Text message and closes with 1000, or returns `None`
 /// if the server closed without sending one. (Autobahn's fuzzingserver answers
 /// `/getCaseCount` with one Text message.)
+// ANCHOR: read_one_text
 pub async fn read_one_text(url: &str) -> Result<Option<String>, Error> {
     let (mut ws, _response) = connect_with(url, &options()).await?;
     while let Some(message) = ws.recv().await? {
@@ -97,3 +102,4 @@ pub async fn read_one_text(url: &str) -> Result<Option<String>, Error> {
     }
     Ok(None)
 }
+// ANCHOR_END: read_one_text

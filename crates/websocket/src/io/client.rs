@@ -31,6 +31,7 @@ struct WsUrl {
     resource: String,
 }
 
+// ANCHOR: parse_url
 fn parse_url(url: &str) -> Result<WsUrl, Error> {
     let bad = || Error::BadUrl(url.to_owned());
     let rest = url.strip_prefix("ws://").ok_or_else(bad)?;
@@ -67,6 +68,7 @@ fn parse_url(url: &str) -> Result<WsUrl, Error> {
         resource,
     })
 }
+// ANCHOR_END: parse_url
 
 /// Connects to a `ws://` URL with the default options.
 pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
@@ -75,6 +77,7 @@ pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Erro
 
 /// Connects to a `ws://` URL: TCP, then the opening handshake, within
 /// `options.config.handshake_timeout`.
+// ANCHOR: connect_with
 pub async fn connect_with(
     url: &str,
     options: &ClientOptions,
@@ -110,6 +113,7 @@ pub async fn connect_with(
         .await
         .unwrap_or(Err(Error::HandshakeIncomplete))
 }
+// ANCHOR_END: connect_with
 
 #[cfg(test)]
 mod tests {

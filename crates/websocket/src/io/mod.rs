@@ -72,10 +72,12 @@ const READ_SMALL: usize = 512;
 const READ_LARGE: usize = 64 << 10;
 
 /// What the sender and the receiver share.
+// ANCHOR: shared
 struct Shared<S> {
     conn: Mutex<Connection>,
     writer: tokio::sync::Mutex<WriteHalf<S>>,
 }
+// ANCHOR_END: shared
 
 impl<S: AsyncWrite> Shared<S> {
     /// The connection, briefly. A panic while it was held cannot leave it half-updated in a
@@ -88,6 +90,7 @@ impl<S: AsyncWrite> Shared<S> {
 
     /// Writes everything queued. With `wait == false`, returns at once if another task holds
     /// the write half: that task writes until the output is empty, so it takes our bytes.
+    // ANCHOR: shared_flush
     async fn flush(&self, wait: bool) -> Result<(), Error> {
         loop {
             let mut writer = if wait {
@@ -113,6 +116,7 @@ impl<S: AsyncWrite> Shared<S> {
             }
         }
     }
+    // ANCHOR_END: shared_flush
 
     async fn shutdown(&self) {
         // The peer may be gone already; there is nothing useful to do with that error.
@@ -139,6 +143,7 @@ impl<S> std::fmt::Debug for WebSocket<S> {
 impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     /// Wraps a stream whose opening handshake is done. `leftover` holds bytes that arrived
     /// after the handshake head: the first frames.
+    // ANCHOR: from_stream
     pub fn from_stream(
         stream: S,
         role: Role,
@@ -169,6 +174,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
             subprotocol,
         }
     }
+    // ANCHOR_END: from_stream
 
     /// The subprotocol agreed in the handshake, if any.
     pub fn subprotocol(&self) -> Option<&str> {
@@ -176,9 +182,11 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     }
 
     /// Splits into a receiving half and a sending half, for two tasks.
+    // ANCHOR: split
     pub fn split(self) -> (Receiver<S>, Sender<S>) {
         (self.receiver, self.sender)
     }
+    // ANCHOR_END: split
 
     /// The next message; see [`Receiver::recv`].
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
@@ -192,6 +200,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
 
     /// Closes: sends a Close with `code` and `reason`, then reads (and drops) messages until
     /// the peer's Close and the end of the connection, for at most `Config::close_timeout`.
+    // ANCHOR: websocket_close
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
         self.sender.close(code, reason).await?;
         // The limit is on the whole wait: a peer that keeps sending data after our Close, and
@@ -211,6 +220,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
             }
         }
     }
+    // ANCHOR_END: websocket_close
 }
 
 /// The sending half of a [`WebSocket`].
@@ -226,12 +236,15 @@ impl<S> std::fmt::Debug for Sender<S> {
 
 impl<S: AsyncWrite> Sender<S> {
     /// Queues a message and writes everything queued.
+    // ANCHOR: sender_send
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         self.shared.conn().send(message)?;
         self.shared.flush(true).await
     }
+    // ANCHOR_END: sender_send
 
     /// Queues a message; writes only if the queue has passed `Config::write_buffer_size`.
+    // ANCHOR: sender_feed
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
         let queued = {
             let mut conn = self.shared.conn();
@@ -243,6 +256,7 @@ impl<S: AsyncWrite> Sender<S> {
         }
         Ok(())
     }
+    // ANCHOR_END: sender_feed
 
     /// Queues one fragment of a message (see [`Connection::send_fragment`]) and writes it.
     pub async fn send_fragment(
@@ -271,6 +285,7 @@ impl<S: AsyncWrite> Sender<S> {
 }
 
 /// The receiving half of a [`WebSocket`].
+// ANCHOR: receiver_struct
 pub struct Receiver<S> {
     shared: Arc<Shared<S>>,
     read: ReadHalf<S>,
@@ -287,6 +302,7 @@ pub struct Receiver<S> {
     /// A keep-alive Ping is out and nothing has been received since.
     awaiting_pong: bool,
 }
+// ANCHOR_END: receiver_struct
 
 impl<S> std::fmt::Debug for Receiver<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -302,6 +318,7 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     /// error's close code) has been sent, and the connection is over.
     ///
     /// Pongs for received Pings are written before this returns.
+    // ANCHOR: recv
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
         loop {
             if self.done {
@@ -346,8 +363,10 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             }
         }
     }
+    // ANCHOR_END: recv
 
     /// Writes the frames the connection queued by itself (Pongs, a Close reply).
+    // ANCHOR: write_replies
     async fn write_replies(&mut self) -> Result<(), Error> {
         let (queued, limit) = {
             let conn = self.shared.conn();
@@ -358,8 +377,10 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
         }
         Ok(())
     }
+    // ANCHOR_END: write_replies
 
     /// Reads once from the socket into the connection, with the timeouts in force.
+    // ANCHOR: read_some
     async fn read_some(&mut self) -> Result<(), Error> {
         loop {
             let (state, config) = {
@@ -420,9 +441,11 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             return Ok(());
         }
     }
+    // ANCHOR_END: read_some
 
     /// The closing handshake is complete (or the input ended): write our Close if it is still
     /// queued, then end the TCP connection the way RFC 6455 §7.1.1 asks of our role.
+    // ANCHOR: finish_close
     async fn finish_close(&mut self) -> Result<(), Error> {
         self.done = true;
         let role = self.shared.conn().role();
@@ -435,8 +458,10 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
         self.shared.shutdown().await;
         written
     }
+    // ANCHOR_END: finish_close
 
     /// The connection failed: send its Close, stop writing, and read what is still in flight.
+    // ANCHOR: io_fail
     async fn fail(&mut self) {
         self.done = true;
         let _ = self.flush_bounded().await;
@@ -444,6 +469,7 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
         let limit = self.shared.conn().config().close_timeout;
         self.drain(limit).await;
     }
+    // ANCHOR_END: io_fail
 
     /// Writes what is queued, giving up after `Config::close_timeout`: at the end of a
     /// connection, a peer that does not read must not keep us waiting.
@@ -455,6 +481,7 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     }
 
     /// Reads and drops input until the peer closes, or `limit` passes.
+    // ANCHOR: drain
     async fn drain(&mut self, limit: Duration) {
         let read_all = async {
             while let Ok(n) = self.read.read(&mut self.small).await {
@@ -465,4 +492,5 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
         };
         let _ = tokio::time::timeout(limit, read_all).await;
     }
+    // ANCHOR_END: drain
 }

@@ -11,6 +11,7 @@ use crate::handshake::{Request, ServerHandshake, ServerOptions, check_request, r
 /// [`WebSocket`], or an HTTP error response that says why and an [`Error`].
 ///
 /// The handshake must complete within `options.config.handshake_timeout`.
+// ANCHOR: accept
 pub async fn accept<S>(
     mut stream: S,
     options: &ServerOptions,
@@ -61,3 +62,4 @@ where
         }
     }
 }
+// ANCHOR_END: accept

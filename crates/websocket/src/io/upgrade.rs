@@ -28,6 +28,7 @@ pub struct Upgrading {
 impl Upgrading {
     /// The WebSocket, once hyper has switched protocols. Spawn a task that awaits this, and
     /// return the response from the service.
+    // ANCHOR: finish
     pub async fn finish(self) -> Result<WebSocket<TokioIo<Upgraded>>, Error> {
         let upgraded = self.on_upgrade.await.map_err(std::io::Error::other)?;
         Ok(WebSocket::from_stream(
@@ -38,11 +39,13 @@ impl Upgrading {
             self.subprotocol,
         ))
     }
+    // ANCHOR_END: finish
 }
 
 /// Checks `req` as an opening handshake (RFC 6455 §4.2.1). On success, returns the
 /// `101 Switching Protocols` response and the pending upgrade; on failure, the error, which
 /// [`rejection`] turns into the response to send.
+// ANCHOR: upgrade
 pub fn upgrade<B>(
     req: &mut http::Request<B>,
     options: &ServerOptions,
@@ -80,9 +83,11 @@ pub fn upgrade<B>(
     };
     Ok((response, upgrading))
 }
+// ANCHOR_END: upgrade
 
 /// The HTTP response that rejects a handshake and says why (see
 /// [`crate::handshake::reject_response`] for the byte-level twin).
+// ANCHOR: rejection
 pub fn rejection(error: &Error) -> http::Response<Full<Bytes>> {
     let status = error.http_status().unwrap_or(400);
     let mut response = http::Response::builder()
@@ -101,3 +106,4 @@ pub fn rejection(error: &Error) -> http::Response<Full<Bytes>> {
         fallback
     })
 }
+// ANCHOR_END: rejection
