@@ -1,0 +1,515 @@
+//! The load side: echo round trips, SSE fan-out and idle connections, against a server
+//! started as a child process, so that its CPU time and memory can be read from /proc.
+//!
+//! The client is the same for every server: a minimal WebSocket client over WireLab's
+//! sans-I/O frame codec (it masks with a fresh key per frame, as RFC 6455 §5.3 asks), and a
+//! raw HTTP/1.1 reader that counts SSE events by their blank line. Every loop is bounded in
+//! time and in count, and every connection goes to 127.0.0.1.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::sync::Semaphore;
+use websocket::frame::{Frame, FrameHeader, OpCode};
+
+/// A result, or an error that ends the measurement with a message.
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A server started as a child process of this one.
+pub(crate) struct Server {
+    child: Child,
+    /// Where it listens.
+    pub(crate) addr: String,
+    pid: u32,
+}
+
+impl Server {
+    /// Starts `wirelab-bench ARGS` (this same binary) and waits for its `listening` line.
+    pub(crate) async fn start(args: &[String]) -> Result<Server> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().ok_or("the server exited at once")?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await??;
+        let addr = line
+            .trim()
+            .strip_prefix("listening ")
+            .ok_or_else(|| format!("unexpected server output {line:?}"))?
+            .to_owned();
+        Ok(Server { child, addr, pid })
+    }
+
+    /// CPU time (user + system) the server has used so far.
+    pub(crate) fn cpu(&self) -> Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')').ok_or("odd /proc stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after ')'.
+        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+    }
+
+    /// (current RSS, peak RSS) in bytes, from /proc/PID/status.
+    pub(crate) fn rss(&self) -> Result<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        let field = |name: &str| -> Result<u64> {
+            let line = status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .ok_or_else(|| format!("no {name} in /proc status"))?;
+            let kb: u64 = line
+                .split_whitespace()
+                .nth(1)
+                .ok_or("odd /proc status")?
+                .parse()?;
+            Ok(kb * 1024)
+        };
+        Ok((field("VmRSS:")?, field("VmHWM:")?))
+    }
+
+    /// Stops the server: closing its standard input is its signal to exit.
+    pub(crate) async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Clock ticks per second for /proc times: `getconf CLK_TCK`, 100 on Linux in practice.
+fn clock_ticks() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// Opens a WebSocket connection with WireLab's sans-I/O client handshake.
+async fn ws_connect(addr: &str) -> Result<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let config = websocket::Config::default();
+    let (mut handshake, request) =
+        websocket::handshake::ClientHandshake::new(addr, "/", &[], &config)?;
+    stream.write_all(&request).await?;
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err("the server closed during the handshake".into());
+        }
+        if let Some((response, _, leftover)) = handshake.receive(&buf[..n])? {
+            if response.status != 101 || !leftover.is_empty() {
+                return Err(format!("handshake answered {}", response.status).into());
+            }
+            return Ok(stream);
+        }
+    }
+}
+
+/// Opens an SSE connection: `GET /events`, and reads the response head.
+async fn sse_connect(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let request =
+        format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err("the server closed before its response head".into());
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            if !head.starts_with(b"HTTP/1.1 200") {
+                return Err("the SSE server did not answer 200".into());
+            }
+            // Whatever followed the head is already body.
+            let body = head.split_off(end + 4);
+            return Ok((stream, body));
+        }
+    }
+}
+
+/// Echo load: the parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct EchoLoad {
+    /// Concurrent connections.
+    pub(crate) connections: usize,
+    /// Payload bytes per message (at least 8: the send time travels in the payload).
+    pub(crate) size: usize,
+    /// Messages in flight per connection: 1 is request-response, more is pipelined.
+    pub(crate) window: usize,
+    /// How long to send.
+    pub(crate) duration: Duration,
+    /// Stop sending after this many messages in all, even before `duration`.
+    pub(crate) max_messages: u64,
+}
+
+/// Echo load: what was measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct EchoResult {
+    /// Round trips completed.
+    pub(crate) messages: u64,
+    /// From the first send to the last echo.
+    pub(crate) seconds: f64,
+    /// Round trips per second.
+    pub(crate) msgs_per_sec: f64,
+    /// Round-trip time percentiles, microseconds.
+    pub(crate) p50_us: f64,
+    /// 99th percentile.
+    pub(crate) p99_us: f64,
+    /// 99.9th percentile.
+    pub(crate) p999_us: f64,
+    /// Server CPU time per round trip, microseconds.
+    pub(crate) server_cpu_us_per_msg: f64,
+}
+
+/// Runs echo load against the server at `server`.
+pub(crate) async fn echo(server: &Server, load: EchoLoad) -> Result<EchoResult> {
+    let size = load.size.max(8);
+    // All connections first, a few at a time, then the clock starts.
+    let mut streams = Vec::with_capacity(load.connections);
+    for _ in 0..load.connections {
+        streams.push(ws_connect(&server.addr).await?);
+    }
+    let cpu_before = server.cpu()?;
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let budget = Arc::new(AtomicU64::new(load.max_messages));
+    let mut tasks = Vec::new();
+    for stream in streams {
+        let (stop, budget) = (stop.clone(), budget.clone());
+        tasks.push(tokio::spawn(echo_connection(
+            stream,
+            size,
+            load.window,
+            start,
+            stop,
+            budget,
+        )));
+    }
+    tokio::time::sleep(load.duration).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut rtts = Vec::new();
+    let mut last_echo = start;
+    for task in tasks {
+        let (mut connection_rtts, last) = task.await??;
+        rtts.append(&mut connection_rtts);
+        last_echo = last_echo.max(last);
+    }
+    let cpu = server.cpu()? - cpu_before;
+    let seconds = (last_echo - start).as_secs_f64();
+    rtts.sort_unstable();
+    let messages = rtts.len() as u64;
+    if messages == 0 {
+        return Err("no echo came back".into());
+    }
+    let pct = |p: f64| rtts[((rtts.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0;
+    Ok(EchoResult {
+        messages,
+        seconds,
+        msgs_per_sec: messages as f64 / seconds,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        p999_us: pct(0.999),
+        server_cpu_us_per_msg: cpu.as_secs_f64() * 1e6 / messages as f64,
+    })
+}
+
+/// One connection's echo loop: a writer that keeps `window` messages in flight and a reader
+/// that takes the echoes, each carrying its send time. Returns the round-trip times
+/// (nanoseconds) and when the last echo arrived.
+async fn echo_connection(
+    stream: TcpStream,
+    size: usize,
+    window: usize,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+    budget: Arc<AtomicU64>,
+) -> Result<(Vec<u64>, Instant)> {
+    let (mut read, mut write) = stream.into_split();
+    let permits = Arc::new(Semaphore::new(window));
+    let sent = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (permits, sent) = (permits.clone(), sent.clone());
+        tokio::spawn(async move {
+            let mut key_state = 0x9e37_79b9_7f4a_7c15u64 ^ (size as u64);
+            let mut out = Vec::with_capacity(size + 14);
+            let mut payload = vec![0x61u8; size];
+            while !stop.load(Ordering::Relaxed) {
+                let permit = permits.acquire().await?;
+                permit.forget();
+                if stop.load(Ordering::Relaxed)
+                    || budget
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+                        .is_err()
+                {
+                    break;
+                }
+                let sent_at = start.elapsed().as_nanos() as u64;
+                payload[..8].copy_from_slice(&sent_at.to_le_bytes());
+                // xorshift: a different masking key for every frame.
+                key_state ^= key_state << 13;
+                key_state ^= key_state >> 7;
+                key_state ^= key_state << 17;
+                let key = (key_state as u32).to_le_bytes();
+                out.clear();
+                Frame::new(OpCode::Binary, payload.clone())
+                    .masked(key)
+                    .encode(&mut out);
+                write.write_all(&out).await?;
+                sent.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(write)
+        })
+    };
+    let mut rtts = Vec::new();
+    let mut last = start;
+    let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut received = 0u64;
+    loop {
+        // Done when the writer has stopped and every message it sent came back.
+        if writer.is_finished() && received >= sent.load(Ordering::SeqCst) {
+            break;
+        }
+        let read_more = tokio::time::timeout(Duration::from_millis(50), read.read(&mut chunk));
+        let n = match read_more.await {
+            Ok(n) => n?,
+            Err(_) if start.elapsed() > Duration::from_secs(120) => {
+                return Err("echoes stopped coming back".into());
+            }
+            Err(_) => continue,
+        };
+        if n == 0 {
+            return Err("the server closed the connection".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut used = 0;
+        while let Some((header, header_len)) = FrameHeader::parse(&buf[used..])? {
+            let len = header.payload_len as usize;
+            if buf.len() - used < header_len + len {
+                break;
+            }
+            let payload = &buf[used + header_len..used + header_len + len];
+            let now = Instant::now();
+            let sent_at = u64::from_le_bytes(payload[..8].try_into()?);
+            rtts.push((now - start).as_nanos() as u64 - sent_at);
+            last = now;
+            used += header_len + len;
+            received += 1;
+            permits.add_permits(1);
+        }
+        buf.drain(..used);
+    }
+    let mut write = writer.await??;
+    // A clean goodbye: a Close frame, then the TCP FIN.
+    let mut out = Vec::new();
+    Frame::new(OpCode::Close, 1000u16.to_be_bytes().to_vec())
+        .masked([1, 2, 3, 4])
+        .encode(&mut out);
+    let _ = write.write_all(&out).await;
+    let _ = write.shutdown().await;
+    Ok((rtts, last))
+}
+
+/// SSE fan-out: what was measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct FanOutResult {
+    /// Connected clients.
+    pub(crate) clients: usize,
+    /// Events each client received.
+    pub(crate) events_per_client: usize,
+    /// From the last client's response head to the last event at the last client.
+    pub(crate) seconds: f64,
+    /// Events delivered per second, all clients together.
+    pub(crate) events_per_sec: f64,
+    /// Server CPU time per delivered event, microseconds.
+    pub(crate) server_cpu_us_per_event: f64,
+}
+
+/// Connects `clients` subscribers (the server publishes `events` events once the last one is
+/// in) and waits until each has received them all.
+pub(crate) async fn fan_out(
+    server: &Server,
+    clients: usize,
+    events: usize,
+) -> Result<FanOutResult> {
+    let cpu_before = server.cpu()?;
+    let connecting = Arc::new(Semaphore::new(256));
+    let mut tasks = Vec::with_capacity(clients);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    for _ in 0..clients {
+        let addr = server.addr.clone();
+        let connecting = connecting.clone();
+        let ready = ready_tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let permit = connecting.acquire_owned().await?;
+            let (mut stream, body) = sse_connect(&addr).await?;
+            drop(permit);
+            let _ = ready.send(Instant::now());
+            let mut counter = EventCounter::default();
+            let mut got = counter.feed(&body);
+            let mut buf = vec![0u8; 16 << 10];
+            while got < events {
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    return Err("the server ended the stream early".into());
+                }
+                got += counter.feed(&buf[..n]);
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Instant::now())
+        }));
+    }
+    drop(ready_tx);
+    let mut start = None;
+    let deadline = Duration::from_secs(120);
+    let mut all_done = Instant::now();
+    let mut connected = 0;
+    while let Some(at) = tokio::time::timeout(deadline, ready_rx.recv()).await? {
+        connected += 1;
+        start = Some(start.map_or(at, |s: Instant| s.max(at)));
+    }
+    for task in tasks {
+        let done = tokio::time::timeout(deadline, task).await???;
+        all_done = all_done.max(done);
+    }
+    let start = start.ok_or("no client connected")?;
+    let cpu = server.cpu()? - cpu_before;
+    let delivered = (clients * events) as f64;
+    let seconds = (all_done - start).as_secs_f64();
+    debug_assert_eq!(connected, clients);
+    Ok(FanOutResult {
+        clients,
+        events_per_client: events,
+        seconds,
+        events_per_sec: delivered / seconds,
+        server_cpu_us_per_event: cpu.as_secs_f64() * 1e6 / delivered,
+    })
+}
+
+/// Counts events in an event-stream body by their terminating blank line (`\n\n`), across
+/// reads. The chunked transfer coding's own line ends are CRLF after a chunk, so a chunk
+/// boundary adds no `\n\n` (an event's `\n\n` followed by `\r\n` counts once).
+#[derive(Default)]
+struct EventCounter {
+    last: u8,
+}
+
+impl EventCounter {
+    fn feed(&mut self, bytes: &[u8]) -> usize {
+        let mut count = 0;
+        for &b in bytes {
+            if b == b'\n' && self.last == b'\n' {
+                count += 1;
+            }
+            self.last = b;
+        }
+        count
+    }
+}
+
+/// Idle connections: what was measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct IdleResult {
+    /// Open connections.
+    pub(crate) connections: usize,
+    /// The server's RSS before the first connection, bytes.
+    pub(crate) baseline_rss: u64,
+    /// Its RSS with every connection open and idle for a second, bytes.
+    pub(crate) rss: u64,
+    /// Its peak RSS (VmHWM), bytes.
+    pub(crate) peak_rss: u64,
+    /// (peak RSS - baseline) / connections.
+    pub(crate) peak_bytes_per_connection: f64,
+    /// (RSS - baseline) / connections.
+    pub(crate) bytes_per_connection: f64,
+}
+
+/// Which protocol the idle connections speak.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IdleKind {
+    /// A WebSocket after its handshake.
+    WebSocket,
+    /// An event stream after its response head.
+    Sse,
+}
+
+/// Opens `connections` connections, finishes each one's handshake, waits, and reads the
+/// server's memory.
+pub(crate) async fn idle(
+    server: &Server,
+    kind: IdleKind,
+    connections: usize,
+) -> Result<IdleResult> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (baseline_rss, _) = server.rss()?;
+    let connecting = Arc::new(Semaphore::new(128));
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let addr = server.addr.clone();
+        let connecting = connecting.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = connecting.acquire_owned().await?;
+            let stream = match kind {
+                IdleKind::WebSocket => ws_connect(&addr).await?,
+                IdleKind::Sse => sse_connect(&addr).await?.0,
+            };
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(stream)
+        }));
+    }
+    let mut streams = Vec::with_capacity(connections);
+    for task in tasks {
+        streams.push(tokio::time::timeout(Duration::from_secs(120), task).await???);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss, peak_rss) = server.rss()?;
+    drop(streams);
+    let per = |bytes: u64| bytes.saturating_sub(baseline_rss) as f64 / connections as f64;
+    Ok(IdleResult {
+        connections,
+        baseline_rss,
+        rss,
+        peak_rss,
+        peak_bytes_per_connection: per(peak_rss),
+        bytes_per_connection: per(rss),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_counter_counts_blank_lines_across_reads_and_chunk_framing() {
+        let mut counter = EventCounter::default();
+        // Two events in HTTP/1.1 chunks, the second split across two reads.
+        assert_eq!(counter.feed(b"b\r\ndata: one\n\n\r\nb\r\ndata: two\n"), 1);
+        assert_eq!(counter.feed(b"\n\r\n"), 1);
+        assert_eq!(counter.feed(b"e\r\n: keep-alive\n\n\r\n"), 1);
+    }
+}

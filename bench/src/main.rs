@@ -1,0 +1,276 @@
+//! `wirelab-bench`: WireLab's own load tool, and the servers it measures.
+//!
+//! Every client subcommand starts the server under test as a child process (this same
+//! binary, `serve-ws` or `serve-sse`), so that the server's CPU time and memory are its own
+//! and can be read from /proc, then prints one JSON object per measurement on standard
+//! output (and a readable line on standard error). `scripts/bench` runs the whole comparison
+//! with it; workshop participants can run any one measurement by hand:
+//!
+//! ```text
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- echo --impl wirelab --connections 64 --size 20 --window 1
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- fan-out --impl axum --clients 1000 --events 200
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- idle --ws tungstenite --connections 10000
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- wire
+//! ```
+//!
+//! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
+
+mod load;
+mod servers;
+mod wire;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::load::{EchoLoad, IdleKind, Result, Server};
+use crate::servers::{FanOut, SseImpl, WsImpl};
+
+#[derive(Debug, Parser)]
+#[command(about = "WireLab's load tool: echo, SSE fan-out, idle memory, bytes on the wire")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a WebSocket echo server on 127.0.0.1 (prints `listening ADDR`; stops when stdin
+    /// closes).
+    ServeWs {
+        #[arg(long = "impl", value_enum)]
+        which: WsImpl,
+        /// Stop after this long in any case.
+        #[arg(long, default_value_t = 1800)]
+        max_seconds: u64,
+    },
+    /// Run an SSE server on 127.0.0.1 with `GET /events` (prints `listening ADDR`).
+    ServeSse {
+        #[arg(long = "impl", value_enum)]
+        which: SseImpl,
+        /// Publish once this many clients are subscribed (0: never).
+        #[arg(long, default_value_t = 0)]
+        clients: usize,
+        /// How many events to publish then.
+        #[arg(long, default_value_t = 0)]
+        events: usize,
+        /// Bytes of data per event.
+        #[arg(long, default_value_t = 20)]
+        data_len: usize,
+        /// Stop after this long in any case.
+        #[arg(long, default_value_t = 1800)]
+        max_seconds: u64,
+    },
+    /// Echo load: N connections sending messages and timing each round trip.
+    Echo {
+        #[arg(long = "impl", value_enum)]
+        which: WsImpl,
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        /// Payload bytes per message (at least 8).
+        #[arg(long, default_value_t = 20)]
+        size: usize,
+        /// Messages in flight per connection: 1 is request-response, more is pipelined.
+        #[arg(long, default_value_t = 1)]
+        window: usize,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// At most this many messages in all.
+        #[arg(long, default_value_t = 10_000_000)]
+        max_messages: u64,
+    },
+    /// SSE fan-out: N clients subscribe, then the server publishes M events to all.
+    FanOut {
+        #[arg(long = "impl", value_enum)]
+        which: SseImpl,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 1000)]
+        events: usize,
+        #[arg(long, default_value_t = 20)]
+        data_len: usize,
+    },
+    /// Idle memory: N connections that finish their handshake and then wait; the server's
+    /// RSS is read from /proc.
+    Idle {
+        /// A WebSocket server...
+        #[arg(
+            long,
+            value_enum,
+            conflicts_with = "sse",
+            required_unless_present = "sse"
+        )]
+        ws: Option<WsImpl>,
+        /// ... or an SSE server.
+        #[arg(long, value_enum)]
+        sse: Option<SseImpl>,
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+    /// Bytes on the wire per handshake and per message, WebSocket and SSE, both directions.
+    Wire,
+}
+
+fn ws_name(which: WsImpl) -> &'static str {
+    match which {
+        WsImpl::Wirelab => "wirelab",
+        WsImpl::Tungstenite => "tungstenite",
+        WsImpl::Tungstenite4k => "tungstenite-4k",
+        WsImpl::Fastwebsockets => "fastwebsockets",
+    }
+}
+
+fn sse_name(which: SseImpl) -> &'static str {
+    match which {
+        SseImpl::Wirelab => "wirelab",
+        SseImpl::Axum => "axum",
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::ServeWs { which, max_seconds } => {
+            servers::serve_ws(which, max_seconds).await?;
+        }
+        Command::ServeSse {
+            which,
+            clients,
+            events,
+            data_len,
+            max_seconds,
+        } => {
+            let fan_out = FanOut {
+                clients,
+                events,
+                data_len,
+            };
+            servers::serve_sse(which, fan_out, max_seconds).await?;
+        }
+        Command::Echo {
+            which,
+            connections,
+            size,
+            window,
+            seconds,
+            max_messages,
+        } => {
+            let server =
+                Server::start(&["serve-ws".into(), "--impl".into(), ws_name(which).into()]).await?;
+            let load = EchoLoad {
+                connections,
+                size,
+                window: window.max(1),
+                duration: Duration::from_secs_f64(seconds),
+                max_messages,
+            };
+            let result = load::echo(&server, load).await;
+            server.stop().await;
+            let result = result?;
+            eprintln!(
+                "echo {}: {connections} conn, {size} B, window {window}: {:.0} msg/s, p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, server CPU {:.2} us/msg",
+                ws_name(which),
+                result.msgs_per_sec,
+                result.p50_us,
+                result.p99_us,
+                result.p999_us,
+                result.server_cpu_us_per_msg
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("echo");
+            value["impl"] = json!(ws_name(which));
+            value["connections"] = json!(connections);
+            value["size"] = json!(size);
+            value["window"] = json!(window);
+            println!("{value}");
+        }
+        Command::FanOut {
+            which,
+            clients,
+            events,
+            data_len,
+        } => {
+            let args = [
+                "serve-sse",
+                "--impl",
+                sse_name(which),
+                "--clients",
+                &clients.to_string(),
+                "--events",
+                &events.to_string(),
+                "--data-len",
+                &data_len.to_string(),
+            ]
+            .map(String::from);
+            let server = Server::start(&args).await?;
+            let result = load::fan_out(&server, clients, events).await;
+            server.stop().await;
+            let result = result?;
+            eprintln!(
+                "fan-out {}: {clients} clients x {events} events: {:.0} events/s, server CPU {:.2} us/event",
+                sse_name(which),
+                result.events_per_sec,
+                result.server_cpu_us_per_event
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("fan-out");
+            value["impl"] = json!(sse_name(which));
+            println!("{value}");
+        }
+        Command::Idle {
+            ws,
+            sse,
+            connections,
+        } => {
+            let (args, kind, name) = match (ws, sse) {
+                (Some(which), _) => (
+                    vec!["serve-ws".into(), "--impl".into(), ws_name(which).into()],
+                    IdleKind::WebSocket,
+                    format!("WebSocket {}", ws_name(which)),
+                ),
+                (None, Some(which)) => (
+                    vec!["serve-sse".into(), "--impl".into(), sse_name(which).into()],
+                    IdleKind::Sse,
+                    format!("SSE {}", sse_name(which)),
+                ),
+                (None, None) => return Err("--ws or --sse".into()),
+            };
+            let server = Server::start(&args).await?;
+            let result = load::idle(&server, kind, connections).await;
+            server.stop().await;
+            let result = result?;
+            eprintln!(
+                "idle {name}: {connections} connections: {:.0} B/conn at peak RSS, {:.0} B/conn now",
+                result.peak_bytes_per_connection, result.bytes_per_connection
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("idle");
+            value["impl"] = json!(name);
+            println!("{value}");
+        }
+        Command::Wire => {
+            for row in wire::measure().await? {
+                eprintln!(
+                    "{}: {} B up, {} B down ({})",
+                    row.what,
+                    row.to_server,
+                    row.to_client,
+                    row.tap.join(" | ")
+                );
+                let mut value = serde_json::to_value(&row)?;
+                value["kind"] = json!("wire");
+                println!("{value}");
+            }
+        }
+    }
+    Ok(())
+}

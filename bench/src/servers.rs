@@ -1,0 +1,324 @@
+//! The servers under test, each the plainest idiomatic server its library's documentation
+//! shows, so that the comparison is between libraries and not between harnesses:
+//!
+//! - WebSocket echo: WireLab (`websocket::io::accept`), tokio-tungstenite (`accept_async`, with
+//!   its default 128 KiB buffers or with 4 KiB ones), fastwebsockets (`after_handshake` behind
+//!   a `FragmentCollector`, as its README's echo server; the opening handshake is read by
+//!   WireLab's sans-I/O handshake, since fastwebsockets leaves that to hyper or the caller);
+//! - SSE fan-out: WireLab (`sse::history::Hub` and `sse::server::response` on hyper) and axum
+//!   (`axum::response::sse::Sse` over a `tokio::sync::broadcast` receiver).
+//!
+//! Every server sets `TCP_NODELAY` on its connections (tokio-tungstenite and fastwebsockets
+//! leave it to the caller; without it a request-response echo waits on Nagle's algorithm).
+//!
+//! A server runs until its standard input closes (the load tool that started it exits or
+//! drops the pipe) or for `max_seconds`, whichever comes first.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clap::ValueEnum;
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A WebSocket echo server implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WsImpl {
+    /// WireLab's `websocket` crate.
+    Wirelab,
+    /// tokio-tungstenite with its default configuration (128 KiB read and write buffers).
+    Tungstenite,
+    /// tokio-tungstenite with 4 KiB read and write buffers.
+    #[value(name = "tungstenite-4k")]
+    Tungstenite4k,
+    /// fastwebsockets.
+    Fastwebsockets,
+}
+
+/// An SSE fan-out server implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SseImpl {
+    /// WireLab's `sse` crate: `Hub` and `server::response` on hyper.
+    Wirelab,
+    /// axum's `Sse` response over a broadcast channel.
+    Axum,
+}
+
+/// What an SSE server publishes: once `clients` subscribers are connected, `events` events of
+/// `data_len` bytes, as fast as it can. `clients == 0` never publishes (idle memory).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FanOut {
+    /// Subscribers to wait for.
+    pub(crate) clients: usize,
+    /// Events to publish then.
+    pub(crate) events: usize,
+    /// Bytes of data per event.
+    pub(crate) data_len: usize,
+}
+
+/// Binds 127.0.0.1 on an ephemeral port and prints `listening ADDR` on standard output.
+async fn listen() -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening {}", listener.local_addr()?);
+    Ok(listener)
+}
+
+/// Resolves when standard input reaches its end, or after `max_seconds`.
+async fn stop_signal(max_seconds: u64) {
+    let stdin_closed = async {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = stdin.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(max_seconds), stdin_closed).await;
+}
+
+/// Runs a WebSocket echo server until stopped.
+pub(crate) async fn serve_ws(which: WsImpl, max_seconds: u64) -> std::io::Result<()> {
+    let listener = listen().await?;
+    let accept_loop = async {
+        loop {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            tokio::spawn(async move {
+                // A failed connection only ends that connection: the load tool counts what
+                // came back.
+                let _ = echo(which, stream).await;
+            });
+        }
+    };
+    tokio::select! {
+        result = accept_loop => result,
+        () = stop_signal(max_seconds) => Ok(()),
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn echo(which: WsImpl, stream: TcpStream) -> Result<(), BoxError> {
+    match which {
+        WsImpl::Wirelab => {
+            use websocket::Message;
+            let options = websocket::handshake::ServerOptions::default();
+            let (mut ws, _request) = websocket::io::accept(stream, &options).await?;
+            while let Some(message) = ws.recv().await? {
+                if let Message::Text(_) | Message::Binary(_) = message {
+                    ws.send(message).await?;
+                }
+            }
+        }
+        WsImpl::Tungstenite | WsImpl::Tungstenite4k => {
+            let config = (which == WsImpl::Tungstenite4k).then(|| {
+                tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                    .read_buffer_size(4 << 10)
+                    .write_buffer_size(4 << 10)
+            });
+            let mut ws = tokio_tungstenite::accept_async_with_config(stream, config).await?;
+            while let Some(message) = ws.next().await {
+                let message = message?;
+                if message.is_text() || message.is_binary() {
+                    ws.send(message).await?;
+                }
+            }
+        }
+        WsImpl::Fastwebsockets => {
+            let stream = handshake_for_fastwebsockets(stream).await?;
+            let ws =
+                fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+            let mut ws = fastwebsockets::FragmentCollector::new(ws);
+            loop {
+                let frame = ws.read_frame().await?;
+                match frame.opcode {
+                    fastwebsockets::OpCode::Close => break,
+                    fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary => {
+                        ws.write_frame(frame).await?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The opening handshake, read and answered with WireLab's sans-I/O handshake, for
+/// fastwebsockets (which expects the caller, or hyper, to have done it).
+async fn handshake_for_fastwebsockets(mut stream: TcpStream) -> Result<TcpStream, BoxError> {
+    let options = websocket::handshake::ServerOptions::default();
+    let mut handshake = websocket::handshake::ServerHandshake::new(&options.config);
+    let mut buf = [0u8; 1024];
+    let (request, leftover) = loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err("closed during the handshake".into());
+        }
+        if let Some(done) = handshake.receive(&buf[..n])? {
+            break done;
+        }
+    };
+    if !leftover.is_empty() {
+        return Err("frames before the 101: not sent by the load tool".into());
+    }
+    let accepted = websocket::handshake::check_request(&request, &options)?;
+    stream.write_all(&accepted.response_bytes()).await?;
+    Ok(stream)
+}
+
+/// Runs an SSE server on `GET /events` until stopped, publishing as `fan_out` says.
+pub(crate) async fn serve_sse(
+    which: SseImpl,
+    fan_out: FanOut,
+    max_seconds: u64,
+) -> std::io::Result<()> {
+    let listener = listen().await?;
+    match which {
+        SseImpl::Wirelab => {
+            tokio::select! {
+                result = wirelab_sse(listener, fan_out) => result,
+                () = stop_signal(max_seconds) => Ok(()),
+            }
+        }
+        SseImpl::Axum => {
+            tokio::select! {
+                result = axum_sse(listener, fan_out) => result,
+                () = stop_signal(max_seconds) => Ok(()),
+            }
+        }
+    }
+}
+
+/// Counts subscribers and calls `publish` once, when the `target`-th one arrives.
+struct Subscribers {
+    count: AtomicUsize,
+    target: usize,
+}
+
+impl Subscribers {
+    /// Counts one; true if it was the one to start publishing.
+    fn arrived(&self) -> bool {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        self.target > 0 && n == self.target
+    }
+}
+
+fn payload(data_len: usize) -> String {
+    "x".repeat(data_len)
+}
+
+async fn wirelab_sse(listener: TcpListener, fan_out: FanOut) -> std::io::Result<()> {
+    use http_body_util::Either;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use sse::history::Hub;
+
+    // The live channel holds every event of the run, so no subscriber lags: the benchmark
+    // measures delivery, not the lag policy. The replay history is kept small.
+    let hub = Arc::new(Hub::new(16, fan_out.events.max(1)));
+    let subscribers = Arc::new(Subscribers {
+        count: AtomicUsize::new(0),
+        target: fan_out.clients,
+    });
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let hub = hub.clone();
+        let subscribers = subscribers.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let hub = hub.clone();
+                let subscribers = subscribers.clone();
+                async move {
+                    // `POST /publish`: the SSE way for a client to send (used by `wire`).
+                    if request.method() == http::Method::POST {
+                        use http_body_util::BodyExt as _;
+                        let body = request.into_body().collect().await?.to_bytes();
+                        let data = String::from_utf8_lossy(&body).into_owned();
+                        hub.publish(sse::Event::new().data(data));
+                        let mut response =
+                            http::Response::new(Either::Left(http_body_util::Empty::new()));
+                        *response.status_mut() = http::StatusCode::NO_CONTENT;
+                        return Ok(response);
+                    }
+                    let events = hub.subscribe(sse::server::last_event_id(&request));
+                    if request.uri().path() == "/events" && subscribers.arrived() {
+                        let data = payload(fan_out.data_len);
+                        tokio::spawn(async move {
+                            for _ in 0..fan_out.events {
+                                hub.publish(sse::Event::new().data(data.clone()));
+                            }
+                        });
+                    }
+                    Ok::<_, hyper::Error>(
+                        sse::server::response(events, sse::server::ServerConfig::default())
+                            .map(Either::Right),
+                    )
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn axum_sse(listener: TcpListener, fan_out: FanOut) -> std::io::Result<()> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast;
+
+    #[derive(Clone)]
+    struct State {
+        live: broadcast::Sender<Arc<str>>,
+        subscribers: Arc<Subscribers>,
+        fan_out: FanOut,
+    }
+
+    async fn events(
+        axum::extract::State(state): axum::extract::State<State>,
+    ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+        let receiver = state.live.subscribe();
+        if state.subscribers.arrived() {
+            let data: Arc<str> = payload(state.fan_out.data_len).into();
+            let live = state.live.clone();
+            tokio::spawn(async move {
+                for _ in 0..state.fan_out.events {
+                    let _ = live.send(data.clone());
+                }
+            });
+        }
+        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            let data = receiver.recv().await.ok()?;
+            Some((Ok(Event::default().data(&*data)), receiver))
+        });
+        // The same keep-alive as WireLab's default (15 s), so both hold the same timer.
+        Sse::new(stream).keep_alive(KeepAlive::default())
+    }
+
+    let state = State {
+        live: broadcast::channel(fan_out.events.max(1)).0,
+        subscribers: Arc::new(Subscribers {
+            count: AtomicUsize::new(0),
+            target: fan_out.clients,
+        }),
+        fan_out,
+    };
+    let app = axum::Router::new()
+        .route("/events", axum::routing::get(events))
+        .with_state(state);
+    // axum::serve does not set TCP_NODELAY by itself; the listener adapter does.
+    axum::serve(
+        listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        }),
+        app,
+    )
+    .await
+}
+
+use axum::serve::ListenerExt as _;
