@@ -39,7 +39,7 @@ impl AlignedBuf {
 }
 
 fn masking(c: &mut Criterion) {
-    let mut group = c.benchmark_group("mask");
+    let mut group = c.benchmark_group("masking");
     for size in SIZES {
         group.throughput(Throughput::Bytes(size as u64));
         for (alignment, start) in [("aligned", 0usize), ("unaligned", 1)] {
