@@ -56,9 +56,9 @@ pub type Request = http::Request<Incoming>;
 /// A response with any [`Body`].
 pub type Response = http::Response<Body>;
 /// A server-side WebSocket over an upgraded hyper connection.
-pub type Ws = websocket::io::WebSocket<SyncIo>;
+pub type Ws = websocket::io::WebSocket<TokioIo<Upgraded>>;
 /// The sending half of a [`Ws`].
-pub type WsSender = websocket::io::Sender<SyncIo>;
+pub type WsSender = websocket::io::Sender<TokioIo<Upgraded>>;
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// What answers requests: called once per request, with the connection it came on.
@@ -619,26 +619,14 @@ where
     F: FnOnce(Ws, Conn) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    // We take hyper's upgrade handle ourselves, before `websocket::io::upgrade` checks the
-    // request, so that we can wrap the upgraded connection in `SyncIo` (see there); the
-    // `Upgrading` that `upgrade` returns is then empty, and dropped.
-    let on_upgrade = hyper::upgrade::on(&mut *request);
-    let options = ServerOptions::default();
-    match websocket::io::upgrade(request, &options) {
-        Ok((response, _empty)) => {
+    match websocket::io::upgrade(request, &ServerOptions::default()) {
+        Ok((response, upgrading)) => {
             let conn = conn.clone();
             tokio::spawn(async move {
-                let Ok(upgraded) = on_upgrade.await else {
+                // hyper hands the connection over once the 101 has been written.
+                let Ok(ws) = upgrading.finish().await else {
                     return;
                 };
-                let io = SyncIo(std::sync::Mutex::new(TokioIo::new(upgraded)));
-                let ws = websocket::io::WebSocket::from_stream(
-                    io,
-                    websocket::Role::Server,
-                    options.config,
-                    &[],
-                    None,
-                );
                 let cut = conn.clone();
                 tokio::select! {
                     () = session(ws, conn) => {}
@@ -648,56 +636,6 @@ where
             response.map(|b| b.boxed_unsync())
         }
         Err(error) => websocket::io::rejection(&error).map(|b| b.boxed_unsync()),
-    }
-}
-
-/// hyper's upgraded connection, made `Sync` by a mutex that is never locked (`get_mut` needs
-/// no lock), so that `websocket::io::Receiver::recv`, which holds `&self` across awaits, is a
-/// `Send` future that `tokio::spawn` accepts. hyper's `Upgraded` is `Send` but not `Sync`.
-pub struct SyncIo(std::sync::Mutex<TokioIo<Upgraded>>);
-
-impl std::fmt::Debug for SyncIo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SyncIo").finish_non_exhaustive()
-    }
-}
-
-impl SyncIo {
-    fn io(self: Pin<&mut Self>) -> Pin<&mut TokioIo<Upgraded>> {
-        let io = self
-            .get_mut()
-            .0
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Pin::new(io)
-    }
-}
-
-impl AsyncRead for SyncIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.io().poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for SyncIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io().poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io().poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io().poll_shutdown(cx)
     }
 }
 
