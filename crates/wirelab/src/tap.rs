@@ -43,6 +43,10 @@ use websocket::frame::{FrameHeader, OpCode};
 /// How many payload bytes of a WebSocket frame or a body the tap shows; the rest is counted.
 pub const SHOWN_PAYLOAD: usize = 64;
 
+/// The longest HTTP head (and chunk-size or trailer line) the tap collects; past it, the rest
+/// of the connection is forwarded without annotation.
+pub const MAX_HEAD: usize = 64 * 1024;
+
 /// Which way bytes travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -325,7 +329,7 @@ impl Side {
     /// one just completed (which the caller interprets, as it may concern both directions).
     fn feed(&mut self, input: &[u8], lines: &mut Vec<String>) -> (usize, Option<Vec<u8>>) {
         match &mut self.phase {
-            Phase::Head => self.head_bytes(input),
+            Phase::Head => self.head_bytes(input, lines),
             Phase::Body(body) => (body.feed(input, lines), None),
             Phase::WebSocket(frames) => (frames.feed(input, lines), None),
             Phase::Opaque => {
@@ -336,7 +340,7 @@ impl Side {
     }
 
     /// Collects head bytes; returns how many of `input` it used and the head once complete.
-    fn head_bytes(&mut self, input: &[u8]) -> (usize, Option<Vec<u8>>) {
+    fn head_bytes(&mut self, input: &[u8], lines: &mut Vec<String>) -> (usize, Option<Vec<u8>>) {
         // Search only where the end can be: the last 3 bytes already held, and the new ones.
         let start = self.head.len().saturating_sub(3);
         self.head.extend_from_slice(input);
@@ -346,6 +350,15 @@ impl Side {
                 let used = end - (self.head.len() - input.len());
                 let head = std::mem::take(&mut self.head);
                 (used, Some(head[..end].to_vec()))
+            }
+            None if self.head.len() > MAX_HEAD => {
+                // Not a head a server would accept either: show no more of it.
+                self.head = Vec::new();
+                self.phase = Phase::Opaque;
+                lines.push(format!(
+                    "(no end of head within {MAX_HEAD} bytes: rest not annotated)"
+                ));
+                (input.len(), None)
             }
             None => (input.len(), None),
         }
@@ -432,13 +445,11 @@ impl Body {
             let rest = &input[used..];
             match state {
                 ChunkState::Size(line) => {
-                    let Some(at) = rest.iter().position(|&b| b == b'\n') else {
-                        line.extend_from_slice(rest);
-                        used = input.len();
+                    let (taken, complete) = take_line(line, rest);
+                    used += taken;
+                    if !complete {
                         break;
-                    };
-                    line.extend_from_slice(&rest[..at]);
-                    used += at + 1;
+                    }
                     let text = String::from_utf8_lossy(line).into_owned();
                     let digits = text.trim_end_matches('\r');
                     // RFC 9112 §7.1: chunk-size is hex, optionally followed by extensions.
@@ -477,13 +488,11 @@ impl Body {
                     }
                 }
                 ChunkState::Trailer(line) => {
-                    let Some(at) = rest.iter().position(|&b| b == b'\n') else {
-                        line.extend_from_slice(rest);
-                        used = input.len();
+                    let (taken, complete) = take_line(line, rest);
+                    used += taken;
+                    if !complete {
                         break;
-                    };
-                    line.extend_from_slice(&rest[..at]);
-                    used += at + 1;
+                    }
                     if line.strip_suffix(b"\r").unwrap_or(line).is_empty() {
                         *state = ChunkState::Done;
                         break;
@@ -499,6 +508,20 @@ impl Body {
         }
         used
     }
+}
+
+/// Moves bytes of `rest` into `line` up to the next LF (which it takes but does not keep), and
+/// says how many it took and whether the line is complete. A line longer than
+/// [`MAX_HEAD`] is cut there: the tap shows what it can and never grows without bound.
+fn take_line(line: &mut Vec<u8>, rest: &[u8]) -> (usize, bool) {
+    let (taken, complete) = match rest.iter().position(|&b| b == b'\n') {
+        Some(at) => (at + 1, true),
+        None => (rest.len(), false),
+    };
+    let room = MAX_HEAD.saturating_sub(line.len());
+    let content = &rest[..taken - usize::from(complete)];
+    line.extend_from_slice(&content[..content.len().min(room)]);
+    (taken, complete)
 }
 
 impl Content {
@@ -906,6 +929,27 @@ mod tests {
         assert_eq!(
             tap.feed(Direction::ToServer, b"more"),
             ["4 bytes after an invalid frame (not annotated)"]
+        );
+    }
+
+    #[test]
+    fn an_endless_head_is_bounded() {
+        let mut tap = Annotator::new(TapOptions::default());
+        let line = vec![b'a'; 1024];
+        let mut lines = Vec::new();
+        for _ in 0..=MAX_HEAD / 1024 {
+            lines.extend(tap.feed(Direction::ToServer, &line));
+        }
+        assert_eq!(
+            lines,
+            [format!(
+                "(no end of head within {MAX_HEAD} bytes: rest not annotated)"
+            )]
+        );
+        assert_eq!(tap.to_server.head.capacity(), 0);
+        assert_eq!(
+            tap.feed(Direction::ToServer, b"x"),
+            ["1 bytes (not annotated)"]
         );
     }
 
