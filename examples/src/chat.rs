@@ -53,6 +53,7 @@ impl Default for Chat {
     }
 }
 
+// ANCHOR: message_json
 /// The JSON that goes down to every client for a message `sent` by `from`.
 pub fn message_json(from: &str, sent: &str) -> String {
     let (text, t) = match serde_json::from_str::<serde_json::Value>(sent) {
@@ -73,6 +74,7 @@ pub fn message_json(from: &str, sent: &str) -> String {
     }
     out.to_string()
 }
+// ANCHOR_END: message_json
 
 impl Chat {
     /// An empty room.
@@ -100,6 +102,7 @@ impl Chat {
         }
     }
 
+    // ANCHOR: handle
     /// Answers `GET /chat/ws`, `GET /chat/events` and `POST /chat/send`.
     pub async fn handle(self: Arc<Self>, mut request: Request, conn: Conn) -> Response {
         match (request.method(), request.uri().path()) {
@@ -128,7 +131,9 @@ impl Chat {
             _ => server::not_found(),
         }
     }
+    // ANCHOR_END: handle
 
+    // ANCHOR: ws_session
     async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, name: String) {
         let mut room = self.hub.subscribe(None);
         let (mut sender, mut incoming, _reader) = server::split(ws);
@@ -156,6 +161,7 @@ impl Chat {
             }
         }
     }
+    // ANCHOR_END: ws_session
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ response. Each piece is an event: a few bytes of framing, then the words.\n\nWeb
 carry the same pieces, but the page would have to number them, notice a dropped \
 connection, reconnect and ask for the rest. EventSource does all of that by itself.";
 
+// ANCHOR: tokens
 /// Splits `text` into tokens the way a language model's tokenizer roughly would: each word
 /// with the spaces before it, and each line break on its own.
 pub fn tokens(text: &str) -> Vec<&str> {
@@ -71,6 +72,7 @@ pub fn tokens(text: &str) -> Vec<&str> {
     }
     tokens
 }
+// ANCHOR_END: tokens
 
 /// The two streams, and how fast they go.
 #[derive(Debug, Clone)]
@@ -90,6 +92,7 @@ impl Default for Progress {
     }
 }
 
+// ANCHOR: done_event
 fn done_event(id: usize, data: String) -> Event {
     // A number and a constant type hold no line break: these cannot fail.
     Event::new()
@@ -98,14 +101,18 @@ fn done_event(id: usize, data: String) -> Event {
         .and_then(|e| e.id(id.to_string()))
         .unwrap_or_default()
 }
+// ANCHOR_END: done_event
 
+// ANCHOR: no_content
 fn no_content() -> Response {
     let mut response = server::full(StatusCode::NO_CONTENT, "text/plain", "");
     response.headers_mut().remove(http::header::CONTENT_TYPE);
     response
 }
+// ANCHOR_END: no_content
 
 impl Progress {
+    // ANCHOR: handle
     /// Answers `GET /progress/events` and `GET /text/events`.
     pub async fn handle(self, request: Request, conn: Conn) -> Response {
         if request.method() != Method::GET {
@@ -113,6 +120,7 @@ impl Progress {
         }
         let path = request.uri().path();
         let (items, pause): (Vec<Event>, Duration) = match path {
+            // ANCHOR: progress_events
             "/progress/events" => {
                 let total = server::query_param(request.uri(), "steps")
                     .and_then(|s| s.parse::<usize>().ok())
@@ -131,6 +139,8 @@ impl Progress {
                 events.push(done_event(total + 1, done));
                 (events, self.step)
             }
+            // ANCHOR_END: progress_events
+            // ANCHOR: text_events
             "/text/events" => {
                 let mut events: Vec<Event> = tokens(TEXT)
                     .into_iter()
@@ -146,8 +156,10 @@ impl Progress {
                 events.push(done_event(count + 1, count.to_string()));
                 (events, self.token)
             }
+            // ANCHOR_END: text_events
             _ => return server::not_found(),
         };
+        // ANCHOR: resume
         // Ids are 1, 2, ..., len: `Last-Event-ID: k` means "send from k+1".
         let seen = sse::server::last_event_id(&request)
             .and_then(|id| id.parse::<usize>().ok())
@@ -166,7 +178,9 @@ impl Progress {
             }
         });
         server::sse(&conn, server::channel_stream(receiver), Some(RETRY))
+        // ANCHOR_END: resume
     }
+    // ANCHOR_END: handle
 }
 
 #[cfg(test)]

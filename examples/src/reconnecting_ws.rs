@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use websocket::Message;
 use websocket::io::WebSocket;
 
+// ANCHOR: policy
 /// How the client waits between attempts.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -41,6 +42,7 @@ pub struct Policy {
     /// Give up after this many failed attempts in a row. Default: 10.
     pub max_attempts: u32,
 }
+// ANCHOR_END: policy
 
 impl Default for Policy {
     fn default() -> Self {
@@ -52,6 +54,7 @@ impl Default for Policy {
     }
 }
 
+// ANCHOR: delay
 /// The wait before attempt number `attempt` (1 for the first reconnection): `base` doubled for
 /// each earlier failure, capped at `max`, of which a random half ("equal jitter": half fixed,
 /// half random, so a wait never collapses to zero).
@@ -67,7 +70,9 @@ pub fn delay(policy: &Policy, attempt: u32, random: u32) -> Duration {
     };
     half + Duration::from_millis(jitter)
 }
+// ANCHOR_END: delay
 
+// ANCHOR: event
 /// What happened, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -103,6 +108,7 @@ pub enum Event {
         attempts: u32,
     },
 }
+// ANCHOR_END: event
 
 enum State {
     Connect,
@@ -155,6 +161,7 @@ impl ReconnectingWs {
         self.duplicates
     }
 
+    // ANCHOR: resume_url
     fn resume_url(&self) -> String {
         match self.last_seq {
             None => self.url.clone(),
@@ -164,7 +171,9 @@ impl ReconnectingWs {
             }
         }
     }
+    // ANCHOR_END: resume_url
 
+    // ANCHOR: lost
     /// The connection is gone: schedule the next attempt, or give up.
     fn lost(&mut self, reason: String) -> Event {
         self.attempt += 1;
@@ -182,7 +191,9 @@ impl ReconnectingWs {
             reason,
         }
     }
+    // ANCHOR_END: lost
 
+    // ANCHOR: next
     /// The next thing that happens; `None` after [`Event::GaveUp`].
     pub async fn next(&mut self) -> Option<Event> {
         loop {
@@ -228,12 +239,14 @@ impl ReconnectingWs {
             }
         }
     }
+    // ANCHOR_END: next
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // ANCHOR: test_delays
     #[test]
     fn delays_double_to_the_cap_with_half_of_each_random() {
         let policy = Policy::default();
@@ -251,4 +264,5 @@ mod tests {
             }
         }
     }
+    // ANCHOR_END: test_delays
 }

@@ -103,6 +103,7 @@ impl Seats {
         serde_json::json!({"type": "state", "you": you, "seats": seats}).to_string()
     }
 
+    // ANCHOR: apply
     /// Applies one request from `client`; returns the reply for that client only, if any.
     /// Updates for everyone go to the broadcast channel, sent while the seat map is locked so
     /// that every client sees the changes in the order they were made.
@@ -143,7 +144,9 @@ impl Seats {
             }
         }
     }
+    // ANCHOR_END: apply
 
+    // ANCHOR: release_all
     fn release_all(&self, client: u64) {
         let mut seats = self.seats();
         for (seat, holder) in seats.iter_mut().enumerate() {
@@ -155,6 +158,7 @@ impl Seats {
             }
         }
     }
+    // ANCHOR_END: release_all
 
     /// Answers `GET /seats/ws`.
     pub async fn handle(self: Arc<Self>, mut request: Request, conn: Conn) -> Response {
@@ -178,6 +182,7 @@ impl Seats {
         })
     }
 
+    // ANCHOR: ws_session
     async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, client: u64, name: String) {
         // Subscribe before reading the state, so no update falls between the two.
         let mut updates = self.updates.subscribe();
@@ -212,6 +217,7 @@ impl Seats {
         }
         self.release_all(client);
     }
+    // ANCHOR_END: ws_session
 }
 
 #[cfg(test)]

@@ -162,18 +162,23 @@ impl Server {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    // ANCHOR: one_request
     /// Close each connection after its first response (HTTP/1.1 `Connection: close`), so that
     /// every connection carries exactly one request. Set it before [`serve`] starts.
     pub fn one_request_per_connection(&self, on: bool) {
         self.inner.one_request.store(on, Ordering::Relaxed);
     }
+    // ANCHOR_END: one_request
 
+    // ANCHOR: cut
     /// Drops every open connection (or only those tagged with `session`) without a goodbye.
     /// Returns how many were cut.
     pub fn cut(&self, session: Option<&str>) -> usize {
         self.cut_except(session, None)
     }
+    // ANCHOR_END: cut
 
+    // ANCHOR: cut_except
     fn cut_except(&self, session: Option<&str>, spared: Option<u64>) -> usize {
         let conns = self.conns();
         let mut cut = 0;
@@ -193,14 +198,18 @@ impl Server {
         }
         cut
     }
+    // ANCHOR_END: cut_except
 
+    // ANCHOR: pause
     /// Stops the server for `how_long`: cuts every connection and closes the listening
     /// socket, so that connection attempts are refused, then listens again on the same
     /// address.
     pub fn pause(&self, how_long: Duration) {
         self.pause_except(how_long, None);
     }
+    // ANCHOR_END: pause
 
+    // ANCHOR: pause_except
     fn pause_except(&self, how_long: Duration, spared: Option<u64>) {
         self.inner
             .pause
@@ -210,12 +219,15 @@ impl Server {
                 *spare = spared;
             });
     }
+    // ANCHOR_END: pause_except
 
+    // ANCHOR: slow
     /// Delays every message the examples send by `delay` (zero: no delay).
     pub fn set_slow(&self, delay: Duration) {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.inner.slow_ms.store(ms, Ordering::Relaxed);
     }
+    // ANCHOR_END: slow
 
     /// The current delay of [`Server::set_slow`].
     pub fn slow(&self) -> Duration {
@@ -292,6 +304,7 @@ impl Conn {
         &self.server
     }
 
+    // ANCHOR: tag
     /// Records the request's `session` and `transport` query parameters, if both are present,
     /// and its `Last-Event-ID` header, for [`Server::connections`].
     pub fn tag(&self, request: &Request) {
@@ -308,6 +321,7 @@ impl Conn {
             }
         }
     }
+    // ANCHOR_END: tag
 
     /// Completes when the server cuts this connection.
     pub async fn cut(&self) {
@@ -325,6 +339,7 @@ impl Conn {
         self.server.pause_except(how_long, Some(self.id));
     }
 
+    // ANCHOR: pace
     /// Waits the server's current slow-down delay, if any: call it before sending a message.
     pub async fn pace(&self) {
         let delay = self.server.slow();
@@ -332,13 +347,16 @@ impl Conn {
             tokio::time::sleep(delay).await;
         }
     }
+    // ANCHOR_END: pace
 }
 
+// ANCHOR: counted
 /// A TCP stream that counts the bytes crossing it.
 struct Counted {
     stream: TcpStream,
     counters: Arc<Counters>,
 }
+// ANCHOR_END: counted
 
 impl Drop for Counted {
     fn drop(&mut self) {
@@ -346,6 +364,7 @@ impl Drop for Counted {
     }
 }
 
+// ANCHOR: counted_read
 impl AsyncRead for Counted {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -359,6 +378,7 @@ impl AsyncRead for Counted {
         Poll::Ready(Ok(()))
     }
 }
+// ANCHOR_END: counted_read
 
 impl AsyncWrite for Counted {
     fn poll_write(
@@ -394,6 +414,7 @@ impl AsyncWrite for Counted {
     }
 }
 
+// ANCHOR: serve
 /// Accepts connections on `listener` and answers their requests with `handler`, until the
 /// listener fails (or, after a [`Server::pause`], cannot listen again).
 pub async fn serve(listener: TcpListener, server: Server, handler: Handler) -> io::Result<()> {
@@ -421,6 +442,7 @@ pub async fn serve(listener: TcpListener, server: Server, handler: Handler) -> i
         }
     }
 }
+// ANCHOR_END: serve
 
 /// Serves `handler` on a fresh loopback port (`127.0.0.1:0`) in a task: what tests and the
 /// examples' own demos use. Returns the address and the server's controls.
@@ -449,6 +471,7 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)
 }
 
+// ANCHOR: spawn_connection
 fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
     // Small messages are the point of these examples: send each at once.
     let _ = stream.set_nodelay(true);
@@ -480,6 +503,7 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
         }
     });
 }
+// ANCHOR_END: spawn_connection
 
 /// Turns any handler function into a [`Handler`].
 pub fn handler<F, Fut>(f: F) -> Handler
@@ -559,6 +583,7 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+// ANCHOR: sse
 /// An event-stream response that sends `events`, each after [`Conn::pace`], starting with a
 /// `retry:` line when `retry` is set. Keep-alive comments every 15 s.
 pub fn sse<S>(conn: &Conn, events: S, retry: Option<Duration>) -> Response
@@ -573,6 +598,7 @@ where
     };
     sse::server::response(paced, sse::server::ServerConfig::default()).map(|b| b.boxed_unsync())
 }
+// ANCHOR_END: sse
 
 /// A stream of events delayed by the server's slow-down setting.
 struct Paced<S> {
@@ -582,6 +608,7 @@ struct Paced<S> {
     waiting: Option<(sse::Event, Pin<Box<Sleep>>)>,
 }
 
+// ANCHOR: paced
 impl<S: Stream<Item = sse::Event> + Unpin> Stream for Paced<S> {
     type Item = sse::Event;
 
@@ -606,12 +633,14 @@ impl<S: Stream<Item = sse::Event> + Unpin> Stream for Paced<S> {
         Poll::Ready(this.waiting.take().map(|(event, _)| event))
     }
 }
+// ANCHOR_END: paced
 
 /// A stream of the events sent on a channel, for handlers that produce events in a task.
 pub fn channel_stream(receiver: mpsc::Receiver<sse::Event>) -> sse::server::ReceiverStream {
     sse::server::ReceiverStream(receiver)
 }
 
+// ANCHOR: websocket
 /// Upgrades `request` to a WebSocket and runs `session` on it in a task, until it returns or
 /// the server cuts the connection. Returns the `101` response (or the rejection) to send.
 pub fn websocket<F, Fut>(request: &mut Request, conn: &Conn, session: F) -> Response
@@ -638,6 +667,7 @@ where
         Err(error) => websocket::io::rejection(&error).map(|b| b.boxed_unsync()),
     }
 }
+// ANCHOR_END: websocket
 
 /// Aborts a task when dropped.
 #[derive(Debug)]
@@ -649,6 +679,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
+// ANCHOR: split
 /// A WebSocket split for a `select!` loop: a sender, and the messages received, read by a
 /// task of their own (so a `select!` never cancels a read half-way). The channel ends when the
 /// connection does; the reading task ends when the returned [`AbortOnDrop`] is dropped.
@@ -664,7 +695,9 @@ pub fn split(ws: Ws) -> (WsSender, mpsc::Receiver<Message>, AbortOnDrop) {
     });
     (sender, rx, AbortOnDrop(reader))
 }
+// ANCHOR_END: split
 
+// ANCHOR: pong_for
 /// The answer to a latency probe `{"type":"ping","t":T}`: `{"type":"pong","t":T}`. Every
 /// WebSocket endpoint of the examples answers it, so a page can measure the round trip.
 pub fn pong_for(text: &str) -> Option<String> {
@@ -675,6 +708,7 @@ pub fn pong_for(text: &str) -> Option<String> {
     let t = value.get("t").cloned().unwrap_or(serde_json::Value::Null);
     Some(serde_json::json!({"type": "pong", "t": t}).to_string())
 }
+// ANCHOR_END: pong_for
 
 #[cfg(test)]
 mod tests {

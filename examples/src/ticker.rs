@@ -77,6 +77,7 @@ impl Iterator for Prices {
     }
 }
 
+// ANCHOR: tick_json
 /// The JSON of one price: `{"seq":7,"symbol":"WLB","price":101.27}`.
 pub fn tick_json(seq: u64, cents: i64) -> String {
     format!(
@@ -85,6 +86,7 @@ pub fn tick_json(seq: u64, cents: i64) -> String {
         cents % 100
     )
 }
+// ANCHOR_END: tick_json
 
 impl Ticker {
     /// Starts publishing a price every `interval`. The task stops when the ticker is dropped.
@@ -92,6 +94,7 @@ impl Ticker {
         Ticker::start_with(interval, None)
     }
 
+    // ANCHOR: publish
     /// Like [`Ticker::start`], but stops after `ticks` prices when it is `Some`: a feed that
     /// holds still, for the wire listings, where every byte must be the same on every run.
     pub fn start_with(interval: Duration, ticks: Option<u64>) -> Arc<Ticker> {
@@ -113,12 +116,14 @@ impl Ticker {
         });
         ticker
     }
+    // ANCHOR_END: publish
 
     /// The hub the prices go to.
     pub fn hub(&self) -> &Hub {
         &self.hub
     }
 
+    // ANCHOR: handle
     /// Answers `GET /ticker/sse` and `GET /ticker/ws`.
     pub async fn handle(self: Arc<Self>, mut request: Request, conn: Conn) -> Response {
         if request.method() != Method::GET {
@@ -142,7 +147,9 @@ impl Ticker {
             _ => server::not_found(),
         }
     }
+    // ANCHOR_END: handle
 
+    // ANCHOR: ws_session
     async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, last_id: Option<String>) {
         let mut ticks = self.hub.subscribe(last_id.as_deref());
         let (mut sender, mut incoming, _reader) = server::split(ws);
@@ -168,8 +175,10 @@ impl Ticker {
             }
         }
     }
+    // ANCHOR_END: ws_session
 }
 
+// ANCHOR: ws_text
 /// The WebSocket message for a hub event: its data, or a gap notice.
 pub fn ws_text(event: &Event) -> String {
     let data = event.data_ref().unwrap_or_default();
@@ -179,6 +188,7 @@ pub fn ws_text(event: &Event) -> String {
         data.to_owned()
     }
 }
+// ANCHOR_END: ws_text
 
 #[cfg(test)]
 mod tests {

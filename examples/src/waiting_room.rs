@@ -44,6 +44,7 @@ pub struct WaitingRoom {
     issued: AtomicU64,
 }
 
+// ANCHOR: position_event
 /// The event for `ticket` when `serving` is being served.
 pub fn position_event(ticket: u64, serving: u64) -> Event {
     let data = serde_json::json!({
@@ -62,8 +63,10 @@ pub fn position_event(ticket: u64, serving: u64) -> Event {
         .and_then(|event| event.id(serving.to_string()))
         .unwrap_or_default()
 }
+// ANCHOR_END: position_event
 
 impl WaitingRoom {
+    // ANCHOR: start
     /// Opens the room: one visitor admitted every `interval`, while anyone waits. The task
     /// stops when the room is dropped.
     pub fn start(interval: Duration) -> Arc<WaitingRoom> {
@@ -88,6 +91,7 @@ impl WaitingRoom {
         });
         room
     }
+    // ANCHOR_END: start
 
     /// Gives out the next ticket.
     pub fn join(&self) -> u64 {
@@ -112,6 +116,7 @@ impl WaitingRoom {
         }
     }
 
+    // ANCHOR: events
     fn events(self: Arc<Self>, request: &Request, conn: &Conn) -> Response {
         let ticket = server::query_param(request.uri(), "ticket").and_then(|t| t.parse().ok());
         let Some(ticket) = ticket.filter(|t| (1..=self.issued.load(Ordering::Relaxed)).contains(t))
@@ -156,4 +161,5 @@ impl WaitingRoom {
         });
         server::sse(conn, server::channel_stream(receiver), Some(RETRY))
     }
+    // ANCHOR_END: events
 }

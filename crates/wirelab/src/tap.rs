@@ -72,6 +72,7 @@ pub struct TapOptions {
     pub hex: bool,
 }
 
+// ANCHOR: run
 /// Accepts connections on `listener`, connects each to `upstream`, forwards bytes both ways
 /// unchanged, and sends the annotation lines to `out`, in order.
 ///
@@ -120,7 +121,9 @@ pub async fn run(
         });
     }
 }
+// ANCHOR_END: run
 
+// ANCHOR: pump
 /// Moves bytes one way until EOF or an error, annotating each read before forwarding it.
 async fn pump(
     id: u64,
@@ -151,7 +154,9 @@ async fn pump(
     // Pass the half-close on, so the other side sees EOF too.
     let _ = to.shutdown().await;
 }
+// ANCHOR_END: pump
 
+// ANCHOR: annotator
 /// The annotating state of one proxied connection: both directions, and what one direction
 /// tells about the other (a `101` switches both to WebSocket; a HEAD request has a response
 /// without a body).
@@ -163,6 +168,7 @@ pub struct Annotator {
     /// Methods of requests whose responses have not been seen yet, oldest first.
     pending_methods: Vec<String>,
 }
+// ANCHOR_END: annotator
 
 impl Annotator {
     /// A fresh connection: both directions start with an HTTP head.
@@ -175,6 +181,7 @@ impl Annotator {
         }
     }
 
+    // ANCHOR: feed
     /// Takes the next bytes read in `direction` and returns the lines that describe them.
     pub fn feed(&mut self, direction: Direction, bytes: &[u8]) -> Vec<String> {
         let mut lines = Vec::new();
@@ -199,6 +206,7 @@ impl Annotator {
         }
         lines
     }
+    // ANCHOR_END: feed
 
     fn side(&mut self, direction: Direction) -> &mut Side {
         match direction {
@@ -207,6 +215,7 @@ impl Annotator {
         }
     }
 
+    // ANCHOR: on_head
     fn on_head(&mut self, direction: Direction, head: &[u8], lines: &mut Vec<String>) {
         // Show the head as it was sent, one line each, before interpreting it.
         for line in head.split(|&b| b == b'\n') {
@@ -265,6 +274,7 @@ impl Annotator {
         };
         self.side(direction).phase = next;
     }
+    // ANCHOR_END: on_head
 }
 
 /// What comes after a head, from its framing headers (RFC 9112 §6.3).
@@ -579,6 +589,7 @@ impl SseLines {
         }
     }
 
+    // ANCHOR: sse_line
     fn end_line(&mut self, lines: &mut Vec<String>) {
         let line = String::from_utf8_lossy(&self.line).into_owned();
         self.line.clear();
@@ -595,6 +606,7 @@ impl SseLines {
             }
         });
     }
+    // ANCHOR_END: sse_line
 
     fn finish(&mut self, lines: &mut Vec<String>) {
         if !self.line.is_empty() {
@@ -635,6 +647,7 @@ impl Frames {
         }
     }
 
+    // ANCHOR: frames_feed
     fn feed(&mut self, input: &[u8], lines: &mut Vec<String>) -> usize {
         if self.broken {
             lines.push(format!(
@@ -692,8 +705,10 @@ impl Frames {
         }
         used
     }
+    // ANCHOR_END: frames_feed
 }
 
+// ANCHOR: describe_frame
 fn describe_frame(frame: &CurrentFrame, lines: &mut Vec<String>) {
     let h = &frame.header;
     let bit = |on: bool| if on { '1' } else { '0' };
@@ -743,6 +758,7 @@ fn describe_frame(frame: &CurrentFrame, lines: &mut Vec<String>) {
         _ => lines.push(format!("  payload:  {}", quote(&unmasked, h.payload_len))),
     }
 }
+// ANCHOR_END: describe_frame
 
 fn opcode_name(opcode: OpCode) -> &'static str {
     match opcode {
@@ -860,6 +876,7 @@ mod tests {
         assert_eq!(lines, expected);
     }
 
+    // ANCHOR: test_any_read_size
     #[test]
     fn same_annotation_for_any_read_size() {
         let whole = annotate(usize::MAX);
@@ -867,7 +884,9 @@ mod tests {
             assert_eq!(annotate(size), whole, "reads of {size} bytes");
         }
     }
+    // ANCHOR_END: test_any_read_size
 
+    // ANCHOR: test_frames_after_101
     #[test]
     fn websocket_frames_after_101() {
         let mut tap = Annotator::new(TapOptions::default());
@@ -913,6 +932,7 @@ mod tests {
         let lines = tap.feed(Direction::ToClient, b"\x88\x04\x03\xe8ok");
         assert_eq!(lines[1], "  close code 1000, reason \"ok\"");
     }
+    // ANCHOR_END: test_frames_after_101
 
     #[test]
     fn invalid_frame_stops_annotation_but_not_forwarding() {

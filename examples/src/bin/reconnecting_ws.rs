@@ -8,6 +8,7 @@ use std::time::Duration;
 use wirelab_examples::reconnecting_ws::{Event, Policy, ReconnectingWs};
 use wirelab_examples::{server, ticker::Ticker};
 
+// ANCHOR: main
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let url = match std::env::args().nth(1) {
@@ -17,6 +18,7 @@ async fn main() -> std::io::Result<()> {
             let handler =
                 server::handler(move |request, conn| ticker.clone().handle(request, conn));
             let (addr, server) = server::spawn_local(handler).await?;
+            // ANCHOR: breaker
             tokio::spawn(async move {
                 for round in 1..=10 {
                     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -29,6 +31,7 @@ async fn main() -> std::io::Result<()> {
                     }
                 }
             });
+            // ANCHOR_END: breaker
             format!("ws://{addr}/ticker/ws")
         }
     };
@@ -52,3 +55,4 @@ async fn main() -> std::io::Result<()> {
     );
     Ok(())
 }
+// ANCHOR_END: main

@@ -101,6 +101,7 @@ struct Demo {
     progress: Progress,
 }
 
+// ANCHOR: serve
 /// Serves the demo on `listener` until the listener fails.
 ///
 /// # Errors
@@ -120,8 +121,10 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     let handler = server::handler(move |request, conn| demo.clone().route(request, conn));
     server::serve(listener, server, handler).await
 }
+// ANCHOR_END: serve
 
 impl Demo {
+    // ANCHOR: route
     async fn route(self: Arc<Self>, request: Request, conn: Conn) -> Response {
         conn.tag(&request);
         let path = request.uri().path().to_owned();
@@ -142,7 +145,9 @@ impl Demo {
             _ => file(&request),
         }
     }
+    // ANCHOR_END: route
 
+    // ANCHOR: stats
     /// `/stats?session=S`: per transport, the connections tagged with the session and their
     /// bytes, summed.
     fn stats(&self, request: &Request) -> Response {
@@ -177,7 +182,9 @@ impl Demo {
         });
         no_store(server::json(StatusCode::OK, &body))
     }
+    // ANCHOR_END: stats
 
+    // ANCHOR: control
     /// `POST /control/cut?session=S`, `/control/pause?ms=N`, `/control/slow?ms=N`.
     fn control(&self, request: &Request, conn: &Conn) -> Response {
         if request.method() != Method::POST {
@@ -213,6 +220,7 @@ impl Demo {
             _ => server::not_found(),
         }
     }
+    // ANCHOR_END: control
 }
 
 fn text(status: StatusCode, body: &str) -> Response {
