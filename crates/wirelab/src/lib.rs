@@ -1,6 +1,15 @@
 //! The library side of the `wirelab` tool: each subcommand's work, callable from tests.
+//!
+//! | module | subcommand | what it does |
+//! |---|---|---|
+//! | [`demo`] | `wirelab demo` | the side-by-side demo server: a page per example, both transports |
+//! | [`tap`] | `wirelab tap` | a loopback proxy that annotates what crosses it |
+//! | [`echo`] | `wirelab echo` | a WebSocket echo server (the Autobahn fuzzingclient target) |
+//! | [`ws_cmd`] | `wirelab ws` | a WebSocket client for the terminal (and Autobahn's client mode) |
+//! | [`sse_cmd`] | `wirelab sse` | an EventSource-like client, and `sse parse` for piped streams |
+
+pub mod demo;
+pub mod echo;
 pub mod sse_cmd;
 pub mod tap;
-pub mod echo;
 pub mod ws_cmd;
-pub mod demo;
