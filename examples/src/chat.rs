@@ -141,7 +141,11 @@ impl Chat {
             let reply = tokio::select! {
                 event = room.next() => match event {
                     Some(event) => event.data_ref().unwrap_or_default().to_owned(),
-                    None => break,
+                    // Too slow for the room: close with 1013 ("try again later").
+                    None => {
+                        let _ = sender.close(1013, "too slow for the room").await;
+                        break;
+                    }
                 },
                 message = incoming.recv() => match message {
                     Some(Message::Text(text)) => match server::pong_for(&text) {

@@ -18,10 +18,12 @@
 //! 6. **Duplicates**: drop a message already seen, in case the server's replay overlaps.
 //! 7. **Giving up**: after too many failures in a row, stop, and say so.
 //!
-//! `EventSource` does 1 to 5 by itself (HTML §9.2.3, with `Last-Event-ID`), and the `retry:`
-//! field even lets the server set the wait. Its backoff is simpler (a fixed wait, which
-//! browsers lengthen on their own), it never gives up, and it has no notion of duplicates: the
-//! server's replay must be exact. This module is about 150 lines; [`sse::client`] is the SSE
+//! `EventSource` does 1 and 5 by itself (HTML §9.2.3: it reconnects after the reconnection
+//! time and sends `Last-Event-ID`), and the `retry:` field lets the server set the wait. The
+//! standard only allows 2 ("may apply exponential backoff") and says nothing of 3 and 4;
+//! browsers never give up (7) while the server answers 200, and nothing in the format drops
+//! duplicates (6): the server's replay must be exact. [`sse::client`] is the SSE side of the
+//! same comparison, and does 1 to 5 and 7.
 //! side of the same comparison.
 
 use std::time::Duration;

@@ -157,8 +157,12 @@ impl Ticker {
             let reply = tokio::select! {
                 tick = ticks.next() => match tick {
                     Some(tick) => ws_text(&tick),
-                    // Too slow for the live feed: end, and let the client resume.
-                    None => break,
+                    // Too slow for the live feed: say so with a Close (1013, "try again
+                    // later", RFC 6455 §11.7), and let the client resume from its last id.
+                    None => {
+                        let _ = sender.close(1013, "too slow for the live feed").await;
+                        break;
+                    }
                 },
                 message = incoming.recv() => match message {
                     Some(Message::Text(text)) => match server::pong_for(&text) {

@@ -118,3 +118,35 @@ async fn both_transports_carry_the_same_prices_and_only_sse_resumes() {
     })
     .await;
 }
+
+/// A WebSocket client slower than the feed falls more than the hub's lag bound behind; the
+/// server ends its subscription and says why with a Close, 1013 ("try again later"), instead
+/// of dropping the connection (which the client would only see as 1006).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_too_slow_for_the_feed_is_closed_with_1013() {
+    guard(async {
+        let ticker = Ticker::start(Duration::from_millis(2));
+        let (addr, server) = server::spawn_local(server::handler(move |request, conn| {
+            ticker.clone().handle(request, conn)
+        }))
+        .await
+        .expect("bind");
+        // Each message now waits 300 ms, while the feed publishes one every 2 ms: after the
+        // first message, the subscription is far more than 64 events behind.
+        server.set_slow(Duration::from_millis(300));
+        let (mut ws, _) = websocket::io::connect(&format!("ws://{addr}/ticker/ws"))
+            .await
+            .expect("connect");
+        let close = loop {
+            match ws.recv().await.expect("a clean close, not an error") {
+                Some(Message::Text(_)) => continue,
+                Some(Message::Close(close)) => break close,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        let close = close.expect("a close code");
+        assert_eq!(close.code, 1013);
+        assert_eq!(close.reason, "too slow for the live feed");
+    })
+    .await;
+}
