@@ -24,7 +24,6 @@
 //! browsers never give up (7) while the server answers 200, and nothing in the format drops
 //! duplicates (6): the server's replay must be exact. [`sse::client`] is the SSE side of the
 //! same comparison, and does 1 to 5 and 7.
-//! side of the same comparison.
 
 use std::time::Duration;
 
