@@ -42,7 +42,7 @@ struct Tapped {
     /// Where clients connect: the tap.
     addr: SocketAddr,
     server: Server,
-    lines: mpsc::UnboundedReceiver<String>,
+    lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
@@ -51,7 +51,8 @@ impl Tapped {
         let (upstream, server) = server::spawn_local(handler).await.expect("bind");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
-        let (out, lines) = mpsc::unbounded_channel();
+        // Room for every line a scenario prints, so the tap never waits for the test to read.
+        let (out, lines) = mpsc::channel(4096);
         tokio::spawn(tap::run(listener, upstream, TapOptions::default(), out));
         Tapped {
             addr,

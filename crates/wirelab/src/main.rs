@@ -145,7 +145,8 @@ async fn run(command: Command) -> ExitCode {
                 Err(code) => return code,
             };
             eprintln!("wirelab tap: {listen} -> {upstream}");
-            let (out, mut lines) = tokio::sync::mpsc::unbounded_channel();
+            // Bounded: a slow terminal slows the tap down rather than filling memory.
+            let (out, mut lines) = tokio::sync::mpsc::channel(1024);
             let options = wirelab::tap::TapOptions { hex };
             let tap = tokio::spawn(wirelab::tap::run(listener, upstream, options, out));
             while let Some(line) = lines.recv().await {

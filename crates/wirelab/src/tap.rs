@@ -39,6 +39,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use websocket::frame::{FrameHeader, OpCode};
+use websocket::handshake::HeadBuffer;
 
 /// How many payload bytes of a WebSocket frame or a body the tap shows; the rest is counted.
 pub const SHOWN_PAYLOAD: usize = 64;
@@ -76,12 +77,15 @@ pub struct TapOptions {
 /// Accepts connections on `listener`, connects each to `upstream`, forwards bytes both ways
 /// unchanged, and sends the annotation lines to `out`, in order.
 ///
+/// `out` is bounded on purpose: a reader of the lines that falls behind (a slow terminal, a
+/// `--hex` dump) slows the forwarding down instead of letting the lines pile up in memory.
+///
 /// Runs until the listener fails; each connection ends when either side closes.
 pub async fn run(
     listener: TcpListener,
     upstream: SocketAddr,
     options: TapOptions,
-    out: mpsc::UnboundedSender<String>,
+    out: mpsc::Sender<String>,
 ) -> std::io::Result<()> {
     let next_id = AtomicU64::new(1);
     loop {
@@ -89,11 +93,15 @@ pub async fn run(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let out = out.clone();
         tokio::spawn(async move {
-            let _ = out.send(format!("#{id} open from {peer} to {upstream}"));
+            let _ = out
+                .send(format!("#{id} open from {peer} to {upstream}"))
+                .await;
             let server = match TcpStream::connect(upstream).await {
                 Ok(server) => server,
                 Err(e) => {
-                    let _ = out.send(format!("#{id} cannot reach upstream {upstream}: {e}"));
+                    let _ = out
+                        .send(format!("#{id} cannot reach upstream {upstream}: {e}"))
+                        .await;
                     return;
                 }
             };
@@ -117,7 +125,7 @@ pub async fn run(
                 &out,
             );
             let _ = tokio::join!(up, down);
-            let _ = out.send(format!("#{id} closed"));
+            let _ = out.send(format!("#{id} closed")).await;
         });
     }
 }
@@ -131,7 +139,7 @@ async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     annotator: &Mutex<Annotator>,
-    out: &mpsc::UnboundedSender<String>,
+    out: &mpsc::Sender<String>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -144,13 +152,17 @@ async fn pump(
             Err(_) => Vec::new(),
         };
         for line in lines {
-            let _ = out.send(format!("#{id} {} {line}", direction.arrow()));
+            let _ = out
+                .send(format!("#{id} {} {line}", direction.arrow()))
+                .await;
         }
         if to.write_all(&buf[..n]).await.is_err() {
             break;
         }
     }
-    let _ = out.send(format!("#{id} {} end of stream", direction.arrow()));
+    let _ = out
+        .send(format!("#{id} {} end of stream", direction.arrow()))
+        .await;
     // Pass the half-close on, so the other side sees EOF too.
     let _ = to.shutdown().await;
 }
@@ -323,15 +335,16 @@ fn body_phase(headers: &[httparse::Header<'_>], response: bool, no_body: Option<
 #[derive(Debug)]
 struct Side {
     phase: Phase,
-    /// The head read so far, and how much of it was already searched for its end.
-    head: Vec<u8>,
+    /// The head read so far; the WebSocket handshake's own buffer, which finds the end of a
+    /// head without searching the same bytes twice, and refuses to grow past its bound.
+    head: HeadBuffer,
 }
 
 impl Side {
     fn new() -> Self {
         Side {
             phase: Phase::Head,
-            head: Vec::new(),
+            head: HeadBuffer::new(MAX_HEAD),
         }
     }
 
@@ -351,26 +364,22 @@ impl Side {
 
     /// Collects head bytes; returns how many of `input` it used and the head once complete.
     fn head_bytes(&mut self, input: &[u8], lines: &mut Vec<String>) -> (usize, Option<Vec<u8>>) {
-        // Search only where the end can be: the last 3 bytes already held, and the new ones.
-        let start = self.head.len().saturating_sub(3);
-        self.head.extend_from_slice(input);
-        match find(&self.head[start..], b"\r\n\r\n") {
-            Some(at) => {
-                let end = start + at + 4;
-                let used = end - (self.head.len() - input.len());
-                let head = std::mem::take(&mut self.head);
-                (used, Some(head[..end].to_vec()))
+        let held = self.head.bytes().len();
+        let mut head = std::mem::replace(&mut self.head, HeadBuffer::new(MAX_HEAD));
+        match head.push(input) {
+            Ok(Some(end)) => (end - held, Some(head.bytes()[..end].to_vec())),
+            Ok(None) => {
+                self.head = head;
+                (input.len(), None)
             }
-            None if self.head.len() > MAX_HEAD => {
+            Err(_) => {
                 // Not a head a server would accept either: show no more of it.
-                self.head = Vec::new();
                 self.phase = Phase::Opaque;
                 lines.push(format!(
                     "(no end of head within {MAX_HEAD} bytes: rest not annotated)"
                 ));
                 (input.len(), None)
             }
-            None => (input.len(), None),
         }
     }
 }
@@ -584,7 +593,9 @@ impl SseLines {
                     self.end_line(lines);
                 }
                 b'\n' => self.end_line(lines),
-                _ => self.line.push(b),
+                // Lines longer than MAX_HEAD are shown cut, never held whole.
+                _ if self.line.len() < MAX_HEAD => self.line.push(b),
+                _ => {}
             }
         }
     }
@@ -820,10 +831,6 @@ fn hex_dump(bytes: &[u8], lines: &mut Vec<String>) {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -957,7 +964,7 @@ mod tests {
         let mut tap = Annotator::new(TapOptions::default());
         let line = vec![b'a'; 1024];
         let mut lines = Vec::new();
-        for _ in 0..=MAX_HEAD / 1024 {
+        for _ in 0..MAX_HEAD / 1024 {
             lines.extend(tap.feed(Direction::ToServer, &line));
         }
         assert_eq!(
@@ -966,7 +973,7 @@ mod tests {
                 "(no end of head within {MAX_HEAD} bytes: rest not annotated)"
             )]
         );
-        assert_eq!(tap.to_server.head.capacity(), 0);
+        assert!(tap.to_server.head.bytes().is_empty());
         assert_eq!(
             tap.feed(Direction::ToServer, b"x"),
             ["1 bytes (not annotated)"]
