@@ -140,6 +140,8 @@ impl Body for SseBody {
         if let Some(shutdown) = this.shutdown.as_mut()
             && shutdown.as_mut().poll(cx).is_ready()
         {
+            // A finished future must not be polled again: drop it with the stream.
+            this.shutdown = None;
             this.events = None;
         }
         let Some(events) = this.events.as_mut() else {
@@ -269,4 +271,19 @@ mod tests {
         assert!(body.is_end_stream());
     }
     // ANCHOR_END: test_keep_alive
+
+    #[tokio::test(start_paused = true)]
+    async fn polling_again_after_shutdown_is_still_the_end() {
+        let (_tx, rx) = mpsc::channel(4);
+        let shutdown = Shutdown::new();
+        let config = ServerConfig {
+            keep_alive: Some(Duration::from_secs(15)),
+            shutdown: Some(shutdown.signal()),
+        };
+        let mut body = response(ReceiverStream(rx), config).into_body();
+        shutdown.trigger();
+        assert!(body.frame().await.is_none());
+        // The shutdown future has completed; polling it again would panic.
+        assert!(body.frame().await.is_none());
+    }
 }
