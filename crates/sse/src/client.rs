@@ -278,11 +278,16 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidUrl`] for anything else.
+    /// [`Error::UrlHasCredentials`] for a URL with `user:password@`, which this client would
+    /// not send as credentials (and must not send as part of `Host`);
+    /// [`Error::InvalidUrl`] for anything else that is not an absolute `http://` URL.
     pub fn new(url: &str, config: ClientConfig) -> Result<Self, Error> {
         let uri: Uri = url.parse().map_err(|_| Error::InvalidUrl(url.into()))?;
         if uri.scheme_str() != Some("http") || uri.host().is_none() {
             return Err(Error::InvalidUrl(url.into()));
+        }
+        if has_userinfo(&uri) {
+            return Err(Error::UrlHasCredentials);
         }
         Ok(Client {
             url: uri,
@@ -523,6 +528,7 @@ impl Client {
         }));
         let path = url.path_and_query().map_or("/", |p| p.as_str());
         let mut request = Request::get(path)
+            // Never holds `user:password@`: `Client::new` and `resolve` refuse such URLs.
             .header(header::HOST, authority.as_str())
             .header(header::ACCEPT, "text/event-stream")
             .header(header::CACHE_CONTROL, "no-cache");
@@ -563,11 +569,15 @@ async fn within<T, E: From<Error>>(
 
 // ANCHOR: resolve
 /// Where a redirect's `Location` points, relative to `base`: an absolute `http://` URL or an
-/// absolute path. Other forms (other schemes, relative paths) are refused.
+/// absolute path. Other forms (other schemes, relative paths, URLs with credentials) are
+/// refused.
 fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     let target: Uri = location.parse().ok()?;
     if target.scheme().is_some() {
-        return (target.scheme_str() == Some("http") && target.host().is_some()).then_some(target);
+        let usable = target.scheme_str() == Some("http")
+            && target.host().is_some()
+            && !has_userinfo(&target);
+        return usable.then_some(target);
     }
     if !location.starts_with('/') || location.starts_with("//") {
         return None;
@@ -580,6 +590,11 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
         .ok()
 }
 // ANCHOR_END: resolve
+
+/// Whether the URL's authority has a `user:password@` part.
+fn has_userinfo(uri: &Uri) -> bool {
+    uri.authority().is_some_and(|a| a.as_str().contains('@'))
+}
 
 #[cfg(test)]
 mod tests {
@@ -598,6 +613,7 @@ mod tests {
             Some("http://localhost:9/e")
         );
         assert_eq!(resolved("https://example.com/"), None);
+        assert_eq!(resolved("http://user:pw@localhost:9/e"), None);
         assert_eq!(resolved("c"), None);
         assert_eq!(resolved(""), None);
     }
@@ -611,6 +627,12 @@ mod tests {
                 matches!(Client::new(url, config()), Err(Error::InvalidUrl(_))),
                 "{url}"
             );
+        }
+        // Credentials in the URL would end up in the Host header: refused, and not echoed.
+        for url in ["http://user:pw@127.0.0.1:1/", "http://user@127.0.0.1:1/"] {
+            let error = Client::new(url, config()).expect_err(url);
+            assert!(matches!(error, Error::UrlHasCredentials), "{url}");
+            assert!(!error.to_string().contains("pw"));
         }
     }
 }

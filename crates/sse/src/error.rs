@@ -36,6 +36,10 @@ pub enum Error {
     /// The URL given to the client is not an absolute `http://` URL (I/O layer only).
     #[cfg(feature = "io")]
     InvalidUrl(String),
+    /// The URL given to the client has credentials (`user:password@`). The client does not
+    /// send them, and they must not leak into the `Host` header (I/O layer only).
+    #[cfg(feature = "io")]
+    UrlHasCredentials,
 }
 // ANCHOR_END: error
 
@@ -54,6 +58,10 @@ impl fmt::Display for Error {
             Error::Http(e) => write!(f, "HTTP error: {e}"),
             #[cfg(feature = "io")]
             Error::InvalidUrl(url) => write!(f, "not an absolute http:// URL: {url:?}"),
+            #[cfg(feature = "io")]
+            Error::UrlHasCredentials => f.write_str(
+                "the URL has credentials (user:password@), which this client does not send",
+            ),
         }
     }
 }

@@ -98,7 +98,7 @@ fn write_items(parser: &mut Parser, output: &mut impl Write) -> io::Result<()> {
 /// Why [`watch`] stopped with an error.
 #[derive(Debug)]
 pub enum WatchError {
-    /// The URL is not an absolute `http://` URL.
+    /// The URL is not an absolute `http://` URL, or has credentials.
     Url(sse::Error),
     /// Writing the output failed.
     Io(io::Error),
