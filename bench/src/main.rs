@@ -16,6 +16,7 @@
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
 
 mod load;
+mod mask;
 mod servers;
 mod wire;
 
@@ -111,6 +112,11 @@ enum Command {
     },
     /// Bytes on the wire per handshake and per message, WebSocket and SSE, both directions.
     Wire,
+    /// Masking: WireLab, fastwebsockets and memcpy taking turns, round by round.
+    Mask {
+        #[arg(long, default_value_t = 100)]
+        rounds: usize,
+    },
 }
 
 fn ws_name(which: WsImpl) -> &'static str {
@@ -256,6 +262,26 @@ async fn run(command: Command) -> Result<()> {
             value["kind"] = json!("idle");
             value["impl"] = json!(name);
             println!("{value}");
+        }
+        Command::Mask { rounds } => {
+            for row in mask::compare(rounds) {
+                let median = |v: &[f64]| {
+                    let mut v = v.to_vec();
+                    v.sort_by(f64::total_cmp);
+                    v[v.len() / 2]
+                };
+                eprintln!(
+                    "mask {} B {}: {:.1} GB/s, {:.2}x fastwebsockets, {:.2}x memcpy (medians of {rounds} rounds)",
+                    row.size,
+                    row.start,
+                    row.wirelab_gbps,
+                    median(&row.vs_fastwebsockets),
+                    median(&row.vs_memcpy)
+                );
+                let mut value = serde_json::to_value(&row)?;
+                value["kind"] = json!("mask");
+                println!("{value}");
+            }
         }
         Command::Wire => {
             for row in wire::measure().await? {
