@@ -29,6 +29,13 @@
 //! both. Each waits for the socket, so a slow peer slows the sender down instead of growing a
 //! buffer without bound.
 //!
+//! # Cancellation
+//!
+//! The sending methods are cancel-safe: dropping one at an `.await` (a `timeout` around
+//! `send`) does not corrupt the stream. Bytes taken from the connection stay in the writer
+//! until written, so the next flush, from either half, finishes the frame that a cancelled one
+//! started. A cancelled `send` has queued its message already, and the next flush sends it.
+//!
 //! # Memory of an idle connection
 //!
 //! Servers hold many connections that say nothing for minutes. Each waits in a read with a
@@ -75,7 +82,19 @@ const READ_LARGE: usize = 64 << 10;
 // ANCHOR: shared
 struct Shared<S> {
     conn: Mutex<Connection>,
-    writer: tokio::sync::Mutex<WriteHalf<S>>,
+    writer: tokio::sync::Mutex<Writer<S>>,
+}
+
+/// The socket's write half, and the bytes on their way to it.
+struct Writer<S> {
+    half: WriteHalf<S>,
+    /// Bytes taken from the connection's output and not all written yet. They live here, not
+    /// in a local variable of `flush`, so that a flush cancelled half-way (a timeout around
+    /// `send`, a `select!` around `recv`) leaves the rest of its frame to the next flush:
+    /// dropped, it would cut a frame short and corrupt the stream.
+    pending: Vec<u8>,
+    /// How much of `pending` is written.
+    written: usize,
 }
 // ANCHOR_END: shared
 
@@ -88,8 +107,22 @@ impl<S: AsyncWrite> Shared<S> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Bytes queued and not written yet: the connection's output, plus what a cancelled flush
+    /// left in the writer. (While another task holds the writer, it is writing those.)
+    fn unwritten(&self) -> usize {
+        let pending = self
+            .writer
+            .try_lock()
+            .map_or(0, |writer| writer.pending.len() - writer.written);
+        pending + self.conn().output_len()
+    }
+
     /// Writes everything queued. With `wait == false`, returns at once if another task holds
     /// the write half: that task writes until the output is empty, so it takes our bytes.
+    ///
+    /// Cancel-safe: bytes are taken from the connection only into the writer's `pending`, and
+    /// written with `write`, which writes nothing if cancelled; so whatever is not written
+    /// when the flush is dropped stays, in order, for the next one.
     // ANCHOR: shared_flush
     async fn flush(&self, wait: bool) -> Result<(), Error> {
         loop {
@@ -101,14 +134,26 @@ impl<S: AsyncWrite> Shared<S> {
                     Err(_) => return Ok(()),
                 }
             };
+            let Writer {
+                half,
+                pending,
+                written,
+            } = &mut *writer;
             loop {
-                let bytes = self.conn().take_output();
-                if bytes.is_empty() {
-                    break;
+                if *written == pending.len() {
+                    *pending = self.conn().take_output();
+                    *written = 0;
+                    if pending.is_empty() {
+                        break;
+                    }
                 }
-                writer.write_all(&bytes).await?;
+                let n = half.write(&pending[*written..]).await?;
+                if n == 0 {
+                    return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
+                }
+                *written += n;
             }
-            writer.flush().await?;
+            half.flush().await?;
             drop(writer);
             // Bytes queued after our last look, by a task that found the lock taken, are ours.
             if self.conn().output_len() == 0 {
@@ -120,7 +165,7 @@ impl<S: AsyncWrite> Shared<S> {
 
     async fn shutdown(&self) {
         // The peer may be gone already; there is nothing useful to do with that error.
-        let _ = self.writer.lock().await.shutdown().await;
+        let _ = self.writer.lock().await.half.shutdown().await;
     }
 }
 
@@ -156,7 +201,11 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
         let (read, write) = tokio::io::split(stream);
         let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
-            writer: tokio::sync::Mutex::new(write),
+            writer: tokio::sync::Mutex::new(Writer {
+                half: write,
+                pending: Vec::new(),
+                written: 0,
+            }),
         });
         WebSocket {
             sender: Sender {
@@ -246,11 +295,12 @@ impl<S: AsyncWrite> Sender<S> {
     /// Queues a message; writes only if the queue has passed `Config::write_buffer_size`.
     // ANCHOR: sender_feed
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        let queued = {
+        let limit = {
             let mut conn = self.shared.conn();
             conn.send(message)?;
-            conn.output_len() >= conn.config().write_buffer_size
+            conn.config().write_buffer_size
         };
+        let queued = self.shared.unwritten() >= limit;
         if queued {
             self.shared.flush(true).await?;
         }
@@ -368,10 +418,8 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     /// Writes the frames the connection queued by itself (Pongs, a Close reply).
     // ANCHOR: write_replies
     async fn write_replies(&mut self) -> Result<(), Error> {
-        let (queued, limit) = {
-            let conn = self.shared.conn();
-            (conn.output_len(), conn.config().write_buffer_size)
-        };
+        let limit = self.shared.conn().config().write_buffer_size;
+        let queued = self.shared.unwritten();
         if queued > 0 {
             self.shared.flush(queued >= limit).await?;
         }
