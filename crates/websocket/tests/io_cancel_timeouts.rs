@@ -6,9 +6,12 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, DuplexStream};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 use websocket::io::WebSocket;
 use websocket::{Config, Connection, Error, Message, Role};
+
+/// Far longer than any limit in the default `Config`: reaching it means a hang.
+const HANG: Duration = Duration::from_secs(120);
 
 /// Reads everything from `peer` until EOF and returns the messages a server-side connection
 /// parses from it; panics if the frames are broken.
@@ -50,4 +53,58 @@ async fn a_cancelled_send_does_not_corrupt_the_stream() {
     let got = server_reads_all(b).await;
     sender.await.unwrap();
     assert_eq!(got, [big, Message::Text("hello".into())]);
+}
+
+/// Keep-alive detects a dead peer even while a Sender is blocked writing to it: the Ping
+/// cannot be written, and that counts against `ping_timeout` too.
+#[tokio::test(start_paused = true)]
+async fn keepalive_ends_a_connection_whose_sender_is_blocked() {
+    // `_peer` is dead: it never reads, never writes, never closes.
+    let (a, _peer) = tokio::io::duplex(1024);
+    let config = Config {
+        ping_interval: Some(Duration::from_secs(1)),
+        ping_timeout: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let (mut rx, mut tx) = WebSocket::from_stream(a, Role::Server, config, &[], None).split();
+    let sender = tokio::spawn(async move { tx.send(Message::Binary(vec![0; 1 << 20])).await });
+    let received = tokio::time::timeout(HANG, rx.recv()).await;
+    assert!(
+        matches!(received, Ok(Err(Error::KeepaliveTimeout))),
+        "{received:?}"
+    );
+    // The blocked Sender was let go when the connection ended.
+    let sent = tokio::time::timeout(HANG, sender).await;
+    assert!(matches!(sent, Ok(Ok(Err(_)))), "{sent:?}");
+}
+
+/// `WebSocket::close` is bounded even when our Close cannot be written at all.
+#[tokio::test(start_paused = true)]
+async fn close_is_bounded_when_the_peer_does_not_read() {
+    let (a, _peer) = tokio::io::duplex(64);
+    let mut ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
+    // 60 bytes on the wire fill the pipe but for 4 bytes: the Close does not fit.
+    ws.send(Message::Binary(vec![0; 54])).await.unwrap();
+    let closed = tokio::time::timeout(HANG, ws.close(1000, "")).await;
+    assert!(matches!(closed, Ok(Err(Error::CloseTimeout))), "{closed:?}");
+}
+
+/// A peer that breaks a rule while our Sender is blocked writing to it: `recv` still reports
+/// the error within the close timeouts, and the Sender is let go.
+#[tokio::test(start_paused = true)]
+async fn failing_is_bounded_while_the_sender_is_blocked() {
+    let (a, mut peer) = tokio::io::duplex(1024);
+    let ws = WebSocket::from_stream(a, Role::Server, Config::default(), &[], None);
+    let (mut rx, mut tx) = ws.split();
+    let sender = tokio::spawn(async move { tx.send(Message::Binary(vec![0; 1 << 20])).await });
+    tokio::task::yield_now().await;
+    // An unmasked frame from a client: 1002.
+    peer.write_all(&[0x81, 0x01, b'x']).await.unwrap();
+    let received = tokio::time::timeout(HANG, rx.recv()).await;
+    assert!(
+        matches!(received, Ok(Err(Error::WrongMasking))),
+        "{received:?}"
+    );
+    let sent = tokio::time::timeout(HANG, sender).await;
+    assert!(matches!(sent, Ok(Ok(Err(_)))), "{sent:?}");
 }

@@ -67,6 +67,8 @@ use std::time::Duration;
 use tokio::io::{
     AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadHalf, WriteHalf,
 };
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::connection::{CloseFrame, Connection, Message, Role, State};
@@ -83,6 +85,9 @@ const READ_LARGE: usize = 64 << 10;
 struct Shared<S> {
     conn: Mutex<Connection>,
     writer: tokio::sync::Mutex<Writer<S>>,
+    /// Set when the receiver ends the connection: a [`Sender`] waiting for the socket gives
+    /// up then, so the receiver can take the writer to write the last Close and shut down.
+    over: watch::Sender<bool>,
 }
 
 /// The socket's write half, and the bytes on their way to it.
@@ -163,9 +168,25 @@ impl<S: AsyncWrite> Shared<S> {
     }
     // ANCHOR_END: shared_flush
 
+    /// [`Shared::flush`] for the [`Sender`]: gives up with [`Error::AlreadyClosed`] when the
+    /// connection is over, rather than wait on a peer that does not read. (What it had not
+    /// written stays queued, and the receiver's last flush may still write it.)
+    async fn flush_until_over(&self) -> Result<(), Error> {
+        let mut over = self.over.subscribe();
+        tokio::select! {
+            written = self.flush(true) => written,
+            _ = over.wait_for(|over| *over) => Err(Error::AlreadyClosed),
+        }
+    }
+
+    /// Shuts the write side down, waiting for the writer at most `Config::close_timeout`.
     async fn shutdown(&self) {
-        // The peer may be gone already; there is nothing useful to do with that error.
-        let _ = self.writer.lock().await.half.shutdown().await;
+        let limit = self.conn().config().close_timeout;
+        let shutdown = async {
+            // The peer may be gone already; there is nothing useful to do with that error.
+            let _ = self.writer.lock().await.half.shutdown().await;
+        };
+        let _ = tokio::time::timeout(limit, shutdown).await;
     }
 }
 
@@ -206,6 +227,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 pending: Vec::new(),
                 written: 0,
             }),
+            over: watch::Sender::new(false),
         });
         WebSocket {
             sender: Sender {
@@ -218,7 +240,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 large: Vec::new(),
                 more_pending: false,
                 done: false,
-                awaiting_pong: false,
+                pong_deadline: None,
             },
             subprotocol,
         }
@@ -248,22 +270,23 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     }
 
     /// Closes: sends a Close with `code` and `reason`, then reads (and drops) messages until
-    /// the peer's Close and the end of the connection, for at most `Config::close_timeout`.
+    /// the peer's Close and the end of the connection. After `Config::close_timeout` it gives
+    /// up with [`Error::CloseTimeout`] and shuts the socket's write side down.
     // ANCHOR: websocket_close
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
-        self.sender.close(code, reason).await?;
-        // The limit is on the whole wait: a peer that keeps sending data after our Close, and
-        // never its own, must not keep us here.
+        // The limit is on the whole of it: a peer that does not read our Close, or that keeps
+        // sending data after it and never its own, must not keep us here.
         let limit = self.receiver.shared.conn().config().close_timeout;
-        let receiver = &mut self.receiver;
-        let rest = async {
+        let (sender, receiver) = (&mut self.sender, &mut self.receiver);
+        let closing = async {
+            sender.close(code, reason).await?;
             while receiver.recv().await?.is_some() {}
             Ok(())
         };
-        match tokio::time::timeout(limit, rest).await {
+        match tokio::time::timeout(limit, closing).await {
             Ok(result) => result,
             Err(_elapsed) => {
-                self.receiver.done = true;
+                self.receiver.end();
                 self.receiver.shared.shutdown().await;
                 Err(Error::CloseTimeout)
             }
@@ -288,7 +311,7 @@ impl<S: AsyncWrite> Sender<S> {
     // ANCHOR: sender_send
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         self.shared.conn().send(message)?;
-        self.shared.flush(true).await
+        self.shared.flush_until_over().await
     }
     // ANCHOR_END: sender_send
 
@@ -302,7 +325,7 @@ impl<S: AsyncWrite> Sender<S> {
         };
         let queued = self.shared.unwritten() >= limit;
         if queued {
-            self.shared.flush(true).await?;
+            self.shared.flush_until_over().await?;
         }
         Ok(())
     }
@@ -316,12 +339,12 @@ impl<S: AsyncWrite> Sender<S> {
         fin: bool,
     ) -> Result<(), Error> {
         self.shared.conn().send_fragment(opcode, payload, fin)?;
-        self.shared.flush(true).await
+        self.shared.flush_until_over().await
     }
 
     /// Writes everything queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        self.shared.flush(true).await
+        self.shared.flush_until_over().await
     }
 
     /// Starts the closing handshake. The [`Receiver`] sees the peer's Close, then `None`.
@@ -349,8 +372,8 @@ pub struct Receiver<S> {
     more_pending: bool,
     /// The connection is over: `recv` returns `None`.
     done: bool,
-    /// A keep-alive Ping is out and nothing has been received since.
-    awaiting_pong: bool,
+    /// A keep-alive Ping is out and nothing has been received since: the peer has until then.
+    pong_deadline: Option<Instant>,
 }
 // ANCHOR_END: receiver_struct
 
@@ -397,7 +420,7 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             }
             self.write_replies().await?;
             if let Err(error) = self.read_some().await {
-                self.done = true;
+                self.end();
                 if let Error::KeepaliveTimeout = error {
                     // Tell the peer why, in case it is only slow (§7.4.1: 1011, the server
                     // hit a condition it could not handle). It may never read it.
@@ -435,10 +458,10 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                 let conn = self.shared.conn();
                 (conn.state(), conn.config().clone())
             };
-            let timeout = match (state, config.ping_interval) {
-                (State::Closing, _) => Some(config.close_timeout),
-                (_, Some(_)) if self.awaiting_pong => Some(config.ping_timeout),
-                (_, interval) => interval,
+            let deadline = match (state, self.pong_deadline, config.ping_interval) {
+                (State::Closing, _, _) => Some(Instant::now() + config.close_timeout),
+                (_, Some(deadline), _) => Some(deadline),
+                (_, None, interval) => interval.map(|interval| Instant::now() + interval),
             };
             if self.more_pending && self.large.is_empty() {
                 self.large = vec![0; READ_LARGE];
@@ -451,29 +474,35 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                 &mut self.small
             };
             let read = self.read.read(buf);
-            let result = match timeout {
+            let result = match deadline {
                 None => read.await,
-                Some(limit) => match tokio::time::timeout(limit, read).await {
+                Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
                     Ok(result) => result,
                     Err(_elapsed) => {
                         if state == State::Closing {
                             return Err(Error::CloseTimeout);
                         }
-                        if self.awaiting_pong {
+                        if self.pong_deadline.is_some() {
                             return Err(Error::KeepaliveTimeout);
                         }
                         // Quiet for `ping_interval`: ask the peer whether it is still there.
+                        // Writing the Ping counts against `ping_timeout` too: a peer that does
+                        // not read (or a Sender stuck writing to it) is as dead as a silent one.
+                        let deadline = Instant::now() + config.ping_timeout;
+                        self.pong_deadline = Some(deadline);
                         self.shared
                             .conn()
                             .send(Message::Ping(b"keepalive".to_vec()))?;
-                        self.shared.flush(true).await?;
-                        self.awaiting_pong = true;
+                        match tokio::time::timeout_at(deadline, self.shared.flush(true)).await {
+                            Ok(written) => written?,
+                            Err(_elapsed) => return Err(Error::KeepaliveTimeout),
+                        }
                         continue;
                     }
                 },
             };
             let n = result?;
-            self.awaiting_pong = false;
+            self.pong_deadline = None;
             let buf = if self.more_pending {
                 &self.large
             } else {
@@ -495,7 +524,7 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     /// queued, then end the TCP connection the way RFC 6455 §7.1.1 asks of our role.
     // ANCHOR: finish_close
     async fn finish_close(&mut self) -> Result<(), Error> {
-        self.done = true;
+        self.end();
         let role = self.shared.conn().role();
         let written = self.flush_bounded().await;
         if role == Role::Client {
@@ -511,13 +540,20 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     /// The connection failed: send its Close, stop writing, and read what is still in flight.
     // ANCHOR: io_fail
     async fn fail(&mut self) {
-        self.done = true;
+        self.end();
         let _ = self.flush_bounded().await;
         self.shared.shutdown().await;
         let limit = self.shared.conn().config().close_timeout;
         self.drain(limit).await;
     }
     // ANCHOR_END: io_fail
+
+    /// The connection is over: `recv` returns `None` from now on, and a [`Sender`] waiting for
+    /// the socket gives up, leaving the writer to our last Close and the shutdown.
+    fn end(&mut self) {
+        self.done = true;
+        self.shared.over.send_replace(true);
+    }
 
     /// Writes what is queued, giving up after `Config::close_timeout`: at the end of a
     /// connection, a peer that does not read must not keep us waiting.
