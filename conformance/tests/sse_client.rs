@@ -52,7 +52,7 @@ async fn collect(
     let mut reconnects = Vec::new();
     while messages.len() < count {
         match client.next().await.expect("the client does not close") {
-            ClientEvent::Message(m) => messages.push((m.data, m.last_event_id)),
+            ClientEvent::Message(m) => messages.push((m.data, m.last_event_id.to_string())),
             ClientEvent::Reconnecting {
                 reason,
                 last_event_id,
@@ -463,7 +463,7 @@ async fn a_client_whose_id_fell_out_of_the_history_is_told() {
     guarded(async {
         while got.len() < 4 {
             if let ClientEvent::Message(m) = client.next().await.expect("open") {
-                got.push((m.event_type, m.data, m.last_event_id));
+                got.push((m.event_type, m.data, m.last_event_id.to_string()));
             }
         }
     })
@@ -535,7 +535,7 @@ async fn a_hostile_stream_neither_panics_nor_stalls_the_client() {
         loop {
             match client.next().await.expect("open") {
                 ClientEvent::Message(m) => {
-                    messages.push((m.event_type, m.data, m.last_event_id));
+                    messages.push((m.event_type, m.data, m.last_event_id.to_string()));
                 }
                 ClientEvent::Reconnecting {
                     delay,

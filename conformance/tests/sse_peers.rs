@@ -63,7 +63,7 @@ fn our_events(bytes: &[u8]) -> Vec<Value> {
         .into_iter()
         .filter_map(|item| match item {
             Item::Event(e) => {
-                Some(json!({"type": e.event_type, "data": e.data, "id": e.last_event_id}))
+                Some(json!({"type": e.event_type, "data": e.data, "id": &*e.last_event_id}))
             }
             _ => None,
         })

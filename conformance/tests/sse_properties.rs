@@ -175,7 +175,7 @@ proptest! {
                     Some(t) => t.to_owned(),
                 },
                 data: lines(&spec.data).join("\n"),
-                last_event_id: last_event_id.clone(),
+                last_event_id: last_event_id.as_str().into(),
             }));
         }
         let got: Vec<Item> = parse_chunks(ParserConfig::default(), [wire.as_slice()])

@@ -58,7 +58,7 @@ fn run<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<Value>, String) {
         while let Some(item) = parser.next_item() {
             items.push(match item.expect("no vector exceeds the bound") {
                 Item::Event(e) => {
-                    json!({"type": e.event_type, "data": e.data, "id": e.last_event_id})
+                    json!({"type": e.event_type, "data": e.data, "id": &*e.last_event_id})
                 }
                 Item::Retry(time) => {
                     json!({ "retry": u64::try_from(time.as_millis()).expect("saturated at u64") })

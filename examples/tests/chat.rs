@@ -36,7 +36,7 @@ async fn websocket_and_sse_users_hear_each_other() {
             json(&heard.data),
             json(r#"{"from":"bo","text":"hi","t":1}"#)
         );
-        assert_eq!(heard.last_event_id, "1");
+        assert_eq!(&*heard.last_event_id, "1");
         let Some(Message::Text(text)) = ana.recv().await.expect("recv") else {
             panic!("text expected");
         };

@@ -34,7 +34,7 @@ async fn both_transports_carry_the_same_prices_and_only_sse_resumes() {
         for _ in 0..5 {
             let message = next_message(&mut events).await;
             let seq = json(&message.data)["seq"].as_u64().expect("seq");
-            assert_eq!(message.last_event_id, seq.to_string());
+            assert_eq!(&*message.last_event_id, seq.to_string());
             assert_eq!(message.data, expected(seq));
             assert!(last == 0 || seq == last + 1, "{last} then {seq}");
             last = seq;

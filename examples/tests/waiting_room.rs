@@ -38,7 +38,7 @@ async fn positions_count_down_without_a_gap_across_a_cut_then_204_stops_the_clie
                 ClientEvent::Message(message) => {
                     let value = json(&message.data);
                     assert_eq!(value["ticket"], ticket);
-                    assert_eq!(message.last_event_id, value["serving"].to_string());
+                    assert_eq!(&*message.last_event_id, value["serving"].to_string());
                     let position = value["position"].as_u64().expect("position");
                     assert_eq!(message.event_type == YOUR_TURN, position == 0);
                     positions.push(position);

@@ -14,7 +14,7 @@
 //! parser.feed(b"lo\n\n");
 //! let Some(Ok(Item::Event(event))) = parser.next_item() else { panic!() };
 //! assert_eq!((event.event_type.as_str(), event.data.as_str()), ("tick", "hello"));
-//! assert_eq!(event.last_event_id, "1");
+//! assert_eq!(&*event.last_event_id, "1");
 //! ```
 //!
 //! How the spec's steps map onto this file:
@@ -38,10 +38,21 @@
 //!   [`Item::Retry`] for the I/O layer to act on.
 //!
 //! Every byte is looked at once: a chunk is scanned from where the previous scan stopped, so a
-//! long line arriving in many small chunks costs linear, not quadratic, time. Memory is
-//! bounded by [`ParserConfig::max_event_bytes`], the one limit the spec leaves to us.
+//! long line arriving in many small chunks costs linear, not quadratic, time.
+//!
+//! Memory is bounded by [`ParserConfig::max_event_bytes`], the one limit the spec leaves to us.
+//! It covers what the parser keeps between lines: the line being received and the three
+//! buffers, the last event ID buffer included, since an id lives as long as the stream. The
+//! last event ID is shared, not copied: every event dispatched under one id holds the same
+//! [`Arc<str>`], so a server cannot turn one long `id` and many tiny events into gigabytes.
+//! The items waiting in the queue therefore take memory in proportion to the input that
+//! produced them. One subtlety: decoding turns each invalid byte into U+FFFD, three bytes in
+//! UTF-8, so while one line is being processed the parser briefly holds up to about four
+//! times the bound (the raw line and its decoded copy); the buffers it keeps are checked
+//! against the bound after every line.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
@@ -54,7 +65,8 @@ const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParserConfig {
     /// The most bytes the parser holds for one event: the line being received plus the data
-    /// buffer and the event type buffer. Default: 1 MiB (1,048,576 bytes).
+    /// buffer, the event type buffer and the last event ID buffer. Default: 1 MiB (1,048,576
+    /// bytes).
     ///
     /// The HTML Standard sets no limit, so without one a server that never ends a line, or
     /// never ends an event, makes the receiver buffer until it runs out of memory. Going past
@@ -81,7 +93,9 @@ pub struct MessageEvent {
     /// The `data` fields' values, joined with LF.
     pub data: String,
     /// The last event ID at the time of dispatch (it persists across events), or `""`.
-    pub last_event_id: String,
+    /// Events dispatched under the same id share it, so a long id is held once, not once per
+    /// event; `&*event.last_event_id` is the `&str`.
+    pub last_event_id: Arc<str>,
 }
 
 /// One thing the parser found in the stream.
@@ -123,10 +137,11 @@ pub struct Parser {
     // associated with [the stream]. They must be initialized to the empty string."
     data_buffer: String,
     event_type_buffer: String,
-    last_event_id_buffer: String,
+    /// Replaced whole by each `id` field, so it can be shared with the events.
+    last_event_id_buffer: Arc<str>,
     /// HTML §9.2.3: the `EventSource` object's "last event ID string", set at each dispatch.
     /// It is what a client sends as `Last-Event-ID` when it reconnects.
-    last_event_id: String,
+    last_event_id: Arc<str>,
     items: VecDeque<Result<Item, Error>>,
     /// The bound was exceeded or the stream ended: further input is ignored.
     stopped: bool,
@@ -143,8 +158,8 @@ impl Parser {
             after_cr: false,
             data_buffer: String::new(),
             event_type_buffer: String::new(),
-            last_event_id_buffer: String::new(),
-            last_event_id: String::new(),
+            last_event_id_buffer: Arc::from(""),
+            last_event_id: Arc::from(""),
             items: VecDeque::new(),
             stopped: false,
         }
@@ -160,8 +175,8 @@ impl Parser {
     /// [`crate::client`] uses this to behave like them.
     pub fn with_last_event_id(config: ParserConfig, last_event_id: &str) -> Self {
         let mut parser = Parser::new(config);
-        parser.last_event_id_buffer = last_event_id.to_owned();
-        parser.last_event_id = last_event_id.to_owned();
+        parser.last_event_id_buffer = Arc::from(last_event_id);
+        parser.last_event_id = Arc::clone(&parser.last_event_id_buffer);
         parser
     }
     // ANCHOR_END: with_last_event_id
@@ -172,10 +187,14 @@ impl Parser {
         &self.last_event_id
     }
 
-    /// How many bytes the parser holds for the event being received; never more than
-    /// [`ParserConfig::max_event_bytes`].
+    /// How many bytes the parser holds for the event being received: the line being received,
+    /// the data buffer, the event type buffer and the last event ID buffer. Whenever
+    /// [`Parser::feed`] returns, never more than [`ParserConfig::max_event_bytes`].
     pub fn buffered_bytes(&self) -> usize {
-        self.line.len() + self.data_buffer.len() + self.event_type_buffer.len()
+        self.line.len()
+            + self.data_buffer.len()
+            + self.event_type_buffer.len()
+            + self.last_event_id_buffer.len()
     }
 
     // ANCHOR: feed
@@ -339,8 +358,7 @@ impl Parser {
             // "If the field value does not contain U+0000 NULL, then set the last event ID
             // buffer to the field value. Otherwise, ignore the field."
             "id" if !value.contains('\0') => {
-                self.last_event_id_buffer.clear();
-                self.last_event_id_buffer.push_str(value);
+                self.last_event_id_buffer = Arc::from(value);
             }
             // "If the field value consists of only ASCII digits, then interpret the field
             // value as an integer in base ten, and set the event stream's reconnection time
@@ -357,7 +375,7 @@ impl Parser {
             // "Otherwise: The field is ignored."
             _ => {}
         }
-        // The data and event type buffers grew: they count against the bound too.
+        // A buffer grew: the buffers count against the bound too.
         if self.buffered_bytes() > self.config.max_event_bytes {
             self.fail();
         }
@@ -368,8 +386,8 @@ impl Parser {
     /// HTML §9.2.6, "dispatch the event".
     fn dispatch(&mut self) {
         // 1. "Set the last event ID string of the event source to the value of the last
-        //    event ID buffer. The buffer does not get reset."
-        self.last_event_id.clone_from(&self.last_event_id_buffer);
+        //    event ID buffer. The buffer does not get reset." (Sharing it, not copying it.)
+        self.last_event_id = Arc::clone(&self.last_event_id_buffer);
         // 2. "If the data buffer is an empty string, set the data buffer and the event type
         //    buffer to the empty string and return."
         if self.data_buffer.is_empty() {
@@ -391,7 +409,7 @@ impl Parser {
         self.items.push_back(Ok(Item::Event(MessageEvent {
             event_type,
             data,
-            last_event_id: self.last_event_id.clone(),
+            last_event_id: Arc::clone(&self.last_event_id),
         })));
     }
     // ANCHOR_END: dispatch
@@ -433,7 +451,7 @@ mod tests {
         items
             .into_iter()
             .filter_map(|item| match item {
-                Item::Event(e) => Some((e.event_type, e.data, e.last_event_id)),
+                Item::Event(e) => Some((e.event_type, e.data, e.last_event_id.to_string())),
                 _ => None,
             })
             .collect()
@@ -499,7 +517,7 @@ mod tests {
         let Some(Ok(Item::Event(e))) = parser.next_item() else {
             panic!("no event");
         };
-        assert_eq!(e.last_event_id, "41");
+        assert_eq!(&*e.last_event_id, "41");
     }
 
     #[test]
@@ -523,5 +541,52 @@ mod tests {
             Some(Err(Error::EventTooLarge { .. }))
         ));
         assert!(parser.next_item().is_none(), "the error is reported once");
+    }
+
+    #[test]
+    fn the_bound_counts_the_last_event_id_buffer() {
+        let config = ParserConfig {
+            max_event_bytes: 16,
+        };
+        // With a 4-byte id, an 11-byte line fits the bound of 16 and a 13-byte one does not.
+        let (items, error) = parse_all(b"id: 0123\ndata: abcde\n\n", config);
+        assert!(error.is_none());
+        assert_eq!(items.len(), 1);
+        let (items, error) = parse_all(b"id: 0123\ndata: abcdefg\n\n", config);
+        assert!(items.is_empty());
+        assert!(matches!(error, Some(Error::EventTooLarge { limit: 16 })));
+        // The id outlives its event, and keeps counting.
+        let mut parser = Parser::new(config);
+        parser.feed(b"id: 0123456789\n\n");
+        assert_eq!(parser.buffered_bytes(), 10);
+        parser.feed(b"data: abcdefg");
+        assert!(parser.buffered_bytes() <= 16);
+        assert!(matches!(
+            parser.next_item(),
+            Some(Err(Error::EventTooLarge { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_long_id_is_shared_by_its_events_not_copied() {
+        // 100 KB of id, then 16 KiB of tiny events: 2,730 events under that one id.
+        let mut parser = Parser::new(ParserConfig::default());
+        let mut id_line = b"id: ".to_vec();
+        id_line.resize(4 + 100_000, b'x');
+        id_line.push(b'\n');
+        parser.feed(&id_line);
+        parser.feed(&b"data\n\n".repeat(16 * 1024 / 6));
+        let mut ids: Vec<Arc<str>> = Vec::new();
+        for item in parser.items() {
+            let Ok(Item::Event(event)) = item else {
+                panic!("only events expected: {item:?}");
+            };
+            if !ids.iter().any(|id| Arc::ptr_eq(id, &event.last_event_id)) {
+                ids.push(event.last_event_id);
+            }
+        }
+        // Each distinct id is one allocation, whatever the number of events.
+        let held: usize = ids.iter().map(|id| id.len()).sum();
+        assert_eq!(held, 100_000);
     }
 }
