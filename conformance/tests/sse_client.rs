@@ -9,6 +9,8 @@
 //! - An endless line hits the parser's bound and the client closes with a clear error.
 //! - Requests carry `Accept: text/event-stream`, `Cache-Control: no-cache`, and
 //!   `Last-Event-ID` once an id is known.
+//! - Only failed attempts back off: a connection that delivered an event, or ended cleanly,
+//!   resets the count, so a polling-style server is never given up on.
 //! - Keep-alive comments arrive while the stream is idle; a graceful shutdown ends the
 //!   stream and the client reconnects; a client too far behind is told about the gap.
 //!
@@ -508,6 +510,84 @@ async fn connection_refused_is_retried_with_backoff_then_given_up() {
         matches!(reason, CloseReason::GaveUp { attempts: 4 }),
         "{reason}"
     );
+}
+
+/// Reads until `count` messages arrived; returns each reconnection's attempt number, delay,
+/// and whether the server had ended the stream cleanly. Panics if the client closes.
+async fn reconnections_for(client: &mut Client, count: usize) -> Vec<(u32, Duration, bool)> {
+    let mut messages = 0;
+    let mut reconnections = Vec::new();
+    while messages < count {
+        match client.next().await.expect("the client does not close") {
+            ClientEvent::Message(_) => messages += 1,
+            ClientEvent::Reconnecting {
+                attempt,
+                delay,
+                reason,
+                ..
+            } => {
+                let clean = matches!(reason, Disconnect::EndOfStream);
+                reconnections.push((attempt, delay, clean));
+            }
+            ClientEvent::Closed(reason) => panic!("closed after {messages} messages: {reason}"),
+            _ => {}
+        }
+    }
+    reconnections
+}
+
+#[tokio::test]
+async fn a_polling_server_that_answers_every_request_is_never_backed_off() {
+    // Each response: one event, then a clean end, as a long-polling server does.
+    let server = serve(|_| {
+        sse_response(Iter(
+            vec![Event::new().retry(Duration::from_millis(5)).data("tick")].into_iter(),
+        ))
+    })
+    .await;
+    let config = ClientConfig {
+        max_attempts: Some(3),
+        ..fast()
+    };
+    let mut client = Client::new(&server.url("/poll"), config).expect("url");
+    let reconnections = guarded(reconnections_for(&mut client, 10)).await;
+    // Every connection succeeded: each reconnection is attempt 1 and waits the reconnection
+    // time, no backoff, and max_attempts never runs out.
+    assert_eq!(reconnections, [(1, Duration::from_millis(5), true); 9]);
+}
+
+#[tokio::test]
+async fn a_connection_that_delivered_an_event_then_broke_resets_the_backoff() {
+    // Each response: one event, then the socket closes in the middle of the chunked body, a
+    // network error for the client, but only after the connection did its job.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move {
+        loop {
+            let (mut tcp, _) = listener.accept().await.expect("accept");
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                tcp.read_exact(&mut byte).await.expect("request");
+                head.push(byte[0]);
+            }
+            let event = "retry: 5\ndata: tick\n\n";
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                 transfer-encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
+                event.len()
+            );
+            tcp.write_all(response.as_bytes()).await.expect("write");
+        }
+    });
+    let config = ClientConfig {
+        max_attempts: Some(3),
+        ..fast()
+    };
+    let mut client = Client::new(&url, config).expect("url");
+    let reconnections = guarded(reconnections_for(&mut client, 10)).await;
+    assert_eq!(reconnections, [(1, Duration::from_millis(5), false); 9]);
+    server.abort();
 }
 
 #[tokio::test]

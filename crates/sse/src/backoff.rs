@@ -10,8 +10,17 @@
 //! since the last healthy connection, from 1) is the reconnection time, plus, from the second
 //! attempt on, `min(max, base × 2^(n-2))` scaled by a random factor in [½, 1] ("equal jitter",
 //! so that thousands of clients dropped at the same instant do not come back at the same
-//! instant). A connection that stayed open for `healthy_after` resets the count, so one drop
-//! after an hour of service costs only the reconnection time.
+//! instant).
+//!
+//! A healthy connection resets the count. Following the spec's "if the previous attempt
+//! failed", a connection is healthy when it was announced (opened) and then delivered at least
+//! one event, or was ended cleanly by the server, or stayed open for `healthy_after` (a quiet
+//! stream of keep-alive comments that finally dropped). So a polling-style server, which
+//! answers each request with one event and ends the response, is reconnected to after just
+//! the reconnection time, for ever; and one drop after an hour of service costs only the
+//! reconnection time. What counts as failed: a connection that never opened (refused, reset,
+//! timed out, a server error mid-handshake), or one that broke with a network error before
+//! any event and before `healthy_after`.
 //!
 //! This module does no I/O and reads no clock: the caller passes the random word and the time
 //! the connection lasted, so the policy is deterministic under test.
@@ -27,8 +36,8 @@ pub struct BackoffConfig {
     pub base: Duration,
     /// The most extra delay, however many attempts failed. Default: 60 s.
     pub max: Duration,
-    /// A connection that stays open this long counts as healthy and resets the backoff.
-    /// Default: 30 s.
+    /// A connection that stays open this long counts as healthy and resets the backoff, even
+    /// if it delivered no event. Default: 30 s.
     pub healthy_after: Duration,
 }
 
@@ -65,10 +74,14 @@ impl Backoff {
     }
 
     // ANCHOR: connection_ended
-    /// Tells the policy how long the connection that just ended was open (`None` when it never
-    /// opened). A healthy connection resets the count of attempts.
-    pub fn connection_ended(&mut self, open_for: Option<Duration>) {
-        if open_for.is_some_and(|d| d >= self.config.healthy_after) {
+    /// Tells the policy how the connection that just ended went: how long it was open (`None`
+    /// when it never opened), and whether it `succeeded`, that is, delivered at least one event
+    /// or was ended cleanly by the server. A healthy connection resets the count of attempts.
+    pub fn connection_ended(&mut self, open_for: Option<Duration>, succeeded: bool) {
+        // HTML §9.2.3 backs off "if the previous attempt failed": an attempt that opened and
+        // then did its job, or simply lasted, did not fail.
+        let healthy = open_for.is_some_and(|d| succeeded || d >= self.config.healthy_after);
+        if healthy {
             self.attempts = 0;
         }
     }
@@ -128,12 +141,30 @@ mod tests {
             .map(|_| backoff.next_delay(zero, u32::MAX).as_millis())
             .collect();
         assert_eq!(delays, [0, 100, 200, 400, 800, 1000, 1000, 1000]);
-        backoff.connection_ended(Some(Duration::from_secs(1)));
-        assert_eq!(backoff.attempts(), 8, "a short connection does not reset");
-        backoff.connection_ended(Some(Duration::from_secs(10)));
+        backoff.connection_ended(Some(Duration::from_secs(1)), false);
+        assert_eq!(
+            backoff.attempts(),
+            8,
+            "a short, failed connection does not reset"
+        );
+        backoff.connection_ended(Some(Duration::from_secs(10)), false);
         assert_eq!(backoff.next_delay(zero, 0), zero);
     }
     // ANCHOR_END: test_growth
+
+    #[test]
+    fn a_short_connection_that_succeeded_resets_but_one_that_never_opened_does_not() {
+        let mut backoff = Backoff::new(BackoffConfig::default());
+        let retry = Duration::from_millis(500);
+        for _ in 0..3 {
+            backoff.next_delay(retry, u32::MAX);
+        }
+        backoff.connection_ended(None, false);
+        assert_eq!(backoff.attempts(), 3, "never opened: failed");
+        backoff.connection_ended(Some(Duration::from_millis(1)), true);
+        assert_eq!(backoff.attempts(), 0, "opened, and an event or a clean end");
+        assert_eq!(backoff.next_delay(retry, u32::MAX), retry);
+    }
 
     #[test]
     fn jitter_stays_within_half_and_full_cap_and_never_overflows() {

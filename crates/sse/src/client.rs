@@ -14,7 +14,9 @@
 //! - It "reestablishes the connection" after a network error and after a clean end of the
 //!   stream: it waits the reconnection time (3 s unless the server sent `retry:`), plus the
 //!   exponential backoff with jitter of [`crate::backoff`] while attempts keep failing, and
-//!   connects again.
+//!   connects again. An attempt that opened and then delivered an event, or that the server
+//!   ended cleanly, did not fail: it resets the backoff and the count of
+//!   [`ClientConfig::max_attempts`].
 //!
 //! Everything a browser would only show in its network panel is an item here, so that a
 //! program (and the book's demo) can show it: the ready state changes ([`ClientEvent::Open`],
@@ -73,7 +75,8 @@ pub struct ClientConfig {
     pub max_redirects: usize,
     /// The parser's limits.
     pub parser: ParserConfig,
-    /// Give up after this many reconnection attempts in a row without a healthy connection.
+    /// Give up after this many reconnection attempts in a row without a healthy connection
+    /// (one that delivered an event, ended cleanly, or lasted [`BackoffConfig::healthy_after`]).
     /// Default: `None`, never give up, like `EventSource`.
     pub max_attempts: Option<u32>,
     /// The longest wait for a connection and its response head, and then for each next
@@ -239,6 +242,8 @@ enum State {
         body: Incoming,
         parser: Parser,
         since: Instant,
+        /// At least one event arrived on this connection.
+        delivered: bool,
         _task: ConnectionTask,
     },
     Waiting {
@@ -354,6 +359,7 @@ impl Client {
                                 &self.last_event_id,
                             ),
                             since: Instant::now(),
+                            delivered: false,
                             _task: task,
                         };
                         self.queue.push_back(ClientEvent::Open);
@@ -390,13 +396,19 @@ impl Client {
     // ANCHOR: drain_parser
     /// Moves what the parser found into the queue, acting on `retry` and on errors.
     fn drain_parser(&mut self) {
-        let State::Open { parser, .. } = &mut self.state else {
+        let State::Open {
+            parser, delivered, ..
+        } = &mut self.state
+        else {
             return;
         };
         let mut error = None;
         while let Some(item) = parser.next_item() {
             match item {
-                Ok(Item::Event(event)) => self.queue.push_back(ClientEvent::Message(event)),
+                Ok(Item::Event(event)) => {
+                    *delivered = true;
+                    self.queue.push_back(ClientEvent::Message(event));
+                }
                 Ok(Item::Comment(text)) => self.queue.push_back(ClientEvent::Comment(text)),
                 Ok(Item::Retry(time)) => {
                     self.reconnection_time = time;
@@ -425,11 +437,18 @@ impl Client {
         if matches!(self.state, State::Closed) {
             return;
         }
-        let open_for = match &self.state {
-            State::Open { since, .. } => Some(since.elapsed()),
-            _ => None,
+        // An announced connection that delivered an event, or that the server ended cleanly,
+        // succeeded: only failed attempts back off (see `crate::backoff`).
+        let (open_for, succeeded) = match &self.state {
+            State::Open {
+                since, delivered, ..
+            } => (
+                Some(since.elapsed()),
+                *delivered || matches!(reason, Disconnect::EndOfStream),
+            ),
+            _ => (None, false),
         };
-        self.backoff.connection_ended(open_for);
+        self.backoff.connection_ended(open_for, succeeded);
         if let Some(max) = self.config.max_attempts
             && self.backoff.attempts() >= max
         {
