@@ -5,7 +5,8 @@
 //!   clean ends of the response and with connections cut in the middle of an event.
 //! - 204, 404 and a wrong content type: the client stops for good, with the reason, after
 //!   exactly one request.
-//! - Redirects are followed, up to the limit.
+//! - Redirects are followed, up to the limit, and reported once even when a `next()` is
+//!   cancelled in the middle of them.
 //! - An endless line hits the parser's bound and the client closes with a clear error.
 //! - Requests carry `Accept: text/event-stream`, `Cache-Control: no-cache`, and
 //!   `Last-Event-ID` once an id is known.
@@ -326,6 +327,63 @@ async fn redirects_are_followed_up_to_the_limit() {
         matches!(reason, CloseReason::TooManyRedirects(3)),
         "{reason}"
     );
+}
+
+#[tokio::test]
+async fn a_cancelled_next_does_not_report_a_redirect_twice() {
+    // `/start` redirects to `/slow`; the first request for `/slow` never gets an answer, the
+    // later ones get the stream. The test drops `next()` while that first request hangs, the
+    // redirect already followed, then calls `next()` again.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/start", listener.local_addr().expect("address"));
+    let slow_reached = Arc::new(tokio::sync::Notify::new());
+    let server = tokio::spawn({
+        let slow_reached = slow_reached.clone();
+        async move {
+            let mut hanging = Vec::new();
+            loop {
+                let (mut tcp, _) = listener.accept().await.expect("accept");
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    tcp.read_exact(&mut byte).await.expect("request");
+                    head.push(byte[0]);
+                }
+                let response: &[u8] = if head.starts_with(b"GET /start ") {
+                    b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /slow\r\ncontent-length: 0\r\n\r\n"
+                } else if hanging.is_empty() {
+                    hanging.push(tcp);
+                    slow_reached.notify_one();
+                    continue;
+                } else {
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: hi\n\n"
+                };
+                tcp.write_all(response).await.expect("write");
+            }
+        }
+    });
+    let mut client = Client::new(&url, fast()).expect("url");
+    guarded(async {
+        tokio::select! {
+            event = client.next() => panic!("nothing is ready while /slow hangs: {event:?}"),
+            () = slow_reached.notified() => {}
+        }
+    })
+    .await;
+    let mut seen = Vec::new();
+    guarded(async {
+        loop {
+            match client.next().await.expect("open") {
+                ClientEvent::Redirect { location, .. } => seen.push(format!("redirect {location}")),
+                ClientEvent::Open => seen.push("open".to_owned()),
+                ClientEvent::Message(m) => break seen.push(format!("message {}", m.data)),
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(seen, ["redirect /slow", "open", "message hi"]);
+    server.abort();
 }
 
 #[tokio::test]

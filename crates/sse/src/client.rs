@@ -338,7 +338,8 @@ impl Client {
     /// [`Client::close`]).
     ///
     /// Dropping the future before it completes loses nothing already received: a connection
-    /// attempt in flight is started over, a wait keeps its deadline.
+    /// attempt in flight is started over (its redirects are reported by the attempt that
+    /// finishes, once), a wait keeps its deadline.
     pub async fn next(&mut self) -> Option<ClientEvent> {
         loop {
             if let Some(event) = self.queue.pop_front() {
@@ -350,23 +351,30 @@ impl Client {
                     tokio::time::sleep_until(*until).await;
                     self.state = State::Connecting;
                 }
-                State::Connecting => match within(self.config.timeout, self.connect()).await {
-                    Ok((body, task)) => {
-                        self.state = State::Open {
-                            body,
-                            parser: Parser::with_last_event_id(
-                                self.config.parser,
-                                &self.last_event_id,
-                            ),
-                            since: Instant::now(),
-                            delivered: false,
-                            _task: task,
-                        };
-                        self.queue.push_back(ClientEvent::Open);
+                State::Connecting => {
+                    // Redirects are queued only when the attempt is over, so that an attempt
+                    // cancelled with the future, and started over, does not report them twice.
+                    let mut redirects = Vec::new();
+                    let result = within(self.config.timeout, self.connect(&mut redirects)).await;
+                    self.queue.extend(redirects);
+                    match result {
+                        Ok((body, task)) => {
+                            self.state = State::Open {
+                                body,
+                                parser: Parser::with_last_event_id(
+                                    self.config.parser,
+                                    &self.last_event_id,
+                                ),
+                                since: Instant::now(),
+                                delivered: false,
+                                _task: task,
+                            };
+                            self.queue.push_back(ClientEvent::Open);
+                        }
+                        Err(Failure::Retry(e)) => self.reconnect(Disconnect::Network(e)),
+                        Err(Failure::Fatal(reason)) => self.fail(reason),
                     }
-                    Err(Failure::Retry(e)) => self.reconnect(Disconnect::Network(e)),
-                    Err(Failure::Fatal(reason)) => self.fail(reason),
-                },
+                }
                 State::Open { body, parser, .. } => match within(self.config.timeout, async {
                     body.frame().await.transpose().map_err(Error::Http)
                 })
@@ -475,10 +483,13 @@ impl Client {
     // ANCHOR_END: fail_reconnect
 
     // ANCHOR: connect
-    /// One connection: request, redirects, and the checks that announce it.
-    async fn connect(&mut self) -> Result<(Incoming, ConnectionTask), Failure> {
+    /// One connection: request, redirects (each one pushed to `redirects`), and the checks
+    /// that announce it.
+    async fn connect(
+        &self,
+        redirects: &mut Vec<ClientEvent>,
+    ) -> Result<(Incoming, ConnectionTask), Failure> {
         let mut url = self.url.clone();
-        let mut redirects = 0;
         loop {
             let (response, task) = self.request(&url).await?;
             let status = response.status();
@@ -504,10 +515,11 @@ impl Client {
             if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                 return Err(Failure::Fatal(CloseReason::Status(status.as_u16())));
             }
-            if redirects == self.config.max_redirects {
-                return Err(Failure::Fatal(CloseReason::TooManyRedirects(redirects)));
+            if redirects.len() == self.config.max_redirects {
+                return Err(Failure::Fatal(CloseReason::TooManyRedirects(
+                    redirects.len(),
+                )));
             }
-            redirects += 1;
             let location = response
                 .headers()
                 .get(header::LOCATION)
@@ -515,7 +527,7 @@ impl Client {
                 .unwrap_or_default();
             url = resolve(&url, &location)
                 .ok_or_else(|| Failure::Fatal(CloseReason::BadRedirect(location.clone())))?;
-            self.queue.push_back(ClientEvent::Redirect {
+            redirects.push(ClientEvent::Redirect {
                 status: status.as_u16(),
                 location,
             });
