@@ -47,9 +47,10 @@
 //! [`Arc<str>`], so a server cannot turn one long `id` and many tiny events into gigabytes.
 //! The items waiting in the queue therefore take memory in proportion to the input that
 //! produced them. One subtlety: decoding turns each invalid byte into U+FFFD, three bytes in
-//! UTF-8, so while one line is being processed the parser briefly holds up to about four
-//! times the bound (the raw line and its decoded copy); the buffers it keeps are checked
-//! against the bound after every line.
+//! UTF-8, so a decoded line can be three times its raw size, and while one line is being
+//! processed the parser briefly holds a small multiple of the bound (the raw line, its decoded
+//! copy, the buffer it goes into). The buffers are checked against the bound after every
+//! line, and freed at once when they break it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -309,6 +310,8 @@ impl Parser {
         self.line = Vec::new();
         self.data_buffer = String::new();
         self.event_type_buffer = String::new();
+        // An `id` line can be what broke the bound; nothing will be dispatched any more.
+        self.last_event_id_buffer = Arc::from("");
         self.items.push_back(Err(Error::EventTooLarge {
             limit: self.config.max_event_bytes,
         }));
@@ -555,6 +558,14 @@ mod tests {
         let (items, error) = parse_all(b"id: 0123\ndata: abcdefg\n\n", config);
         assert!(items.is_empty());
         assert!(matches!(error, Some(Error::EventTooLarge { limit: 16 })));
+        // Decoding can triple an id: 12 raw bytes, 24 decoded, past the bound, and freed.
+        let mut parser = Parser::new(config);
+        parser.feed(b"id: \xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\n");
+        assert!(parser.buffered_bytes() <= 16);
+        assert!(matches!(
+            parser.next_item(),
+            Some(Err(Error::EventTooLarge { .. }))
+        ));
         // The id outlives its event, and keeps counting.
         let mut parser = Parser::new(config);
         parser.feed(b"id: 0123456789\n\n");
