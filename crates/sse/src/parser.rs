@@ -42,11 +42,12 @@
 //!
 //! Memory is bounded by [`ParserConfig::max_event_bytes`], the one limit the spec leaves to us.
 //! It covers what the parser keeps between lines: the line being received and the three
-//! buffers, the last event ID buffer included, since an id lives as long as the stream. The
-//! last event ID is shared, not copied: every event dispatched under one id holds the same
-//! [`Arc<str>`], so a server cannot turn one long `id` and many tiny events into gigabytes.
-//! The items waiting in the queue therefore take memory in proportion to the input that
-//! produced them. One subtlety: decoding turns each invalid byte into U+FFFD, three bytes in
+//! buffers, the last event ID buffer included, since an id lives as long as the stream.
+//! Beyond it the parser keeps only the last event ID string of the latest dispatch, an id
+//! that once fitted the bound. That id is shared, not copied: every event dispatched under
+//! one id holds the same [`Arc<str>`], so a server cannot turn one long `id` and many tiny
+//! events into gigabytes. The items waiting in the queue therefore take memory in proportion
+//! to the input that produced them. One subtlety: decoding turns each invalid byte into U+FFFD, three bytes in
 //! UTF-8, so a decoded line can be three times its raw size, and while one line is being
 //! processed the parser briefly holds a small multiple of the bound (the raw line, its decoded
 //! copy, the buffer it goes into). The buffers are checked against the bound after every
