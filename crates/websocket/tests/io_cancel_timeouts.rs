@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 use websocket::io::WebSocket;
-use websocket::{Config, Connection, Error, Message, Role};
+use websocket::{CloseFrame, Config, Connection, Error, Message, Role};
 
 /// Far longer than any limit in the default `Config`: reaching it means a hang.
 const HANG: Duration = Duration::from_secs(120);
@@ -107,4 +107,114 @@ async fn failing_is_bounded_while_the_sender_is_blocked() {
     );
     let sent = tokio::time::timeout(HANG, sender).await;
     assert!(matches!(sent, Ok(Ok(Err(_)))), "{sent:?}");
+}
+
+/// A client's `recv` that is cancelled (a `select!` with a timer) while the server keeps the
+/// TCP connection open after its Close still hands the Close to the application.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_recv_does_not_lose_the_peers_close() {
+    let (a, mut peer) = tokio::io::duplex(64 << 10);
+    let mut ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
+    let mut server = Connection::new(Role::Server, Config::default());
+    let going_away = CloseFrame {
+        code: 1001,
+        reason: "going away".into(),
+    };
+    server
+        .send(Message::Close(Some(going_away.clone())))
+        .unwrap();
+    peer.write_all(&server.take_output()).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        tokio::select! {
+            message = ws.recv() => seen.push(format!("{message:?}")),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => seen.push("tick".into()),
+        }
+    }
+    let close = format!(
+        "{:?}",
+        Ok::<_, Error>(Some(Message::Close(Some(going_away))))
+    );
+    assert_eq!(seen[0], close, "{seen:?}");
+    drop(peer);
+}
+
+/// A cancelled `recv` does not lose a message either, when it was cancelled while writing
+/// the replies (here the Pong for a Ping, to a peer that does not read).
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_recv_does_not_lose_a_message() {
+    let config = Config {
+        write_buffer_size: 1,
+        ..Config::default()
+    };
+    let (a, peer) = tokio::io::duplex(64);
+    let (mut peer_read, mut peer_write) = tokio::io::split(peer);
+    let mut ws = WebSocket::from_stream(a, Role::Server, config, &[], None);
+    let mut client = Connection::new(Role::Client, Config::default());
+    client.send(Message::Ping(vec![b'p'; 100])).unwrap();
+    client.send(Message::Text("after".into())).unwrap();
+    let input = client.take_output();
+    tokio::spawn(async move { peer_write.write_all(&input).await });
+    // The Pong (102 bytes) does not fit in the pipe: recv waits to write it (the output is
+    // over `write_buffer_size`), and the timer cancels it.
+    let cancelled = tokio::time::timeout(Duration::from_secs(1), ws.recv()).await;
+    assert!(cancelled.is_err(), "{cancelled:?}");
+    let mut sink = vec![0; 1024];
+    let reader = tokio::spawn(async move { while peer_read.read(&mut sink).await.unwrap() > 0 {} });
+    let ping = tokio::time::timeout(HANG, ws.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ping, Some(Message::Ping(vec![b'p'; 100])));
+    let text = tokio::time::timeout(HANG, ws.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(text, Some(Message::Text("after".into())));
+    drop(ws);
+    reader.await.unwrap();
+}
+
+/// The same for the error that fails the connection: failing waits (up to `close_timeout`)
+/// for the peer to close, and a `recv` cancelled meanwhile must not turn the error into a
+/// clean `None`.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_recv_does_not_lose_the_error() {
+    let (a, mut peer) = tokio::io::duplex(64 << 10);
+    let mut ws = WebSocket::from_stream(a, Role::Server, Config::default(), &[], None);
+    // An unmasked frame from a client: 1002. The peer then stays, silent.
+    peer.write_all(&[0x81, 0x01, b'x']).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        tokio::select! {
+            message = ws.recv() => seen.push(format!("{message:?}")),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => seen.push("tick".into()),
+        }
+    }
+    assert!(seen.iter().any(|s| s.contains("WrongMasking")), "{seen:?}");
+    drop(peer);
+}
+
+/// The peer sends Close 1001 and goes away at once, so our reply cannot be written: the
+/// application still learns 1001 (RFC 6455 §7.1.5), not an I/O error.
+#[tokio::test(start_paused = true)]
+async fn the_peers_close_is_returned_when_the_reply_cannot_be_written() {
+    let (a, mut peer) = tokio::io::duplex(4096);
+    let mut ws = WebSocket::from_stream(a, Role::Server, Config::default(), &[], None);
+    let mut client = Connection::new(Role::Client, Config::default());
+    let going_away = CloseFrame {
+        code: 1001,
+        reason: "going away".into(),
+    };
+    client
+        .send(Message::Close(Some(going_away.clone())))
+        .unwrap();
+    peer.write_all(&client.take_output()).await.unwrap();
+    drop(peer);
+    let received = tokio::time::timeout(HANG, ws.recv()).await.unwrap();
+    assert!(
+        matches!(&received, Ok(Some(Message::Close(Some(c)))) if *c == going_away),
+        "{received:?}"
+    );
+    assert!(matches!(ws.recv().await, Ok(None)));
 }

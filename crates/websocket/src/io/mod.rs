@@ -179,6 +179,11 @@ impl<S: AsyncWrite> Shared<S> {
         }
     }
 
+    /// No more messages can be sent: a [`Sender`] waiting for the socket gives up.
+    fn end(&self) {
+        self.over.send_replace(true);
+    }
+
     /// Shuts the write side down, waiting for the writer at most `Config::close_timeout`.
     async fn shutdown(&self) {
         let limit = self.conn().config().close_timeout;
@@ -239,6 +244,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 small: vec![0; READ_SMALL],
                 large: Vec::new(),
                 more_pending: false,
+                ready: None,
                 done: false,
                 pong_deadline: None,
             },
@@ -370,6 +376,10 @@ pub struct Receiver<S> {
     large: Vec<u8>,
     /// The last read filled its buffer.
     more_pending: bool,
+    /// An event taken from the connection, kept here while its replies are written (or the
+    /// connection is failed), so that a `recv` cancelled meanwhile does not lose it: the next
+    /// call returns it.
+    ready: Option<Result<Message, Error>>,
     /// The connection is over: `recv` returns `None`.
     done: bool,
     /// A keep-alive Ping is out and nothing has been received since: the peer has until then.
@@ -387,35 +397,43 @@ impl<S> std::fmt::Debug for Receiver<S> {
 
 impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     /// The next message: `Ok(Some(Close))` when the peer's Close arrives, then `Ok(None)` once
-    /// the connection is over. An error means the connection failed: its Close (with the
-    /// error's close code) has been sent, and the connection is over.
+    /// the connection is over. An error means the connection failed and is over: its Close,
+    /// with the error's close code, was written if the peer read it within
+    /// `Config::close_timeout`.
     ///
-    /// Pongs for received Pings are written before this returns.
+    /// Pongs for received Pings, and the reply to the peer's Close, are written before this
+    /// returns.
+    ///
+    /// Cancel-safe: a message (or error) taken from the connection is kept until it is
+    /// returned. If `recv` is dropped while writing its replies, the next call returns it at
+    /// once, and the replies go out with the next write.
     // ANCHOR: recv
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
         loop {
+            if let Some(event) = self.ready.take() {
+                return event.map(Some);
+            }
             if self.done {
                 return Ok(None);
             }
-            let event = self.shared.conn().next_event();
-            match event {
-                Err(error) => {
+            let event = self.shared.conn().next_event().transpose();
+            if let Some(event) = event {
+                let failed = event.is_err();
+                let close = matches!(event, Ok(Message::Close(_)));
+                self.ready = Some(event);
+                if failed {
                     self.fail().await;
-                    return Err(error);
+                } else if close {
+                    self.answer_close().await;
+                } else {
+                    self.write_replies().await?;
                 }
-                Ok(Some(message)) => {
-                    if matches!(message, Message::Close(_)) {
-                        self.finish_close().await?;
-                    } else {
-                        self.write_replies().await?;
-                    }
-                    return Ok(Some(message));
-                }
-                Ok(None) => {}
+                continue;
             }
             if self.shared.conn().state() == State::Closed {
-                // The closing handshake completed earlier, or the input ended.
-                self.finish_close().await?;
+                // The closing handshake completed (the peer's Close was returned), or the
+                // connection failed (the error was returned).
+                self.finish_close().await;
                 return Ok(None);
             }
             self.write_replies().await?;
@@ -520,20 +538,35 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     }
     // ANCHOR_END: read_some
 
+    /// The peer's Close arrived: write our reply (§5.5.1) and, as the server, end the TCP
+    /// connection (§7.1.1: the server closes first; a client waits for that in the next
+    /// `recv`). A reply that cannot be written is no error: the peer has closed the
+    /// connection, with its code (§7.1.5), whether or not it reads our answer.
+    // ANCHOR: answer_close
+    async fn answer_close(&mut self) {
+        self.shared.end();
+        let _ = self.flush_bounded().await;
+        if self.shared.conn().role() == Role::Server {
+            self.shared.shutdown().await;
+        }
+    }
+    // ANCHOR_END: answer_close
+
     /// The closing handshake is complete (or the input ended): write our Close if it is still
     /// queued, then end the TCP connection the way RFC 6455 §7.1.1 asks of our role.
     // ANCHOR: finish_close
-    async fn finish_close(&mut self) -> Result<(), Error> {
+    async fn finish_close(&mut self) {
         self.end();
         let role = self.shared.conn().role();
-        let written = self.flush_bounded().await;
+        // The application has had the peer's Close (or the error) already: what is left is
+        // a courtesy to the peer, and its failure is not reported.
+        let _ = self.flush_bounded().await;
         if role == Role::Client {
             // The server closes first; wait for its FIN, briefly.
             let limit = self.shared.conn().config().close_timeout;
             self.drain(limit).await;
         }
         self.shared.shutdown().await;
-        written
     }
     // ANCHOR_END: finish_close
 
@@ -552,7 +585,7 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     /// the socket gives up, leaving the writer to our last Close and the shutdown.
     fn end(&mut self) {
         self.done = true;
-        self.shared.over.send_replace(true);
+        self.shared.end();
     }
 
     /// Writes what is queued, giving up after `Config::close_timeout`: at the end of a
