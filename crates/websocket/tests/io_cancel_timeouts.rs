@@ -218,3 +218,40 @@ async fn the_peers_close_is_returned_when_the_reply_cannot_be_written() {
     );
     assert!(matches!(ws.recv().await, Ok(None)));
 }
+
+/// After our Close, the wait for the peer's is bounded in total, not per read: a peer that
+/// pings every 4 s (under the 5 s `close_timeout`) and never answers does not keep us.
+#[tokio::test(start_paused = true)]
+async fn the_wait_for_the_peers_close_is_bounded_in_total() {
+    let (a, mut peer) = tokio::io::duplex(64 << 10);
+    let (mut rx, mut tx) =
+        WebSocket::from_stream(a, Role::Server, Config::default(), &[], None).split();
+    tx.close(1000, "bye").await.unwrap();
+    tokio::spawn(async move {
+        let mut client = Connection::new(Role::Client, Config::default());
+        let mut sink = vec![0; 1024];
+        loop {
+            client.send(Message::Ping(b"x".to_vec())).unwrap();
+            if peer.write_all(&client.take_output()).await.is_err() {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(4), peer.read(&mut sink)).await;
+        }
+    });
+    let start = tokio::time::Instant::now();
+    let ended = tokio::time::timeout(HANG, async {
+        loop {
+            match rx.recv().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(matches!(ended, Ok(Err(Error::CloseTimeout))), "{ended:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
+}

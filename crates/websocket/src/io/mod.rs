@@ -247,6 +247,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 ready: None,
                 done: false,
                 pong_deadline: None,
+                close_deadline: None,
             },
             subprotocol,
         }
@@ -384,6 +385,8 @@ pub struct Receiver<S> {
     done: bool,
     /// A keep-alive Ping is out and nothing has been received since: the peer has until then.
     pong_deadline: Option<Instant>,
+    /// Our Close is out: the peer has until then to send its own, however much else it sends.
+    close_deadline: Option<Instant>,
 }
 // ANCHOR_END: receiver_struct
 
@@ -476,8 +479,13 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                 let conn = self.shared.conn();
                 (conn.state(), conn.config().clone())
             };
+            if state == State::Closing && self.close_deadline.is_none() {
+                // One limit for the whole wait, not one per read: a peer that keeps sending
+                // other frames must not keep us in Closing.
+                self.close_deadline = Some(Instant::now() + config.close_timeout);
+            }
             let deadline = match (state, self.pong_deadline, config.ping_interval) {
-                (State::Closing, _, _) => Some(Instant::now() + config.close_timeout),
+                (State::Closing, _, _) => self.close_deadline,
                 (_, Some(deadline), _) => Some(deadline),
                 (_, None, interval) => interval.map(|interval| Instant::now() + interval),
             };
