@@ -273,6 +273,25 @@ fn client_checks_the_response() {
     ));
 }
 
+/// RFC 6455 §4.1: the response names one subprotocol, one the client offered. Two headers, or
+/// a list in one, fail the handshake (read as "none", they used to pass).
+#[test]
+fn client_accepts_exactly_one_offered_subprotocol() {
+    let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    for chosen in [
+        "Sec-WebSocket-Protocol: b\r\nSec-WebSocket-Protocol: c\r\n",
+        "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n",
+        "Sec-WebSocket-Protocol: chat, superchat\r\n",
+    ] {
+        let result = client_check(&format!("{ok}{chosen}\r\n"));
+        assert!(
+            matches!(result, Err(Error::UnofferedSubprotocol(_))),
+            "{chosen:?}: {result:?}"
+        );
+    }
+}
+
 #[test]
 fn client_keys_are_fresh() {
     let config = Config::default();

@@ -37,7 +37,7 @@ pub enum Error {
     UnexpectedStatus(u16),
     /// §4.1: `Sec-WebSocket-Accept` is missing or is not the one our key asks for.
     BadAccept,
-    /// §4.1: the server chose a subprotocol the client did not offer.
+    /// §4.1: the server chose a subprotocol the client did not offer, or more than one.
     UnofferedSubprotocol(String),
     /// §4.1: the server answered with an extension the client did not offer.
     UnofferedExtension,

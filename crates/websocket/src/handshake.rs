@@ -446,15 +446,14 @@ impl ClientHandshake {
         if single_value(h, "sec-websocket-accept") != Some(self.expected_accept.as_bytes()) {
             return Err(Error::BadAccept);
         }
-        let subprotocol = match single_value(h, "sec-websocket-protocol") {
-            None => None,
-            Some(p) => {
-                let p = String::from_utf8_lossy(p).into_owned();
-                if !self.protocols.contains(&p) {
-                    return Err(Error::UnofferedSubprotocol(p));
-                }
-                Some(p)
-            }
+        // §4.1: no subprotocol header, or exactly one, naming a subprotocol we offered.
+        let chosen: Vec<String> = values(h, "sec-websocket-protocol")
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        let subprotocol = match chosen.as_slice() {
+            [] => None,
+            [p] if self.protocols.contains(p) => Some(p.clone()),
+            _ => return Err(Error::UnofferedSubprotocol(chosen.join(", "))),
         };
         // §4.1: an extension the client did not ask for fails the connection; we ask for none.
         if values(h, "sec-websocket-extensions").next().is_some() {
