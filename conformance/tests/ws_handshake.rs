@@ -292,6 +292,22 @@ fn client_accepts_exactly_one_offered_subprotocol() {
     }
 }
 
+/// What goes into the request line and the headers is checked: a CR LF in the path, the host
+/// or a subprotocol would add a header of the caller's choosing.
+#[test]
+fn client_request_cannot_be_injected() {
+    let config = Config::default();
+    let new = |host: &str, path: &str, protocols: &[&str]| {
+        ClientHandshake::new(host, path, protocols, &config).map(|(_, request)| request)
+    };
+    assert!(matches!(new("h", "/a\r\nX: y", &[]), Err(Error::BadUrl(_))));
+    assert!(matches!(new("h", "/a b", &[]), Err(Error::BadUrl(_))));
+    assert!(matches!(new("h\r\nX: y", "/", &[]), Err(Error::BadUrl(_))));
+    assert!(new("h", "/", &["chat\r\nX: y"]).is_err());
+    assert!(new("h", "/", &["a b"]).is_err());
+    assert!(new("[::1]:8080", "/a%20b?c=d", &["chat", "v2.chat"]).is_ok());
+}
+
 #[test]
 fn client_keys_are_fresh() {
     let config = Config::default();

@@ -41,7 +41,8 @@ pub enum Error {
     UnofferedSubprotocol(String),
     /// §4.1: the server answered with an extension the client did not offer.
     UnofferedExtension,
-    /// The URL is not `ws://host[:port][/path]`.
+    /// The URL is not `ws://host[:port][/path][?query]`, or has characters that RFC 3986 does
+    /// not allow there (a space, CR LF, non-ASCII: percent-encode them).
     BadUrl(String),
 
     // ---- Framing (RFC 6455 §5), close code 1002 ----

@@ -149,6 +149,42 @@ fn single_value<'a>(headers: &'a [Header], name: &'a str) -> Option<&'a [u8]> {
     all.next().is_none().then_some(first)
 }
 
+/// Whether `text` holds only characters that RFC 3986 (§2, §3.2.2, §3.3, §3.4) allows in a
+/// host, path or query: unreserved, sub-delims, `%` with two hex digits, and `extra`.
+/// Anything else would change the request it is written into: a space ends the request
+/// target, CR LF starts a header of the text's choosing.
+fn is_uri_text(text: &str, extra: &[u8]) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'%' => bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)),
+        b => b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) || extra.contains(&b),
+    })
+}
+
+/// Checks what a client puts in its request line and `Host` header: a host (with its port,
+/// an IPv6 literal in brackets) and a resource name, `/path?query` (RFC 6455 §3).
+// ANCHOR: check_target
+pub(crate) fn check_target(host: &str, resource: &str) -> Result<(), Error> {
+    let host_ok = !host.is_empty() && is_uri_text(host, b":[]");
+    let resource_ok = resource.starts_with('/') && is_uri_text(resource, b":@/?");
+    if host_ok && resource_ok {
+        Ok(())
+    } else {
+        Err(Error::BadUrl(format!("{host}{resource}")))
+    }
+}
+// ANCHOR_END: check_target
+
+/// RFC 9110 §5.6.2: a token, what a subprotocol name must be (RFC 6455 §4.1).
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 fn owned_headers(parsed: &[httparse::Header<'_>]) -> Vec<Header> {
     parsed
         .iter()
@@ -362,20 +398,29 @@ impl ClientHandshake {
     /// Returns the handshake and the request bytes to send.
     ///
     /// `host` is the `Host` header's value (`example.com:8080`), `path` the request target,
-    /// `protocols` the subprotocols offered, most preferred first.
+    /// `protocols` the subprotocols offered, most preferred first. A host or path with
+    /// characters that RFC 3986 does not allow there (percent-encode them) is
+    /// [`Error::BadUrl`]; a subprotocol that is not an HTTP token is
+    /// [`Error::MalformedHttp`].
     pub fn new(
         host: &str,
         path: &str,
         protocols: &[&str],
         config: &Config,
     ) -> Result<(ClientHandshake, Vec<u8>), Error> {
+        check_target(host, path)?;
+        if let Some(bad) = protocols.iter().find(|p| !is_token(p)) {
+            return Err(Error::MalformedHttp(format!(
+                "subprotocol {bad:?} is not a token"
+            )));
+        }
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|_| Error::Random)?;
         Ok(Self::with_key(key, host, path, protocols, config))
     }
 
     /// Like [`ClientHandshake::new`], with a chosen key: for tests and snapshots only. A real
-    /// client must not reuse keys.
+    /// client must not reuse keys. Its arguments are not checked.
     // ANCHOR: client_with_key
     pub fn with_key(
         key: [u8; 16],

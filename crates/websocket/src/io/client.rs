@@ -9,7 +9,7 @@ use super::WebSocket;
 use crate::config::Config;
 use crate::connection::Role;
 use crate::error::Error;
-use crate::handshake::{ClientHandshake, Response};
+use crate::handshake::{ClientHandshake, Response, check_target};
 
 /// What a client asks for.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +62,8 @@ fn parse_url(url: &str) -> Result<WsUrl, Error> {
     } else {
         format!("{authority}:80")
     };
+    // Only RFC 3986's characters go into the request line and the Host header.
+    check_target(&host, &resource).map_err(|_| bad())?;
     Ok(WsUrl {
         authority,
         host,
@@ -142,5 +144,27 @@ mod tests {
         );
         assert!(parse_url("wss://example.com/").is_err());
         assert!(parse_url("ws://example.com/#frag").is_err());
+    }
+
+    /// Only RFC 3986's characters reach the request: a CR LF would start a header of the
+    /// URL's choosing, a space would end the request target.
+    #[test]
+    fn urls_cannot_change_the_request() {
+        for url in [
+            "ws://h/a\r\nX-Injected: y",
+            "ws://h/a b",
+            "ws://h/?q=a b",
+            "ws://h\r\nX-Injected: y/",
+            "ws://h x/",
+            "ws://h/%zz",
+            "ws://h/caf\u{e9}",
+        ] {
+            assert!(
+                matches!(parse_url(url), Err(Error::BadUrl(_))),
+                "{url:?} accepted"
+            );
+        }
+        let u = parse_url("ws://h/a%20b/c-d_e.f~g!$&'()*+,;=:@?x=/?").unwrap();
+        assert_eq!(u.resource, "/a%20b/c-d_e.f~g!$&'()*+,;=:@?x=/?");
     }
 }
