@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 use websocket::handshake::ServerOptions;
 use websocket::io::{ClientOptions, accept, connect, connect_with};
@@ -499,4 +499,45 @@ async fn closing_gives_up_on_a_peer_that_keeps_talking() {
         talker.abort();
     })
     .await;
+}
+
+/// A client of the echo server over an in-memory pipe: the handshake written, the 101 left
+/// unread (it fits in the pipe).
+async fn echo_client_over_duplex() -> (tokio::task::JoinHandle<Result<(), Error>>, DuplexStream) {
+    let (server_side, mut peer) = tokio::io::duplex(64 << 10);
+    let echo = tokio::spawn(async move {
+        wirelab::echo::echo_connection(server_side, &wirelab::echo::options()).await
+    });
+    let (_, request) =
+        websocket::handshake::ClientHandshake::new("h", "/", &[], &Config::default()).unwrap();
+    peer.write_all(&request).await.unwrap();
+    (echo, peer)
+}
+
+/// Far longer than any limit of the echo server: reaching it (in paused time) means a hang.
+const HANG: Duration = Duration::from_secs(3600);
+
+/// The echo server's task ends when its peer stops reading: the echo's write is bounded.
+#[tokio::test(start_paused = true)]
+async fn the_echo_server_lets_go_of_a_peer_that_stops_reading() {
+    let (echo, mut peer) = echo_client_over_duplex().await;
+    let mut client = websocket::Connection::new(websocket::Role::Client, Config::default());
+    client.send(Message::Binary(vec![0; 1 << 20])).unwrap();
+    peer.write_all(&client.take_output()).await.unwrap();
+    // The 1 MiB echo fills the pipe; nobody reads it.
+    let ended = tokio::time::timeout(HANG, echo).await;
+    assert!(matches!(ended, Ok(Ok(Err(_)))), "{ended:?}");
+    drop(peer);
+}
+
+/// The echo server's task ends when its peer goes silent without closing: keep-alive.
+#[tokio::test(start_paused = true)]
+async fn the_echo_server_lets_go_of_a_silent_peer() {
+    let (echo, peer) = echo_client_over_duplex().await;
+    let ended = tokio::time::timeout(HANG, echo).await;
+    assert!(
+        matches!(ended, Ok(Ok(Err(Error::KeepaliveTimeout)))),
+        "{ended:?}"
+    );
+    drop(peer);
 }

@@ -4,20 +4,37 @@
 //! [`websocket::Config::echo`]: 64 MiB frames and messages, above the suite's 16 MiB cases.
 //! One task per connection; everything else (Pongs, the closing handshake, failing the
 //! connection with the right close code) is the `websocket` crate's job.
+//!
+//! No task outlives its peer: keep-alive Pings find a peer that vanished without closing
+//! TCP, and an echo that the peer does not read within [`SEND_TIMEOUT`] ends the connection.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use websocket::handshake::ServerOptions;
 use websocket::{Config, Message};
+
+/// How long one echo may take to write: 64 MiB, the largest, in 30 s is 2 MiB/s.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The echo server's options: [`Config::echo`], with a keep-alive Ping after 30 s of silence
+/// (and `ping_timeout`, 20 s, for the answer).
+pub fn options() -> ServerOptions {
+    ServerOptions {
+        config: Config {
+            ping_interval: Some(Duration::from_secs(30)),
+            ..Config::echo()
+        },
+        ..ServerOptions::default()
+    }
+}
 
 /// Accepts connections on `listener` forever, echoing on each in its own task.
 // ANCHOR: serve
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    let options = Arc::new(ServerOptions {
-        config: Config::echo(),
-        ..ServerOptions::default()
-    });
+    let options = Arc::new(options());
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -31,6 +48,8 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
         };
         let options = options.clone();
         tokio::spawn(async move {
+            // Small frames go out at once (no Nagle delay); failing that is harmless.
+            let _ = stream.set_nodelay(true);
             // A peer that breaks the protocol has been answered with a Close already.
             let _ = echo_connection(stream, &options).await;
         });
@@ -40,15 +59,19 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 
 /// Runs the handshake on `stream`, then echoes until the connection closes.
 // ANCHOR: echo_connection
-pub async fn echo_connection(
-    stream: TcpStream,
-    options: &ServerOptions,
-) -> Result<(), websocket::Error> {
-    stream.set_nodelay(true)?;
+pub async fn echo_connection<S>(stream: S, options: &ServerOptions) -> Result<(), websocket::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let (mut ws, _request) = websocket::io::accept(stream, options).await?;
     while let Some(message) = ws.recv().await? {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
-            ws.send(message).await?;
+            // A peer that stops reading must not hold this task, and the message, forever.
+            // (A send cut short by the timeout leaves no half frame: `close` finishes it.)
+            match tokio::time::timeout(SEND_TIMEOUT, ws.send(message)).await {
+                Ok(sent) => sent?,
+                Err(_elapsed) => return ws.close(1013, "too slow to read the echo").await,
+            }
         }
     }
     Ok(())
