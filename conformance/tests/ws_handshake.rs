@@ -308,6 +308,22 @@ fn client_request_cannot_be_injected() {
     assert!(new("[::1]:8080", "/a%20b?c=d", &["chat", "v2.chat"]).is_ok());
 }
 
+/// The two ways to reject (bytes on a fresh connection, a hyper response) carry the same
+/// status-specific headers: one list, `rejection_headers`.
+#[test]
+fn both_rejections_carry_the_same_headers() {
+    for (error, header) in [
+        (Error::UnsupportedVersion, "Sec-WebSocket-Version: 13"),
+        (Error::MethodNotGet("POST".into()), "Allow: GET"),
+    ] {
+        let bytes = String::from_utf8(websocket::handshake::reject_response(&error)).unwrap();
+        assert!(bytes.contains(&format!("\r\n{header}\r\n")), "{bytes}");
+        let response = websocket::io::rejection(&error);
+        let (name, value) = header.split_once(": ").unwrap();
+        assert_eq!(response.headers()[name], value, "{error}");
+    }
+}
+
 #[test]
 fn client_keys_are_fresh() {
     let config = Config::default();

@@ -40,7 +40,7 @@
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, encode_frame};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
@@ -553,12 +553,7 @@ impl Connection {
             mask,
             payload_len: payload.len() as u64,
         };
-        header.encode(&mut self.output);
-        let start = self.output.len();
-        self.output.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.output[start..], key, 0);
-        }
+        encode_frame(&mut self.output, &header, payload);
         Ok(())
     }
     // ANCHOR_END: write_frame

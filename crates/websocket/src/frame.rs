@@ -268,16 +268,7 @@ impl Frame {
     /// Appends the frame's bytes to `out`, masking the payload if the header has a key.
     // ANCHOR: frame_encode
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let header = FrameHeader {
-            payload_len: self.payload.len() as u64,
-            ..self.header
-        };
-        header.encode(out);
-        let start = out.len();
-        out.extend_from_slice(&self.payload);
-        if let Some(key) = header.mask {
-            apply_mask(&mut out[start..], key, 0);
-        }
+        encode_frame(out, &self.header, &self.payload);
     }
     // ANCHOR_END: frame_encode
 
@@ -305,6 +296,24 @@ impl Frame {
         Ok(Some((Frame { header, payload }, header_len + len)))
     }
 }
+
+/// Appends a whole frame to `out`: `header`, with its length set to `payload.len()`, then the
+/// payload, masked if the header has a key. The one encoder of frames: [`Frame::encode`] and
+/// the connection's sends both use it.
+// ANCHOR: encode_frame
+pub fn encode_frame(out: &mut Vec<u8>, header: &FrameHeader, payload: &[u8]) {
+    let header = FrameHeader {
+        payload_len: payload.len() as u64,
+        ..*header
+    };
+    header.encode(out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = header.mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
+}
+// ANCHOR_END: encode_frame
 
 /// One line per header, the way the book annotates frames: `FIN Text MASK=37fa213d len=5`.
 impl fmt::Display for FrameHeader {

@@ -354,6 +354,18 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
 }
 // ANCHOR_END: check_request
 
+/// The headers that a rejection with `status` carries besides its body: for 426, the versions
+/// this server speaks (§4.4); for 405, the method it allows (RFC 9110 §15.5.6).
+// ANCHOR: rejection_headers
+pub fn rejection_headers(status: u16) -> &'static [(&'static str, &'static str)] {
+    match status {
+        426 => &[("Sec-WebSocket-Version", "13")],
+        405 => &[("Allow", "GET")],
+        _ => &[],
+    }
+}
+// ANCHOR_END: rejection_headers
+
 /// The HTTP response that rejects a handshake, saying why (the status from
 /// [`Error::http_status`], or 400).
 // ANCHOR: reject_response
@@ -369,12 +381,8 @@ pub fn reject_response(error: &Error) -> Vec<u8> {
     };
     let body = format!("{error}\n");
     let mut out = format!("HTTP/1.1 {status} {reason}\r\n");
-    if status == 426 {
-        // §4.4: tell the client which versions this server speaks.
-        out.push_str("Sec-WebSocket-Version: 13\r\n");
-    }
-    if status == 405 {
-        out.push_str("Allow: GET\r\n");
+    for (name, value) in rejection_headers(status) {
+        out.push_str(&format!("{name}: {value}\r\n"));
     }
     out.push_str(&format!(
         "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

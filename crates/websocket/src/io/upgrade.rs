@@ -14,7 +14,7 @@ use super::WebSocket;
 use crate::config::Config;
 use crate::connection::Role;
 use crate::error::Error;
-use crate::handshake::{Request, ServerOptions, check_request};
+use crate::handshake::{Request, ServerOptions, check_request, rejection_headers};
 
 /// A request that was accepted; [`Upgrading::finish`] waits for hyper to hand over the
 /// connection (after the 101 response is written).
@@ -93,11 +93,8 @@ pub fn rejection(error: &Error) -> http::Response<Full<Bytes>> {
     let mut response = http::Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    if status == 426 {
-        response = response.header(http::header::SEC_WEBSOCKET_VERSION, "13");
-    }
-    if status == 405 {
-        response = response.header(http::header::ALLOW, "GET");
+    for (name, value) in rejection_headers(status) {
+        response = response.header(*name, *value);
     }
     let body = Full::new(Bytes::from(format!("{error}\n")));
     response.body(body).unwrap_or_else(|_| {
