@@ -30,17 +30,21 @@ pub struct Config {
     /// (I/O layer) Bytes of outgoing frames buffered before a send waits for the socket.
     /// Default: 128 KiB.
     pub write_buffer_size: usize,
-    /// (I/O layer) After a Close is sent, how long to wait for the peer's Close, and (as a
-    /// client) for the server to close the TCP connection; also how long the last writes of a
-    /// closing or failed connection may take. Default: 5 s.
+    /// (I/O layer) After our Close is sent, how long in all to wait for the peer's Close
+    /// (counted from the first read after it); as a client, how long to wait for the server
+    /// to close the TCP connection; also how long each of the last writes of a closing or
+    /// failed connection (our Close, the shutdown) may wait. `WebSocket::close` gives up
+    /// after this long. Default: 5 s.
     pub close_timeout: Duration,
     /// (I/O layer) Send a Ping after this long without receiving anything. Default: `None`
     /// (no keep-alive). The timer runs while `Receiver::recv` waits for input, so an
     /// application that wants keep-alive keeps a task in `recv` (most do: it is how messages
     /// and Close frames arrive).
     pub ping_interval: Option<Duration>,
-    /// (I/O layer) With `ping_interval`, how long to wait for any data after a keep-alive Ping
-    /// before declaring the peer dead. Default: 20 s.
+    /// (I/O layer) With `ping_interval`, how long the peer has, from the keep-alive Ping, to
+    /// send anything at all. Writing the Ping counts too, so a peer that stops reading is
+    /// found as well as one that vanished: `recv` then fails with `KeepaliveTimeout`.
+    /// Default: 20 s.
     pub ping_timeout: Duration,
 }
 // ANCHOR_END: config

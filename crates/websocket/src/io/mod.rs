@@ -31,10 +31,17 @@
 //!
 //! # Cancellation
 //!
-//! The sending methods are cancel-safe: dropping one at an `.await` (a `timeout` around
-//! `send`) does not corrupt the stream. Bytes taken from the connection stay in the writer
-//! until written, so the next flush, from either half, finishes the frame that a cancelled one
-//! started. A cancelled `send` has queued its message already, and the next flush sends it.
+//! Every method may be dropped at an `.await` (a `timeout` around `send`, a `select!` around
+//! `recv`) without harm:
+//!
+//! - the sending methods do not corrupt the stream: bytes taken from the connection stay in
+//!   the writer until written, so the next flush, from either half, finishes the frame that a
+//!   cancelled one started. A cancelled `send` has queued its message already, and the next
+//!   flush sends it;
+//! - [`Receiver::recv`] loses nothing: a message, the peer's Close or the error it took from
+//!   the connection is kept until a call returns it;
+//! - a cancelled [`WebSocket::close`] has queued its Close; a later `recv` or `flush` sends
+//!   it, and `recv` goes on until the peer's Close.
 //!
 //! # Memory of an idle connection
 //!
@@ -46,12 +53,21 @@
 //!
 //! # Closing, and timeouts
 //!
-//! When the closing handshake completes, a server shuts its write side down at once (it closes
-//! TCP first, RFC 6455 §7.1.1); a client waits up to `Config::close_timeout` for the server to
-//! do so. After sending a Close, reads wait at most `close_timeout` for the peer's. When the
-//! connection fails, the Close carrying the error's code is written, the write side is shut
-//! down, and what the peer still sends is read and dropped (for at most `close_timeout`), so
-//! the peer's TCP stack does not answer our Close with a reset that could destroy it.
+//! When the peer's Close arrives, `recv` writes our reply and returns the Close. A server then
+//! shuts its write side down at once (it closes TCP first, RFC 6455 §7.1.1); a client, in its
+//! next `recv`, waits up to `Config::close_timeout` for the server to do so. After sending a
+//! Close, reads wait at most `close_timeout` in all for the peer's, however much else the peer
+//! sends meanwhile. When the connection fails, the Close carrying the error's code is written
+//! (if the peer reads it within `close_timeout`), the write side is shut down, and what the
+//! peer still sends is read and dropped (for at most `close_timeout`), so the peer's TCP stack
+//! does not answer our Close with a reset that could destroy it.
+//!
+//! So every wait at the end of a connection is bounded by `close_timeout`, and with keep-alive
+//! (`Config::ping_interval`) a peer that neither answers nor reads is found within
+//! `ping_timeout` of the Ping. When the receiver ends the connection, a [`Sender`] blocked in a
+//! write gives up with [`Error::AlreadyClosed`]. An ordinary `send` to a peer that is slow to
+//! read waits as long as the peer takes (that is backpressure): bound it with a `timeout`,
+//! which is safe (see Cancellation).
 
 mod client;
 mod server;
@@ -314,7 +330,9 @@ impl<S> std::fmt::Debug for Sender<S> {
 }
 
 impl<S: AsyncWrite> Sender<S> {
-    /// Queues a message and writes everything queued.
+    /// Queues a message and writes everything queued. Waits for the socket as long as the
+    /// peer takes to read, unless the receiver ends the connection meanwhile
+    /// ([`Error::AlreadyClosed`]).
     // ANCHOR: sender_send
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         self.shared.conn().send(message)?;
