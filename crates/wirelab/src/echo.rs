@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use websocket::handshake::ServerOptions;
 use websocket::{Config, Message};
 
+// ANCHOR: echo_options
 /// How long one echo may take to write: 64 MiB, the largest, in 30 s is 2 MiB/s.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -30,6 +31,7 @@ pub fn options() -> ServerOptions {
         ..ServerOptions::default()
     }
 }
+// ANCHOR_END: echo_options
 
 /// Accepts connections on `listener` forever, echoing on each in its own task.
 // ANCHOR: serve
