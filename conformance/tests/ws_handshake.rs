@@ -331,3 +331,35 @@ fn client_keys_are_fresh() {
     let (_, b) = ClientHandshake::new("h", "/", &[], &config).unwrap();
     assert_ne!(a, b);
 }
+
+/// §4.2.2, §10.2: with an allow-list, two `Origin` headers are refused like a forbidden one,
+/// even when both name an allowed origin (a browser never sends two).
+#[test]
+fn two_origins_are_refused() {
+    let mut lines = valid_lines();
+    lines.push("Origin: http://example.com".into());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let error = check_request(&parse(&request(&lines)), &options()).expect_err("refused");
+    assert!(matches!(error, Error::OriginNotAllowed(_)), "{error:?}");
+    assert_eq!(error.http_status(), Some(403));
+}
+
+/// A slice far larger than the head bound is refused without being copied whole; a head
+/// followed by frame data in the same slice keeps the frame data.
+#[test]
+fn one_huge_push_is_refused_without_copying_it() {
+    let config = Config {
+        max_handshake_size: 256,
+        ..Config::default()
+    };
+    let mut buffer = websocket::handshake::HeadBuffer::new(config.max_handshake_size);
+    let huge = vec![b'a'; 1 << 20];
+    assert!(matches!(buffer.push(&huge), Err(Error::HandshakeTooLarge)));
+    assert_eq!(buffer.bytes().len(), 256);
+
+    let mut buffer = websocket::handshake::HeadBuffer::new(config.max_handshake_size);
+    let mut bytes = b"GET / HTTP/1.1\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&huge);
+    assert_eq!(buffer.push(&bytes).expect("a head"), Some(18));
+    assert_eq!(buffer.bytes().len(), bytes.len());
+}

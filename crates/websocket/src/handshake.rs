@@ -76,15 +76,23 @@ impl HeadBuffer {
     /// Adds bytes; returns the head's length once `\r\n\r\n` has arrived.
     // ANCHOR: head_push
     pub fn push(&mut self, data: &[u8]) -> Result<Option<usize>, Error> {
-        self.buf.extend_from_slice(data);
+        // Copy no more than the bound allows before the end of the head is found: a caller
+        // that passes a huge slice is refused without the slice being copied.
+        let room = self.max.saturating_sub(self.buf.len());
+        let (head, after) = data.split_at(data.len().min(room));
+        self.buf.extend_from_slice(head);
         // The terminator may straddle the previous read: look back 3 bytes, no further.
         let from = self.scanned.saturating_sub(3);
         let found = self.buf[from..].windows(4).position(|w| w == b"\r\n\r\n");
         self.scanned = self.buf.len();
         match found {
-            Some(at) if from + at + 4 <= self.max => Ok(Some(from + at + 4)),
+            Some(at) => {
+                // What follows the head in the same read is frame data: keep it.
+                self.buf.extend_from_slice(after);
+                Ok(Some(from + at + 4))
+            }
             None if self.buf.len() < self.max => Ok(None),
-            _ => Err(Error::HandshakeTooLarge),
+            None => Err(Error::HandshakeTooLarge),
         }
     }
     // ANCHOR_END: head_push
@@ -330,11 +338,15 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
         Ok(raw) if raw.len() == 16 => {}
         _ => return Err(Error::BadKey),
     }
-    // §4.2.2 and §10.2: the Origin check protects against other sites' pages.
-    if let (Some(allowed), Some(origin)) = (&options.allowed_origins, single_value(h, "origin")) {
-        let origin = String::from_utf8_lossy(origin);
-        if !allowed.iter().any(|a| a == origin.as_ref()) {
-            return Err(Error::OriginNotAllowed(origin.into_owned()));
+    // §4.2.2 and §10.2: the Origin check protects against other sites' pages. A browser sends
+    // one Origin; a request with two is refused like a forbidden one, never waved through.
+    if let Some(allowed) = &options.allowed_origins {
+        let mut origins = values(h, "origin");
+        if let Some(first) = origins.next() {
+            let origin = String::from_utf8_lossy(first);
+            if origins.next().is_some() || !allowed.iter().any(|a| a == origin.as_ref()) {
+                return Err(Error::OriginNotAllowed(origin.into_owned()));
+            }
         }
     }
     // §4.2.2 (5.4): the subprotocol must be one the client offered.

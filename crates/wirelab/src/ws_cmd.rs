@@ -28,7 +28,7 @@ pub async fn run(url: &str, echo: bool) -> Result<(), Error> {
     if echo {
         let close = echo_until_closed(url).await?;
         if let Some(CloseFrame { code, reason }) = close {
-            eprintln!("closed by the server: {code} {reason}");
+            eprintln!("closed: {code} {reason}");
         }
         return Ok(());
     }
@@ -55,10 +55,9 @@ fn print_message(message: &Message) -> Result<(), Error> {
     match message {
         Message::Text(text) => writeln!(stdout, "{text}")?,
         Message::Binary(data) => stdout.write_all(data)?,
-        Message::Close(Some(CloseFrame { code, reason })) => {
-            eprintln!("closed by the server: {code} {reason}");
-        }
-        Message::Close(None) => eprintln!("closed by the server"),
+        // The peer's Close: its own, or its reply to ours (after stdin ended).
+        Message::Close(Some(CloseFrame { code, reason })) => eprintln!("closed: {code} {reason}"),
+        Message::Close(None) => eprintln!("closed"),
         Message::Ping(_) | Message::Pong(_) => {}
     }
     stdout.flush()?;

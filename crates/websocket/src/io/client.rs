@@ -34,7 +34,11 @@ struct WsUrl {
 // ANCHOR: parse_url
 fn parse_url(url: &str) -> Result<WsUrl, Error> {
     let bad = || Error::BadUrl(url.to_owned());
-    let rest = url.strip_prefix("ws://").ok_or_else(bad)?;
+    // RFC 3986 §3.1: schemes are case-insensitive.
+    let rest = match url.get(..5) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("ws://") => &url[5..],
+        _ => return Err(bad()),
+    };
     // §3: the fragment is not part of a WebSocket URI.
     if rest.contains('#') {
         return Err(bad());
@@ -142,6 +146,8 @@ mod tests {
             parse_url("ws://example.com:8080").unwrap().host,
             "example.com:8080"
         );
+        // RFC 3986 §3.1: the scheme is case-insensitive.
+        assert_eq!(parse_url("WS://example.com/x").unwrap().resource, "/x");
         assert!(parse_url("wss://example.com/").is_err());
         assert!(parse_url("ws://example.com/#frag").is_err());
     }

@@ -461,8 +461,9 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             if let Err(error) = self.read_some().await {
                 self.end();
                 if let Error::KeepaliveTimeout = error {
-                    // Tell the peer why, in case it is only slow (§7.4.1: 1011, the server
-                    // hit a condition it could not handle). It may never read it.
+                    // Tell the peer why, in case it is only slow. 1011 is "internal error":
+                    // §7.4.1 words it for servers, the IANA registry (§11.7) for either side,
+                    // and Python's websockets sends it for the same reason. It may never be read.
                     let close = CloseFrame {
                         code: 1011,
                         reason: "keep-alive ping timeout".into(),

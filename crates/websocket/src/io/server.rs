@@ -7,6 +7,10 @@ use crate::connection::Role;
 use crate::error::Error;
 use crate::handshake::{Request, ServerHandshake, ServerOptions, check_request, reject_response};
 
+/// How long a rejected client's remaining bytes are read and discarded before the connection
+/// is dropped.
+const REJECTION_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Reads the opening handshake from `stream` and answers it: `101 Switching Protocols` and a
 /// [`WebSocket`], or an HTTP error response that says why and an [`Error`].
 ///
@@ -57,6 +61,13 @@ where
             if !matches!(error, Error::Io(_) | Error::HandshakeIncomplete) {
                 let _ = stream.write_all(&reject_response(&error)).await;
                 let _ = stream.shutdown().await;
+                // Read, briefly, what the client still sends: closing a socket with unread
+                // bytes makes the kernel send a reset at once, discarding whatever of the
+                // response above it has not transmitted yet (on loopback it always has; on a
+                // real network, a large answer or a slow link loses its tail).
+                let mut sink = [0u8; 1024];
+                let drain = async { while matches!(stream.read(&mut sink).await, Ok(1..)) {} };
+                let _ = tokio::time::timeout(REJECTION_DRAIN, drain).await;
             }
             Err(error)
         }
