@@ -67,6 +67,12 @@ pub type Handler = Arc<dyn Fn(Request, Conn) -> BoxFuture<Response> + Send + Syn
 /// Closed connections kept in [`Server::connections`] (open ones are always kept).
 const CLOSED_KEPT: usize = 1024;
 
+/// The largest WebSocket message (and frame) the examples accept, in bytes: 64 KiB, far above
+/// what any of them sends. A larger one closes the connection with 1009. The crate's default,
+/// 16 MiB, would let a peer make [`split`] buffer 64 such messages (1 GiB) on one connection
+/// while the session waits to send; with this limit that is at most 4 MiB.
+pub const MAX_MESSAGE: usize = 64 << 10;
+
 /// The bytes one TCP connection has carried.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -643,12 +649,16 @@ pub fn channel_stream(receiver: mpsc::Receiver<sse::Event>) -> sse::server::Rece
 // ANCHOR: websocket
 /// Upgrades `request` to a WebSocket and runs `session` on it in a task, until it returns or
 /// the server cuts the connection. Returns the `101` response (or the rejection) to send.
+/// A message over [`MAX_MESSAGE`] bytes ends the session with Close 1009.
 pub fn websocket<F, Fut>(request: &mut Request, conn: &Conn, session: F) -> Response
 where
     F: FnOnce(Ws, Conn) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    match websocket::io::upgrade(request, &ServerOptions::default()) {
+    let mut options = ServerOptions::default();
+    options.config.max_frame_size = MAX_MESSAGE;
+    options.config.max_message_size = MAX_MESSAGE;
+    match websocket::io::upgrade(request, &options) {
         Ok((response, upgrading)) => {
             let conn = conn.clone();
             tokio::spawn(async move {

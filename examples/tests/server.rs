@@ -139,3 +139,49 @@ async fn pause_refuses_connections_then_listens_again() {
     })
     .await;
 }
+
+/// A WebSocket echo on the examples' server, as `wirelab demo`'s `/echo/ws`.
+fn echo() -> server::Handler {
+    server::handler(|mut request, conn| async move {
+        server::websocket(&mut request, &conn, |ws, _conn| async move {
+            let (mut sender, mut incoming, _reader) = server::split(ws);
+            while let Some(websocket::Message::Text(text)) = incoming.recv().await {
+                if sender.send(websocket::Message::Text(text)).await.is_err() {
+                    break;
+                }
+            }
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_messages_over_the_limit_are_refused_with_1009() {
+    guard(async {
+        let (addr, _server) = server::spawn_local(echo()).await.expect("bind");
+        let (mut ws, _) = websocket::io::connect(&format!("ws://{addr}/"))
+            .await
+            .expect("connect");
+        let fits = "x".repeat(server::MAX_MESSAGE);
+        ws.send(websocket::Message::Text(fits.clone()))
+            .await
+            .expect("send");
+        assert_eq!(
+            ws.recv().await.expect("recv"),
+            Some(websocket::Message::Text(fits))
+        );
+        // One byte more: the server closes with 1009 ("message too big") instead of taking it.
+        ws.send(websocket::Message::Text(
+            "x".repeat(server::MAX_MESSAGE + 1),
+        ))
+        .await
+        .expect("send");
+        match ws.recv().await {
+            Ok(Some(websocket::Message::Close(Some(close)))) => assert_eq!(close.code, 1009),
+            Ok(Some(websocket::Message::Text(text))) => {
+                panic!("expected Close 1009, got a {}-byte echo", text.len())
+            }
+            other => panic!("expected Close 1009, got {other:?}"),
+        }
+    })
+    .await;
+}
