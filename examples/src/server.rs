@@ -573,7 +573,10 @@ fn percent_decode(value: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                // Two hex digits exactly: `from_str_radix` alone would also take a sign, `%+1`.
+                let hex = Some(&bytes[i + 1..i + 3])
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(byte) => {
                         out.push(byte);
@@ -726,13 +729,15 @@ mod tests {
 
     #[test]
     fn query_params_are_percent_decoded() {
-        let uri: Uri = "/x?a=1&name=Ana%20Mar%C3%ADa+B&bad=%zz&end=%4"
+        let uri: Uri = "/x?a=1&name=Ana%20Mar%C3%ADa+B&bad=%zz&end=%4&sign=%+1"
             .parse()
             .unwrap();
         assert_eq!(query_param(&uri, "a").as_deref(), Some("1"));
         assert_eq!(query_param(&uri, "name").as_deref(), Some("Ana María B"));
         assert_eq!(query_param(&uri, "bad").as_deref(), Some("%zz"));
         assert_eq!(query_param(&uri, "end").as_deref(), Some("%4"));
+        // Not an escape: `+` is a space here, and `%` stays.
+        assert_eq!(query_param(&uri, "sign").as_deref(), Some("% 1"));
         assert_eq!(query_param(&uri, "missing"), None);
     }
 
