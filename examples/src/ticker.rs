@@ -23,7 +23,8 @@
 //! the requests are what the client makes them (96 bytes for the hand-written stream request
 //! there, 173 for the `websocket` crate's upgrade request, more from a browser).
 //!
-//! Both endpoints answer `{"type":"ping","t":T}` on the WebSocket with a pong, for latency.
+//! The WebSocket endpoint answers `{"type":"ping","t":T}` with a pong, for latency; the event
+//! stream has no way back to answer on.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;

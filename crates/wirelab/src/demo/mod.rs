@@ -12,9 +12,11 @@
 //!   closes with code 1006 and stays closed: reconnecting is the page's job (a checkbox turns
 //!   on the page's own reconnect loop, with backoff, jitter and resume, which is what an
 //!   application has to write).
-//! - **Stop 3 s** closes the server's listening socket for three seconds: reconnections are
-//!   refused until it is back, and `EventSource` keeps trying.
-//! - **Slow** delays every message the server sends: latency grows, and so do the queues.
+//! - **Stop 3 s** cuts every connection and closes the server's listening socket for three
+//!   seconds (at most [`MAX_PAUSE`]): reconnections are refused until it is back, and
+//!   `EventSource` keeps trying.
+//! - **Slow** delays every message the server sends (at most [`MAX_SLOW`]): latency grows, and
+//!   so do the queues.
 //!
 //! The pages are plain HTML, CSS and JavaScript, embedded in the binary with `include_str!`:
 //! no build step, only the browser's native `EventSource` and `WebSocket`. Every connection
