@@ -14,7 +14,9 @@
 //!   `{"type":"released","seat":3}`; to the picker only: `{"type":"refused","seat":3,"by":"bo"}`
 //!   or `{"type":"error","error":"..."}`.
 //!
-//! A client's seats are released when it disconnects, as a shop releases a held seat. A client
+//! A client's seats are released when it disconnects, as a shop releases a held seat, or when
+//! it goes silent: the server's keep-alive Ping ([`crate::server::PING_INTERVAL`]) finds a
+//! client that neither answers nor reads, and drops it. A client
 //! that falls too far behind the updates gets the whole state again.
 //!
 //! Over SSE, the same app is an event stream for the updates and a POST per click, like the

@@ -73,6 +73,11 @@ const CLOSED_KEPT: usize = 1024;
 /// while the session waits to send; with this limit that is at most 4 MiB.
 pub const MAX_MESSAGE: usize = 64 << 10;
 
+/// After this long without hearing from a WebSocket peer, the examples' server sends a Ping; a
+/// peer that neither answers nor reads within the crate's `ping_timeout` (20 s) is dropped,
+/// so that its session ends (and, in [`crate::seats`], its seats are released).
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+
 /// The bytes one TCP connection has carried.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -652,7 +657,8 @@ pub fn channel_stream(receiver: mpsc::Receiver<sse::Event>) -> sse::server::Rece
 // ANCHOR: websocket
 /// Upgrades `request` to a WebSocket and runs `session` on it in a task, until it returns or
 /// the server cuts the connection. Returns the `101` response (or the rejection) to send.
-/// A message over [`MAX_MESSAGE`] bytes ends the session with Close 1009.
+/// A message over [`MAX_MESSAGE`] bytes ends the session with Close 1009; a peer silent past
+/// [`PING_INTERVAL`] gets a Ping, and is dropped if it neither answers nor reads.
 pub fn websocket<F, Fut>(request: &mut Request, conn: &Conn, session: F) -> Response
 where
     F: FnOnce(Ws, Conn) -> Fut + Send + 'static,
@@ -661,6 +667,7 @@ where
     let mut options = ServerOptions::default();
     options.config.max_frame_size = MAX_MESSAGE;
     options.config.max_message_size = MAX_MESSAGE;
+    options.config.ping_interval = Some(PING_INTERVAL);
     match websocket::io::upgrade(request, &options) {
         Ok((response, upgrading)) => {
             let conn = conn.clone();

@@ -73,3 +73,40 @@ async fn friends_see_each_others_picks_and_the_first_pick_wins() {
     })
     .await;
 }
+
+/// A client that picks a seat and then goes silent (it neither reads nor answers the server's
+/// keep-alive Ping) loses its seat; without keep-alive it would hold it forever.
+#[tokio::test(start_paused = true)]
+async fn a_silent_client_is_dropped_and_its_seats_released() {
+    let test = async {
+        let seats = Seats::new();
+        let (addr, _server) = server::spawn_local(server::handler(move |request, conn| {
+            seats.clone().handle(request, conn)
+        }))
+        .await
+        .expect("bind");
+        let url = |name: &str| format!("ws://{addr}/seats/ws?name={name}");
+        let (mut ana, _) = websocket::io::connect(&url("ana")).await.expect("connect");
+        assert_eq!(next_json(&mut ana).await["type"], "state");
+        send(&mut ana, r#"{"type":"pick","seat":3}"#).await;
+        assert_eq!(next_json(&mut ana).await["type"], "picked");
+
+        let (mut bo, _) = websocket::io::connect(&url("bo")).await.expect("connect");
+        assert_eq!(next_json(&mut bo).await["seats"][3], "ana");
+        // Ana's tab hangs from here on: `ana` is kept open but never read again. Bo keeps
+        // answering Pings (his `recv` does), so only Ana is dropped.
+        let released = loop {
+            match bo.recv().await.expect("recv") {
+                Some(Message::Ping(_)) => {}
+                Some(Message::Text(text)) => break json(&text),
+                other => panic!("text expected, got {other:?}"),
+            }
+        };
+        assert_eq!(released, json(r#"{"type":"released","seat":3}"#));
+        drop(ana);
+    };
+    // Virtual time: a hang fails after 10 simulated minutes instead of stalling the suite.
+    tokio::time::timeout(std::time::Duration::from_secs(600), test)
+        .await
+        .expect("the silent client was never dropped");
+}
