@@ -274,8 +274,8 @@ async fn chat_over_websocket() {
     insta::assert_snapshot!("chat_ws", tap.transcript());
 }
 
-#[tokio::test]
-async fn progress_over_sse() {
+/// The tap's transcript of one whole progress or text stream, `GET path`, to its end.
+async fn progress_transcript(path: &str) -> String {
     let progress = Progress {
         step: Duration::from_millis(1),
         token: Duration::from_millis(1),
@@ -284,43 +284,28 @@ async fn progress_over_sse() {
         progress.clone().handle(request, conn)
     }))
     .await;
-    let stream = send_request(
-        tap.addr,
-        "GET /progress/events?steps=3 HTTP/1.1\r\nHost: HOST\r\nAccept: text/event-stream\r\n\r\n",
-        "",
-    )
-    .await;
-    // The task's three steps, `done`, and the end of the response.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: HOST\r\nAccept: text/event-stream\r\n\r\n");
+    let stream = send_request(tap.addr, &request, "").await;
+    // Every event, the last one, and the end of the response.
     tap.wait_for("(end of body)").await;
     drop(stream);
     tap.wait_for("C->S end of stream").await;
     tap.server.cut(None);
     tap.wait_for("closed").await;
-    insta::assert_snapshot!("progress_sse", tap.transcript());
+    tap.transcript()
+}
+
+#[tokio::test]
+async fn progress_over_sse() {
+    // The task's three steps, then `done`.
+    let transcript = progress_transcript("/progress/events?steps=3").await;
+    insta::assert_snapshot!("progress_sse", transcript);
 }
 
 #[tokio::test]
 async fn text_streamed_over_sse() {
-    let progress = Progress {
-        step: Duration::from_millis(1),
-        token: Duration::from_millis(1),
-    };
-    let mut tap = Tapped::start(server::handler(move |request, conn| {
-        progress.clone().handle(request, conn)
-    }))
-    .await;
-    let stream = send_request(
-        tap.addr,
-        "GET /text/events HTTP/1.1\r\nHost: HOST\r\nAccept: text/event-stream\r\n\r\n",
-        "",
-    )
-    .await;
-    tap.wait_for("(end of body)").await;
-    drop(stream);
-    tap.wait_for("C->S end of stream").await;
-    tap.server.cut(None);
-    tap.wait_for("closed").await;
-    insta::assert_snapshot!("text_sse", tap.transcript());
+    let transcript = progress_transcript("/text/events").await;
+    insta::assert_snapshot!("text_sse", transcript);
 }
 
 #[tokio::test]

@@ -400,22 +400,30 @@ async fn keepalive_pings_are_answered_by_a_live_peer() {
     .await;
 }
 
+/// A server that accepts one connection and starts the closing handshake with a
+/// `close_timeout` of 100 ms; returns what `close` returned.
+async fn close_with_short_timeout(
+    listener: TcpListener,
+    code: u16,
+    reason: &'static str,
+) -> Result<(), Error> {
+    let options = ServerOptions {
+        config: Config {
+            close_timeout: Duration::from_millis(100),
+            ..Config::default()
+        },
+        ..ServerOptions::default()
+    };
+    let (stream, _) = listener.accept().await.unwrap();
+    let (mut ws, _) = accept(stream, &options).await.unwrap();
+    ws.close(code, reason).await
+}
+
 #[tokio::test]
 async fn closing_gives_up_on_a_peer_that_never_answers() {
     bounded(async {
         let (listener, url) = listener().await;
-        let options = ServerOptions {
-            config: Config {
-                close_timeout: Duration::from_millis(100),
-                ..Config::default()
-            },
-            ..ServerOptions::default()
-        };
-        let server = tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
-            let (mut ws, _) = accept(stream, &options).await.unwrap();
-            ws.close(1001, "going away").await
-        });
+        let server = tokio::spawn(close_with_short_timeout(listener, 1001, "going away"));
         let _peer = silent_peer(&url).await;
         assert!(matches!(server.await.unwrap(), Err(Error::CloseTimeout)));
     })
@@ -510,18 +518,7 @@ async fn frames_in_the_same_read_as_the_101_are_kept() {
 async fn closing_gives_up_on_a_peer_that_keeps_talking() {
     bounded(async {
         let (listener, url) = listener().await;
-        let options = ServerOptions {
-            config: Config {
-                close_timeout: Duration::from_millis(100),
-                ..Config::default()
-            },
-            ..ServerOptions::default()
-        };
-        let server = tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
-            let (mut ws, _) = accept(stream, &options).await.unwrap();
-            ws.close(1000, "").await
-        });
+        let server = tokio::spawn(close_with_short_timeout(listener, 1000, ""));
         // A peer that sends a Text every 10 ms and never a Close (for at most 3 s).
         let mut peer = silent_peer(&url).await;
         let talker = tokio::spawn(async move {
