@@ -87,11 +87,17 @@ pub(crate) async fn serve_ws(which: WsImpl, max_seconds: u64) -> std::io::Result
         loop {
             let (stream, _) = listener.accept().await?;
             stream.set_nodelay(true)?;
-            tokio::spawn(async move {
-                // A failed connection only ends that connection: the load tool counts what
-                // came back.
-                let _ = echo(which, stream).await;
-            });
+            // One task type per implementation, so that each connection's task is sized by
+            // its own library's futures (a `match` inside one async fn would size every task
+            // by the largest of the three). A failed connection only ends that connection: the
+            // load tool counts what came back.
+            match which {
+                WsImpl::Wirelab => drop(tokio::spawn(echo_wirelab(stream))),
+                WsImpl::Tungstenite | WsImpl::Tungstenite4k => {
+                    drop(tokio::spawn(echo_tungstenite(which, stream)))
+                }
+                WsImpl::Fastwebsockets => drop(tokio::spawn(echo_fastwebsockets(stream))),
+            }
         }
     };
     tokio::select! {
@@ -102,47 +108,48 @@ pub(crate) async fn serve_ws(which: WsImpl, max_seconds: u64) -> std::io::Result
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn echo(which: WsImpl, stream: TcpStream) -> Result<(), BoxError> {
-    match which {
-        WsImpl::Wirelab => {
-            use websocket::Message;
-            let options = websocket::handshake::ServerOptions::default();
-            let (mut ws, _request) = websocket::io::accept(stream, &options).await?;
-            while let Some(message) = ws.recv().await? {
-                if let Message::Text(_) | Message::Binary(_) = message {
-                    ws.send(message).await?;
-                }
-            }
+async fn echo_wirelab(stream: TcpStream) -> Result<(), BoxError> {
+    use websocket::Message;
+    let options = websocket::handshake::ServerOptions::default();
+    // The request is not needed once accepted: dropping it at once is what a server that
+    // does not use it does (the other libraries do not return it at all).
+    let (mut ws, _) = websocket::io::accept(stream, &options).await?;
+    while let Some(message) = ws.recv().await? {
+        if let Message::Text(_) | Message::Binary(_) = message {
+            ws.send(message).await?;
         }
-        WsImpl::Tungstenite | WsImpl::Tungstenite4k => {
-            let config = (which == WsImpl::Tungstenite4k).then(|| {
-                tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-                    .read_buffer_size(4 << 10)
-                    .write_buffer_size(4 << 10)
-            });
-            let mut ws = tokio_tungstenite::accept_async_with_config(stream, config).await?;
-            while let Some(message) = ws.next().await {
-                let message = message?;
-                if message.is_text() || message.is_binary() {
-                    ws.send(message).await?;
-                }
-            }
+    }
+    Ok(())
+}
+
+async fn echo_tungstenite(which: WsImpl, stream: TcpStream) -> Result<(), BoxError> {
+    let config = (which == WsImpl::Tungstenite4k).then(|| {
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4 << 10)
+            .write_buffer_size(4 << 10)
+    });
+    let mut ws = tokio_tungstenite::accept_async_with_config(stream, config).await?;
+    while let Some(message) = ws.next().await {
+        let message = message?;
+        if message.is_text() || message.is_binary() {
+            ws.send(message).await?;
         }
-        WsImpl::Fastwebsockets => {
-            let stream = handshake_for_fastwebsockets(stream).await?;
-            let ws =
-                fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
-            let mut ws = fastwebsockets::FragmentCollector::new(ws);
-            loop {
-                let frame = ws.read_frame().await?;
-                match frame.opcode {
-                    fastwebsockets::OpCode::Close => break,
-                    fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary => {
-                        ws.write_frame(frame).await?;
-                    }
-                    _ => {}
-                }
+    }
+    Ok(())
+}
+
+async fn echo_fastwebsockets(stream: TcpStream) -> Result<(), BoxError> {
+    let stream = handshake_for_fastwebsockets(stream).await?;
+    let ws = fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+    let mut ws = fastwebsockets::FragmentCollector::new(ws);
+    loop {
+        let frame = ws.read_frame().await?;
+        match frame.opcode {
+            fastwebsockets::OpCode::Close => break,
+            fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary => {
+                ws.write_frame(frame).await?;
             }
+            _ => {}
         }
     }
     Ok(())
@@ -153,7 +160,9 @@ async fn echo(which: WsImpl, stream: TcpStream) -> Result<(), BoxError> {
 async fn handshake_for_fastwebsockets(mut stream: TcpStream) -> Result<TcpStream, BoxError> {
     let options = websocket::handshake::ServerOptions::default();
     let mut handshake = websocket::handshake::ServerHandshake::new(&options.config);
-    let mut buf = [0u8; 1024];
+    // On the heap, and freed before the connection's long life: an array here would be part of
+    // the task's future, and so of every idle connection's memory.
+    let mut buf = vec![0u8; 1024];
     let (request, leftover) = loop {
         let n = stream.read(&mut buf).await?;
         if n == 0 {

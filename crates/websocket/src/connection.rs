@@ -142,7 +142,9 @@ pub struct Connection {
     failed: bool,
     /// Whether we are in the middle of sending a fragmented message.
     sending_fragmented: bool,
-    keys: KeyPool,
+    /// Only a client masks, so only a client's connection allocates the pool, on its first
+    /// frame: a server's idle connection does not carry 128 unused bytes.
+    keys: Option<Box<KeyPool>>,
 }
 // ANCHOR_END: connection_struct
 
@@ -180,10 +182,7 @@ impl Connection {
             received_close: false,
             failed: false,
             sending_fragmented: false,
-            keys: KeyPool {
-                bytes: [0; 128],
-                used: 128,
-            },
+            keys: None,
         }
     }
 
@@ -522,7 +521,12 @@ impl Connection {
     /// §5.3: "a fresh masking key", "derived from a strong source of entropy", for every frame.
     // ANCHOR: next_mask_key
     fn next_mask_key(&mut self) -> Result<[u8; 4], Error> {
-        let pool = &mut self.keys;
+        let pool = self.keys.get_or_insert_with(|| {
+            Box::new(KeyPool {
+                bytes: [0; 128],
+                used: 128,
+            })
+        });
         if pool.used == pool.bytes.len() {
             getrandom::fill(&mut pool.bytes).map_err(|_| Error::Random)?;
             pool.used = 0;

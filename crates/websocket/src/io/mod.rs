@@ -48,8 +48,17 @@
 //! Servers hold many connections that say nothing for minutes. Each waits in a read with a
 //! 512-byte buffer; a 64 KiB buffer is used only while reads keep filling their buffer, and is
 //! freed when one comes back short ("wait small, read big"). The connection's input buffer is
-//! released the same way, so an idle connection costs a few KiB in all (the performance
-//! chapter measures it).
+//! released the same way.
+//!
+//! The other half of an idle connection's cost is its task: a task is as large as the largest
+//! state of its future, and an `async fn` holds, in its own state, the state of every future
+//! it awaits inline. So what runs rarely is awaited through `Box::pin`: the endings of a
+//! connection (failure, the closing handshake), the keep-alive Ping and the writing of
+//! replies. They allocate when they run, once in a connection's life or once a
+//! `ping_interval`, and the future of `recv`, which an idle connection holds while it waits,
+//! is left with the read and its timer. No buffer lives in a future as an array for the same
+//! reason. `tests/idle_size.rs` keeps an eye on those sizes, and the performance chapter
+//! measures the whole: under 3 KiB per idle server connection.
 //!
 //! # Closing, and timeouts
 //!
@@ -442,10 +451,13 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                 let failed = event.is_err();
                 let close = matches!(event, Ok(Message::Close(_)));
                 self.ready = Some(event);
+                // The endings are boxed: they run once per connection, and inline they would
+                // make every connection's `recv` future, which an idle connection holds while
+                // it waits, larger by their own state (see "Memory of an idle connection").
                 if failed {
-                    self.fail().await;
+                    Box::pin(self.fail()).await;
                 } else if close {
-                    self.answer_close().await;
+                    Box::pin(self.answer_close()).await;
                 } else {
                     self.write_replies().await?;
                 }
@@ -454,29 +466,34 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             if self.shared.conn().state() == State::Closed {
                 // The closing handshake completed (the peer's Close was returned), or the
                 // connection failed (the error was returned).
-                self.finish_close().await;
+                Box::pin(self.finish_close()).await;
                 return Ok(None);
             }
             self.write_replies().await?;
             if let Err(error) = self.read_some().await {
-                self.end();
-                if let Error::KeepaliveTimeout = error {
-                    // Tell the peer why, in case it is only slow. 1011 is "internal error":
-                    // §7.4.1 words it for servers, the IANA registry (§11.7) for either side,
-                    // and Python's websockets sends it for the same reason. It may never be read.
-                    let close = CloseFrame {
-                        code: 1011,
-                        reason: "keep-alive ping timeout".into(),
-                    };
-                    let _ = self.shared.conn().send(Message::Close(Some(close)));
-                    let _ = self.flush_bounded().await;
-                }
-                self.shared.shutdown().await;
-                return Err(error);
+                return Err(Box::pin(self.read_failed(error)).await);
             }
         }
     }
     // ANCHOR_END: recv
+
+    /// A read failed, or timed out: the connection is over. Returns the error for `recv`.
+    async fn read_failed(&mut self, error: Error) -> Error {
+        self.end();
+        if let Error::KeepaliveTimeout = error {
+            // Tell the peer why, in case it is only slow. 1011 is "internal error": §7.4.1
+            // words it for servers, the IANA registry (§11.7) for either side, and Python's
+            // websockets sends it for the same reason. It may never be read.
+            let close = CloseFrame {
+                code: 1011,
+                reason: "keep-alive ping timeout".into(),
+            };
+            let _ = self.shared.conn().send(Message::Close(Some(close)));
+            let _ = self.flush_bounded().await;
+        }
+        self.shared.shutdown().await;
+        error
+    }
 
     /// Writes the frames the connection queued by itself (Pongs, a Close reply).
     // ANCHOR: write_replies
@@ -484,7 +501,9 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
         let limit = self.shared.conn().config().write_buffer_size;
         let queued = self.shared.unwritten();
         if queued > 0 {
-            self.shared.flush(queued >= limit).await?;
+            // Boxed: replies are rare (a Pong now and then), and this sits in front of every
+            // read, so inline its state would be part of every idle connection.
+            Box::pin(self.shared.flush(queued >= limit)).await?;
         }
         Ok(())
     }
@@ -494,16 +513,24 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     // ANCHOR: read_some
     async fn read_some(&mut self) -> Result<(), Error> {
         loop {
-            let (state, config) = {
+            // Only the timers, not a clone of the whole config: what is held across the read
+            // below is part of every idle connection's memory.
+            let (state, close_timeout, ping_interval, ping_timeout) = {
                 let conn = self.shared.conn();
-                (conn.state(), conn.config().clone())
+                let config = conn.config();
+                (
+                    conn.state(),
+                    config.close_timeout,
+                    config.ping_interval,
+                    config.ping_timeout,
+                )
             };
             if state == State::Closing && self.close_deadline.is_none() {
                 // One limit for the whole wait, not one per read: a peer that keeps sending
                 // other frames must not keep us in Closing.
-                self.close_deadline = Some(Instant::now() + config.close_timeout);
+                self.close_deadline = Some(Instant::now() + close_timeout);
             }
-            let deadline = match (state, self.pong_deadline, config.ping_interval) {
+            let deadline = match (state, self.pong_deadline, ping_interval) {
                 (State::Closing, _, _) => self.close_deadline,
                 (_, Some(deadline), _) => Some(deadline),
                 (_, None, interval) => interval.map(|interval| Instant::now() + interval),
@@ -533,12 +560,14 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                         // Quiet for `ping_interval`: ask the peer whether it is still there.
                         // Writing the Ping counts against `ping_timeout` too: a peer that does
                         // not read (or a Sender stuck writing to it) is as dead as a silent one.
-                        let deadline = Instant::now() + config.ping_timeout;
+                        let deadline = Instant::now() + ping_timeout;
                         self.pong_deadline = Some(deadline);
                         self.shared
                             .conn()
                             .send(Message::Ping(b"keepalive".to_vec()))?;
-                        match tokio::time::timeout_at(deadline, self.shared.flush(true)).await {
+                        // Boxed, as the endings in `recv` are: it runs once a `ping_interval`.
+                        let flush = tokio::time::timeout_at(deadline, self.shared.flush(true));
+                        match Box::pin(flush).await {
                             Ok(written) => written?,
                             Err(_elapsed) => return Err(Error::KeepaliveTimeout),
                         }
