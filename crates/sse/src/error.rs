@@ -40,6 +40,17 @@ pub enum Error {
     /// send them, and they must not leak into the `Host` header (I/O layer only).
     #[cfg(feature = "io")]
     UrlHasCredentials,
+    /// A request head that [`http1::read_request`](crate::http1::read_request) refused, and
+    /// the status it was answered with: 400 malformed (RFC 9112 §2, §3.2), 405 not `GET`,
+    /// 408 not complete in time, 431 too large (RFC 6585 §5), 505 not HTTP/1.1 (I/O layer
+    /// only).
+    #[cfg(feature = "io")]
+    RequestRejected {
+        /// The status of the answer that was sent.
+        status: http::StatusCode,
+        /// The rule that was broken, also the answer's body.
+        reason: &'static str,
+    },
 }
 // ANCHOR_END: error
 
@@ -62,6 +73,10 @@ impl fmt::Display for Error {
             Error::UrlHasCredentials => f.write_str(
                 "the URL has credentials (user:password@), which this client does not send",
             ),
+            #[cfg(feature = "io")]
+            Error::RequestRejected { status, reason } => {
+                write!(f, "request refused with {status}: {reason}")
+            }
         }
     }
 }

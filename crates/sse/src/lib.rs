@@ -25,6 +25,8 @@
 //! - the **I/O layer** (feature `io`, on by default), on tokio and hyper 1.x:
 //!   - [`server`]: a hyper response body that streams events, with keep-alive comments and
 //!     graceful shutdown;
+//!   - [`http1`]: the same response without hyper, on a hand-written HTTP/1.1 path that
+//!     holds far less memory per idle connection;
 //!   - [`history`]: a bounded replay history, so a reconnecting client gets what it missed;
 //!   - [`client`]: an `EventSource`-like reconnecting client (§9.2.3, "Processing model");
 //!   - [`backoff`]: the reconnection delay policy the client uses.
@@ -41,6 +43,8 @@ pub mod backoff;
 pub mod client;
 #[cfg(feature = "io")]
 pub mod history;
+#[cfg(feature = "io")]
+pub mod http1;
 #[cfg(feature = "io")]
 pub mod server;
 
