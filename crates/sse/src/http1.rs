@@ -86,7 +86,7 @@
 
 use std::future::poll_fn;
 use std::io::Write as _;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
@@ -104,8 +104,9 @@ use crate::server::{KEEP_ALIVE, ServerConfig};
 #[derive(Debug, Clone)]
 pub struct Http1Config {
     /// The largest request head accepted, request line and header lines together; a larger
-    /// one is answered 431. Default: 8 KiB, hyper's and most servers' figure (browsers send
-    /// well under 2 KiB).
+    /// one is answered 431. Default: 8 KiB, about what nginx and Apache allow for one header line
+    /// (browsers send well under 2 KiB). The head buffer grows by 1 KiB reads up to this, and
+    /// is freed before [`read_request`] returns.
     pub max_head_size: usize,
     /// The most header lines accepted; more are answered 431. Default: 64. The parser needs a
     /// slot of 32 bytes per header while it runs, so this also bounds that memory.
@@ -135,8 +136,10 @@ const LINGER_BYTES: usize = 64 * 1024;
 /// How many bytes the head is read by at a time: a browser's request fits in one step.
 const HEAD_READ_STEP: usize = 1024;
 
-/// Events ready at once are gathered into one write up to about this many bytes.
+/// Events ready at once are gathered into one write up to about this many bytes, and at most
+/// this many events (the count bounds a stream that yields only empty items).
 const MAX_BATCH: usize = 64 * 1024;
+const MAX_BATCH_EVENTS: usize = 1024;
 
 /// How many reads of unexpected client bytes one wake-up discards before yielding to other
 /// tasks, so that a client that floods the socket cannot monopolise a worker thread.
@@ -394,6 +397,13 @@ enum Step {
 ///
 /// Empty items are skipped: an empty chunk would be the last chunk. Dropping the future at any
 /// point simply ends the connection.
+///
+/// Two consequences of HTTP/1.1 itself. A client that half-closes (shuts down only its sending
+/// side) after its request is taken for gone: no event-stream client does that, and a server
+/// cannot tell the two apart without writing. And a client that stops reading without closing
+/// leaves a write pending once the socket's send buffer is full; while it is pending neither
+/// the shutdown signal nor a close is noticed. A caller that needs a bound wraps `serve` in its
+/// own timeout or `select!`.
 pub async fn serve<S, E, T>(mut stream: S, events: E, config: ServerConfig) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -421,23 +431,39 @@ where
             if shutdown.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Step::End);
             }
+            // Set when a bound below stops work that is still ready: the task must then
+            // wake itself, since nothing has registered to wake it for that work.
+            let mut more = false;
             // The client sends nothing after its request, so a readable socket means bytes
             // to discard, or the end of the connection.
-            for _ in 0..MAX_DISCARD_READS {
+            let mut discarded = 0;
+            loop {
                 let mut scratch = ReadBuf::new(&mut probe);
-                match std::pin::Pin::new(&mut stream).poll_read(cx, &mut scratch) {
+                match Pin::new(&mut stream).poll_read(cx, &mut scratch) {
                     Poll::Ready(Ok(())) if scratch.filled().is_empty() => {
                         return Poll::Ready(Step::ClientGone);
                     }
-                    Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(_)) => return Poll::Ready(Step::ClientGone),
+                    Poll::Ready(Ok(())) => discarded += 1,
                     Poll::Pending => break,
                 }
+                if discarded == MAX_DISCARD_READS {
+                    more = true;
+                    break;
+                }
             }
-            // Gather every event that is ready, up to the batch bound.
+            // Gather the events that are ready, up to the batch bounds.
+            let mut gathered = 0;
             while out.len() < MAX_BATCH {
+                if gathered == MAX_BATCH_EVENTS {
+                    more = true;
+                    break;
+                }
                 match events.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => push_chunk(&mut out, &item.into()),
+                    Poll::Ready(Some(item)) => {
+                        push_chunk(&mut out, &item.into());
+                        gathered += 1;
+                    }
                     Poll::Ready(None) => return Poll::Ready(Step::End),
                     Poll::Pending => break,
                 }
@@ -449,8 +475,12 @@ where
                 push_chunk(&mut out, KEEP_ALIVE);
                 return Poll::Ready(Step::Write);
             }
-            // Idle: hold no buffer while waiting.
-            out = Vec::new();
+            if more {
+                cx.waker().wake_by_ref();
+            } else {
+                // Idle: hold no buffer while waiting.
+                out = Vec::new();
+            }
             Poll::Pending
         })
         .await;

@@ -652,3 +652,54 @@ async fn curl_reads_the_stream() {
     let result = tokio::time::timeout(GUARD, server).await.expect("in time");
     assert!(matches!(result, Ok(Ok(()))), "{result:?}");
 }
+
+/// Yields an empty item every time it is polled, forever.
+struct Empties;
+
+impl Stream for Empties {
+    type Item = Bytes;
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        Poll::Ready(Some(Bytes::new()))
+    }
+}
+
+#[tokio::test]
+async fn a_stream_of_empty_items_neither_spins_forever_nor_starves_shutdown() {
+    let recorder = Recorder::default();
+    let shutdown = Shutdown::new();
+    let config = ServerConfig {
+        keep_alive: None,
+        shutdown: Some(shutdown.signal()),
+    };
+    let server = tokio::spawn(http1::serve(recorder.clone(), Empties, config));
+    // On this single-threaded runtime, the test runs again only if `serve` yields.
+    tokio::task::yield_now().await;
+    shutdown.trigger();
+    tokio::time::timeout(GUARD, server)
+        .await
+        .expect("in time")
+        .expect("no panic")
+        .expect("served");
+    let all = recorder.writes().concat();
+    let (_, body) = split_response(&all);
+    assert_eq!(body, b"0\r\n\r\n", "no empty chunk, just the last chunk");
+}
+
+#[tokio::test]
+async fn a_flood_of_client_bytes_is_discarded_and_its_close_still_seen() {
+    let (mut client, server_side) = tokio::io::duplex(64 * 1024);
+    let config = ServerConfig {
+        keep_alive: None,
+        shutdown: None,
+    };
+    let (_tx, events) = channel();
+    let server = tokio::spawn(http1::serve(server_side, events, config));
+    read_head(&mut client).await;
+    // Far more than one wake-up discards, then the end: only a self-wake reaches the end.
+    client.write_all(&[b'x'; 32 * 1024]).await.expect("write");
+    drop(client);
+    let result = tokio::time::timeout(GUARD, server)
+        .await
+        .expect("serve ends");
+    assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+}
