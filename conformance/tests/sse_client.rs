@@ -25,7 +25,7 @@ use std::time::Duration;
 use http::StatusCode;
 use sse::backoff::BackoffConfig;
 use sse::client::{Client, ClientConfig, ClientEvent, CloseReason, Disconnect};
-use sse::history::{GAP_EVENT_TYPE, Hub};
+use sse::history::{GAP_EVENT_TYPE, Hub, Published};
 use sse::server::{self, ServerConfig, Shutdown};
 use sse::{Error, Event, ParserConfig};
 use sse_support::{Iter, Take, guarded, plain, serve, sse_response};
@@ -91,7 +91,7 @@ async fn every_event_once_in_order_across_clean_drops() {
             // "0": a new client replays from the first event.
             let events = hub.subscribe(Some(last.as_deref().unwrap_or("0")));
             sse_response(Take {
-                first: vec![Event::new().retry(Duration::from_millis(5))],
+                first: vec![Published::new(Event::new().retry(Duration::from_millis(5)))],
                 stream: Box::pin(events),
                 n: PER_CONNECTION,
             })

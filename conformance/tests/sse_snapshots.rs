@@ -78,6 +78,9 @@ fn replay_with_a_gap_notice() {
     }
     let replay = history.replay("0");
     assert_eq!(replay[0].event_type(), Some(GAP_EVENT_TYPE));
-    let bytes: Vec<u8> = replay.iter().flat_map(Event::to_bytes).collect();
+    let bytes: Vec<u8> = replay
+        .iter()
+        .flat_map(|event| event.wire().to_vec())
+        .collect();
     insta::assert_snapshot!(wire(&bytes));
 }

@@ -598,14 +598,16 @@ fn percent_decode(value: &str) -> String {
 }
 
 // ANCHOR: sse
-/// An event-stream response that sends `events`, each after [`Conn::pace`], starting with a
-/// `retry:` line when `retry` is set. Keep-alive comments every 15 s.
-pub fn sse<S>(conn: &Conn, events: S, retry: Option<Duration>) -> Response
+/// An event-stream response that sends `events` (each an `sse::Event`, or a hub's shared
+/// `Published` one), each after [`Conn::pace`], starting with a `retry:` line when `retry` is
+/// set. Keep-alive comments every 15 s.
+pub fn sse<S, T>(conn: &Conn, events: S, retry: Option<Duration>) -> Response
 where
-    S: Stream<Item = sse::Event> + Send + Unpin + 'static,
+    S: Stream<Item = T> + Send + Unpin + 'static,
+    T: Into<Bytes>,
 {
     let paced = Paced {
-        first: retry.map(|retry| sse::Event::new().retry(retry)),
+        first: retry.map(|retry| Bytes::from(sse::Event::new().retry(retry))),
         events,
         server: conn.server.clone(),
         waiting: None,
@@ -614,19 +616,19 @@ where
 }
 // ANCHOR_END: sse
 
-/// A stream of events delayed by the server's slow-down setting.
+/// A stream of events, as their wire bytes, delayed by the server's slow-down setting.
 struct Paced<S> {
-    first: Option<sse::Event>,
+    first: Option<Bytes>,
     events: S,
     server: Server,
-    waiting: Option<(sse::Event, Pin<Box<Sleep>>)>,
+    waiting: Option<(Bytes, Pin<Box<Sleep>>)>,
 }
 
 // ANCHOR: paced
-impl<S: Stream<Item = sse::Event> + Unpin> Stream for Paced<S> {
-    type Item = sse::Event;
+impl<S: Stream<Item = T> + Unpin, T: Into<Bytes>> Stream for Paced<S> {
+    type Item = Bytes;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<sse::Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let this = &mut *self;
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(first));
@@ -635,6 +637,7 @@ impl<S: Stream<Item = sse::Event> + Unpin> Stream for Paced<S> {
             let Some(event) = ready!(Pin::new(&mut this.events).poll_next(cx)) else {
                 return Poll::Ready(None);
             };
+            let event = event.into();
             let delay = this.server.slow();
             if delay.is_zero() {
                 return Poll::Ready(Some(event));
@@ -771,22 +774,16 @@ mod tests {
         let server = Server::new();
         server.set_slow(Duration::from_secs(1));
         let mut paced = Paced {
-            first: Some(sse::Event::new().retry(Duration::from_millis(500))),
+            first: Some(sse::Event::new().retry(Duration::from_millis(500)).into()),
             events: Two(0),
             server: server.clone(),
             waiting: None,
         };
         let start = tokio::time::Instant::now();
         let retry = next(&mut paced).await.expect("retry");
-        assert_eq!(retry.to_string(), "retry: 500\n\n");
+        assert_eq!(retry, "retry: 500\n\n");
         assert_eq!(start.elapsed(), Duration::ZERO);
-        assert_eq!(
-            next(&mut paced)
-                .await
-                .and_then(|e| e.data_ref().map(str::to_owned))
-                .as_deref(),
-            Some("1")
-        );
+        assert_eq!(next(&mut paced).await.as_deref(), Some(&b"data: 1\n\n"[..]));
         assert_eq!(start.elapsed(), Duration::from_secs(1));
         server.set_slow(Duration::ZERO);
         assert!(next(&mut paced).await.is_some());

@@ -84,7 +84,8 @@ pub fn plain(status: StatusCode, content_type: &str, body: &'static str) -> Resp
 /// An SSE response of `events` through the crate's server helper, without keep-alives.
 pub fn sse_response<S>(events: S) -> Response<Body>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream + Send + 'static,
+    S::Item: Into<bytes::Bytes>,
 {
     let config = sse::server::ServerConfig {
         keep_alive: None,
@@ -105,16 +106,19 @@ impl Stream for Iter {
 }
 
 /// `first`, then at most `n` items of `stream`, then the end.
-pub struct Take<S> {
-    pub first: Vec<Event>,
+pub struct Take<S: Stream> {
+    pub first: Vec<S::Item>,
     pub stream: Pin<Box<S>>,
     pub n: usize,
 }
 
-impl<S: Stream<Item = Event>> Stream for Take<S> {
-    type Item = Event;
+impl<S: Stream> Stream for Take<S>
+where
+    S::Item: Unpin,
+{
+    type Item = S::Item;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         if !self.first.is_empty() {
             return Poll::Ready(Some(self.first.remove(0)));
         }

@@ -136,18 +136,62 @@ impl Event {
 
     /// The wire form as bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.to_string().into_bytes()
+        let mut out = String::with_capacity(self.encoded_len_estimate());
+        self.encode(&mut out);
+        out.into_bytes()
     }
+
+    /// Enough room for the usual event in one allocation: each value plus its field name.
+    fn encoded_len_estimate(&self) -> usize {
+        let len = |value: &Option<String>| value.as_ref().map_or(0, |v| v.len() + 8);
+        len(&self.comment) + len(&self.id) + len(&self.event_type) + len(&self.data) + 24
+    }
+
+    // ANCHOR: encode
+    /// Appends the wire form to `out`. The one place the format is written: `Display` and
+    /// `to_bytes` both come here. (Plain appends, not `write!`: an event is encoded once per
+    /// publish, and the formatting machinery would cost more than the copying.)
+    pub fn encode(&self, out: &mut String) {
+        if let Some(comment) = &self.comment {
+            // A comment line is a colon and text; the field name is empty.
+            push_lines(out, "", comment);
+        }
+        if let Some(retry) = self.retry {
+            use std::fmt::Write as _;
+            // Writing to a String cannot fail.
+            let _ = writeln!(out, "retry: {}", retry.as_millis());
+        }
+        if let Some(id) = &self.id {
+            push_line(out, "id", id);
+        }
+        if let Some(event_type) = &self.event_type {
+            push_line(out, "event", event_type);
+        }
+        if let Some(data) = &self.data {
+            push_lines(out, "data", data);
+        }
+        // The empty line that dispatches the event (HTML §9.2.6).
+        out.push('\n');
+    }
+    // ANCHOR_END: encode
+}
+
+/// Appends one `name: value` line.
+fn push_line(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str(": ");
+    out.push_str(value);
+    out.push('\n');
 }
 
 // ANCHOR: write_lines
-/// Writes `name: value` lines, one for each line of `value` (split at CRLF, CR and LF).
-fn write_lines(f: &mut fmt::Formatter<'_>, name: &str, value: &str) -> fmt::Result {
+/// Appends `name: value` lines, one for each line of `value` (split at CRLF, CR and LF).
+fn push_lines(out: &mut String, name: &str, value: &str) {
     let mut rest = value;
     loop {
         match rest.find(['\r', '\n']) {
             Some(end) => {
-                writeln!(f, "{name}: {}", &rest[..end])?;
+                push_line(out, name, &rest[..end]);
                 let skip = if rest[end..].starts_with("\r\n") {
                     2
                 } else {
@@ -155,7 +199,7 @@ fn write_lines(f: &mut fmt::Formatter<'_>, name: &str, value: &str) -> fmt::Resu
                 };
                 rest = &rest[end + skip..];
             }
-            None => return writeln!(f, "{name}: {rest}"),
+            None => return push_line(out, name, rest),
         }
     }
 }
@@ -164,24 +208,9 @@ fn write_lines(f: &mut fmt::Formatter<'_>, name: &str, value: &str) -> fmt::Resu
 // ANCHOR: display
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(comment) = &self.comment {
-            // A comment line is a colon and text; the field name is empty.
-            write_lines(f, "", comment)?;
-        }
-        if let Some(retry) = self.retry {
-            writeln!(f, "retry: {}", retry.as_millis())?;
-        }
-        if let Some(id) = &self.id {
-            writeln!(f, "id: {id}")?;
-        }
-        if let Some(event_type) = &self.event_type {
-            writeln!(f, "event: {event_type}")?;
-        }
-        if let Some(data) = &self.data {
-            write_lines(f, "data", data)?;
-        }
-        // The empty line that dispatches the event (HTML §9.2.6).
-        writeln!(f)
+        let mut out = String::with_capacity(self.encoded_len_estimate());
+        self.encode(&mut out);
+        f.write_str(&out)
     }
 }
 // ANCHOR_END: display

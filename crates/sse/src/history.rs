@@ -18,13 +18,18 @@
 //!   slow to keep up with the channel has its stream ended; its client reconnects with its
 //!   last event ID and catches up from the history, which is exactly what SSE's reconnection
 //!   is for.
+//! - What the hub keeps and sends is a [`Published`] event: numbered, encoded once when it is
+//!   published, and shared. A thousand subscribers cost a thousand reference counts, not a
+//!   thousand encodings of the same bytes; the server hands the shared bytes to the socket as
+//!   they are.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use tokio::sync::broadcast;
 
 use crate::Event;
@@ -34,6 +39,43 @@ use crate::Event;
 pub const GAP_EVENT_TYPE: &str = "history-gap";
 // ANCHOR_END: gap_type
 
+// ANCHOR: published
+/// An event as it was published: the [`Event`] and its wire form, encoded once and shared.
+/// Cloning it copies a pointer. It reads as an [`Event`] (it derefs to one), and turns into
+/// its wire bytes without a copy, which is what [`server::response`](crate::server::response)
+/// sends.
+#[derive(Debug, Clone)]
+pub struct Published(Arc<(Event, Bytes)>);
+
+impl Published {
+    /// Encodes `event`.
+    pub fn new(event: Event) -> Self {
+        let wire = Bytes::from(event.to_bytes());
+        Published(Arc::new((event, wire)))
+    }
+
+    /// The wire form: what the event stream carries for this event.
+    pub fn wire(&self) -> &Bytes {
+        &self.0.1
+    }
+}
+
+impl std::ops::Deref for Published {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.0.0
+    }
+}
+
+impl From<Published> for Bytes {
+    fn from(published: Published) -> Bytes {
+        // A reference count, not a copy.
+        published.wire().clone()
+    }
+}
+// ANCHOR_END: published
+
 // ANCHOR: history
 /// The newest events, each with the id the history gave it.
 #[derive(Debug, Clone)]
@@ -42,7 +84,7 @@ pub struct History {
     /// The id the next event gets. Ids start at 1, so no event ever has id 0, and "0" is a
     /// valid `Last-Event-ID` meaning "before the first event".
     next_id: u64,
-    events: VecDeque<(u64, Event)>,
+    events: VecDeque<(u64, Published)>,
 }
 // ANCHOR_END: history
 
@@ -57,12 +99,13 @@ impl History {
     }
 
     // ANCHOR: push
-    /// Numbers `event` with the next id (replacing any id it had), keeps it, and returns it
-    /// ready to send.
-    pub fn push(&mut self, mut event: Event) -> Event {
+    /// Numbers `event` with the next id (replacing any id it had), encodes it, keeps it, and
+    /// returns it ready to send.
+    pub fn push(&mut self, mut event: Event) -> Published {
         let id = self.next_id;
         self.next_id += 1;
         event.set_id_number(id);
+        let event = Published::new(event);
         if self.capacity > 0 {
             if self.events.len() == self.capacity {
                 self.events.pop_front();
@@ -77,7 +120,7 @@ impl History {
     /// What a client that last saw `last_event_id` has missed, in order. When the history can
     /// no longer tell (the id fell out of it, or is unknown), the replay starts with a
     /// [`GAP_EVENT_TYPE`] event and then holds every event still kept.
-    pub fn replay(&self, last_event_id: &str) -> Vec<Event> {
+    pub fn replay(&self, last_event_id: &str) -> Vec<Published> {
         let newest = self.next_id - 1;
         let oldest = self.events.front().map_or(self.next_id, |(id, _)| *id);
         match last_event_id.parse::<u64>() {
@@ -93,7 +136,7 @@ impl History {
                     .data(last_event_id)
                     .event(GAP_EVENT_TYPE)
                     .unwrap_or_default();
-                std::iter::once(gap)
+                std::iter::once(Published::new(gap))
                     .chain(self.events.iter().map(|(_, event)| event.clone()))
                     .collect()
             }
@@ -122,7 +165,7 @@ impl History {
 #[derive(Debug)]
 pub struct Hub {
     history: Mutex<History>,
-    live: broadcast::Sender<Event>,
+    live: broadcast::Sender<Published>,
 }
 // ANCHOR_END: hub
 
@@ -165,7 +208,7 @@ impl Hub {
             .unwrap_or_default();
         Subscription {
             replay: replay.into(),
-            next: Some(recv(self.live.subscribe())),
+            live: Live::Ready(self.live.subscribe()),
         }
     }
     // ANCHOR_END: publish_subscribe
@@ -175,62 +218,93 @@ type Recv = Pin<
     Box<
         dyn Future<
                 Output = (
-                    Result<Event, broadcast::error::RecvError>,
-                    broadcast::Receiver<Event>,
+                    Result<Published, broadcast::error::RecvError>,
+                    broadcast::Receiver<Published>,
                 ),
             > + Send,
     >,
 >;
 
-fn recv(mut receiver: broadcast::Receiver<Event>) -> Recv {
+/// A receiver's `recv`, owning the receiver so that it can be stored: boxed, because the
+/// future borrows what it is stored beside.
+fn recv(mut receiver: broadcast::Receiver<Published>) -> Recv {
     Box::pin(async move { (receiver.recv().await, receiver) })
 }
 
 /// One subscriber's events: a [`Stream`](futures_core::Stream) to hand to
 /// [`server::response`](crate::server::response), or to read with [`Subscription::next`].
 pub struct Subscription {
-    replay: VecDeque<Event>,
-    next: Option<Recv>,
+    replay: VecDeque<Published>,
+    live: Live,
+}
+
+/// Where a subscription stands with the live channel.
+enum Live {
+    /// Not waiting: the next event is taken with `try_recv`, which costs no allocation. While
+    /// events keep coming (a burst, a busy feed) this is where a subscriber stays.
+    Ready(broadcast::Receiver<Published>),
+    /// The channel was empty: waiting for the next event, in a boxed `recv`.
+    Waiting(Recv),
+    /// The hub is gone, or this subscriber fell too far behind.
+    Ended,
 }
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
             .field("replay", &self.replay)
-            .field("ended", &self.next.is_none())
+            .field("ended", &matches!(self.live, Live::Ended))
             .finish()
     }
 }
 
 impl Subscription {
     /// The next event, or `None` once the hub is gone or this subscriber fell too far behind.
-    pub async fn next(&mut self) -> Option<Event> {
+    pub async fn next(&mut self) -> Option<Published> {
         std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
     }
 }
 
 // ANCHOR: subscription
 impl futures_core::Stream for Subscription {
-    type Item = Event;
+    type Item = Published;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Published>> {
         if let Some(event) = self.replay.pop_front() {
             return Poll::Ready(Some(event));
         }
-        let Some(next) = self.next.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match next.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready((Ok(event), receiver)) => {
-                self.next = Some(recv(receiver));
-                Poll::Ready(Some(event))
-            }
-            // Lagged: this subscriber missed events; ending its stream makes its client
-            // reconnect and replay them from the history. Closed: the hub is gone.
-            Poll::Ready((Err(_), _)) => {
-                self.next = None;
-                Poll::Ready(None)
+        loop {
+            match std::mem::replace(&mut self.live, Live::Ended) {
+                Live::Ready(mut receiver) => match receiver.try_recv() {
+                    Ok(event) => {
+                        self.live = Live::Ready(receiver);
+                        return Poll::Ready(Some(event));
+                    }
+                    Err(broadcast::error::TryRecvError::Empty) => {
+                        // Nothing yet: wait for it (the loop polls the new future at once,
+                        // which registers our waker).
+                        self.live = Live::Waiting(recv(receiver));
+                    }
+                    // Lagged: this subscriber missed events; ending its stream makes its
+                    // client reconnect and replay them from the history. Closed: the hub is
+                    // gone.
+                    Err(_) => return Poll::Ready(None),
+                },
+                Live::Waiting(mut next) => {
+                    return match next.as_mut().poll(cx) {
+                        Poll::Pending => {
+                            self.live = Live::Waiting(next);
+                            Poll::Pending
+                        }
+                        Poll::Ready((Ok(event), receiver)) => {
+                            self.live = Live::Ready(receiver);
+                            Poll::Ready(Some(event))
+                        }
+                        // Lagged or closed, as above.
+                        Poll::Ready((Err(_), _)) => Poll::Ready(None),
+                    };
+                }
+                Live::Ended => return Poll::Ready(None),
             }
         }
     }
@@ -241,7 +315,7 @@ impl futures_core::Stream for Subscription {
 mod tests {
     use super::*;
 
-    fn data(events: &[Event]) -> Vec<(Option<&str>, Option<&str>)> {
+    fn data(events: &[Published]) -> Vec<(Option<&str>, Option<&str>)> {
         events
             .iter()
             .map(|e| (e.event_type(), e.data_ref()))
@@ -274,4 +348,41 @@ mod tests {
         }
     }
     // ANCHOR_END: test_replay
+
+    #[test]
+    fn a_published_event_is_encoded_once_and_shared() {
+        let published = History::new(1).push(Event::new().data("hi"));
+        assert_eq!(&published.wire()[..], b"id: 1\ndata: hi\n\n");
+        assert_eq!(published.data_ref(), Some("hi"));
+        let copy = published.clone();
+        let bytes: Bytes = copy.into();
+        assert_eq!(
+            bytes.as_ptr(),
+            published.wire().as_ptr(),
+            "shared, not copied"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_gets_queued_events_in_order_and_is_ended_when_it_lags() {
+        let hub = Hub::new(0, 2);
+        let mut events = hub.subscribe(None);
+        hub.publish(Event::new().data("1"));
+        hub.publish(Event::new().data("2"));
+        // Both are taken from the channel without waiting.
+        assert_eq!(
+            events.next().await.as_deref().and_then(Event::data_ref),
+            Some("1")
+        );
+        assert_eq!(
+            events.next().await.as_deref().and_then(Event::data_ref),
+            Some("2")
+        );
+        // Three more into a channel of two: this subscriber has lost one, so its stream ends.
+        for n in 3..=5 {
+            hub.publish(Event::new().data(n.to_string()));
+        }
+        assert!(events.next().await.is_none());
+        assert!(events.next().await.is_none(), "and stays ended");
+    }
 }

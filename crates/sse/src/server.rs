@@ -3,7 +3,9 @@
 //! An SSE endpoint is an ordinary HTTP handler that answers `200 OK` with
 //! `Content-Type: text/event-stream` (HTML §9.2.5: "this event stream format's MIME type is
 //! `text/event-stream`") and then never finishes its body. [`response`] builds that response
-//! from any [`Stream`] of [`Event`]s:
+//! from any [`Stream`] of [`Event`]s, or of anything else that turns into an event's wire
+//! bytes, such as the [`Published`](crate::history::Published) events of a
+//! [`Hub`](crate::history::Hub), encoded once for all their subscribers:
 //!
 //! - `Cache-Control: no-cache`, so that no cache between server and client replays an old
 //!   recording of the stream, and `X-Accel-Buffering: no`, which tells nginx-style reverse
@@ -81,14 +83,23 @@ pub fn last_event_id<B>(request: &Request<B>) -> Option<&str> {
 }
 // ANCHOR_END: last_event_id
 
+/// An event's wire form, as [`Event::to_bytes`] writes it.
+impl From<Event> for Bytes {
+    fn from(event: Event) -> Bytes {
+        Bytes::from(event.to_bytes())
+    }
+}
+
 // ANCHOR: response
-/// A `200 OK` event-stream response whose body sends `events` as they come.
-pub fn response<S>(events: S, config: ServerConfig) -> Response<SseBody>
+/// A `200 OK` event-stream response whose body sends `events` as they come: [`Event`]s, or
+/// anything that turns into an event's wire bytes.
+pub fn response<S, T>(events: S, config: ServerConfig) -> Response<SseBody>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream<Item = T> + Send + 'static,
+    T: Into<Bytes>,
 {
     let mut response = Response::new(SseBody {
-        events: Some(Box::pin(events)),
+        events: Some(Box::pin(WireBytes(Box::pin(events)))),
         keep_alive: config
             .keep_alive
             .map(|every| (every, Box::pin(tokio::time::sleep(every)))),
@@ -109,11 +120,30 @@ where
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// A stream of events, as their wire bytes. The inner stream is boxed to pin it (it may be
+/// `!Unpin`, and this crate has no unsafe code to pin it in place).
+struct WireBytes<S>(Pin<Box<S>>);
+
+impl<S, T> Stream for WireBytes<S>
+where
+    S: Stream<Item = T>,
+    T: Into<Bytes>,
+{
+    type Item = Bytes;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        self.0
+            .as_mut()
+            .poll_next(cx)
+            .map(|event| event.map(Into::into))
+    }
+}
+
 // ANCHOR: body
 /// The body of an event-stream response: one frame per event or keep-alive comment.
 pub struct SseBody {
-    /// `None` once the stream has ended.
-    events: Option<Pin<Box<dyn Stream<Item = Event> + Send>>>,
+    /// Each event's wire bytes; `None` once the stream has ended.
+    events: Option<Pin<Box<dyn Stream<Item = Bytes> + Send>>>,
     keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
     shutdown: Option<BoxFuture>,
 }
@@ -148,7 +178,7 @@ impl Body for SseBody {
             return Poll::Ready(None);
         };
         let bytes = match events.as_mut().poll_next(cx) {
-            Poll::Ready(Some(event)) => Bytes::from(event.to_bytes()),
+            Poll::Ready(Some(wire)) => wire,
             Poll::Ready(None) => {
                 this.events = None;
                 return Poll::Ready(None);

@@ -113,6 +113,9 @@ pub fn is_valid_close_code(code: u16) -> bool {
 /// Input buffer capacity kept between reads; a larger one is freed once it is consumed.
 const INPUT_KEEP: usize = 1024;
 
+/// The most a message's buffer reserves on the word of its first frame's header.
+const FIRST_RESERVE: usize = 64 << 10;
+
 /// The frame whose payload is being received.
 #[derive(Debug)]
 struct InFrame {
@@ -358,7 +361,13 @@ impl Connection {
                 }
                 self.check_message_size(header.payload_len)?;
                 self.utf8 = Utf8Validator::new();
-                self.message = Some((header.opcode, Vec::new()));
+                // Room for the first frame at once, so that a message that arrives in several
+                // reads is not copied again as its buffer grows; but no more than
+                // `FIRST_RESERVE` on the header's word alone, or a peer could make us reserve
+                // `max_message_size` with 14 bytes.
+                let reserve = usize::try_from(header.payload_len)
+                    .map_or(FIRST_RESERVE, |len| len.min(FIRST_RESERVE));
+                self.message = Some((header.opcode, Vec::with_capacity(reserve)));
             }
         }
         Ok(())

@@ -266,7 +266,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
             receiver: Receiver {
                 shared,
                 read,
-                small: vec![0; READ_SMALL],
+                small: Vec::with_capacity(READ_SMALL),
                 large: Vec::new(),
                 more_pending: false,
                 ready: None,
@@ -535,17 +535,19 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                 (_, Some(deadline), _) => Some(deadline),
                 (_, None, interval) => interval.map(|interval| Instant::now() + interval),
             };
-            if self.more_pending && self.large.is_empty() {
-                self.large = vec![0; READ_LARGE];
-            } else if !self.more_pending {
-                self.large = Vec::new();
-            }
             let buf = if self.more_pending {
+                if self.large.capacity() == 0 {
+                    // Not zeroed: `read_buf` reads into the spare capacity, and zeroing 64 KiB
+                    // for every burst would cost more than a 16 KiB message's unmasking.
+                    self.large = Vec::with_capacity(READ_LARGE);
+                }
                 &mut self.large
             } else {
+                self.large = Vec::new();
                 &mut self.small
             };
-            let read = self.read.read(buf);
+            buf.clear();
+            let read = self.read.read_buf(buf);
             let result = match deadline {
                 None => read.await,
                 Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
@@ -586,9 +588,10 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             if n == 0 {
                 conn.receive_eof();
             } else {
-                conn.receive(&buf[..n]);
+                conn.receive(buf);
             }
-            self.more_pending = n == buf.len();
+            // A full buffer: more is probably waiting.
+            self.more_pending = buf.len() == buf.capacity();
             return Ok(());
         }
     }
@@ -657,8 +660,9 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
     // ANCHOR: drain
     async fn drain(&mut self, limit: Duration) {
         let read_all = async {
-            while let Ok(n) = self.read.read(&mut self.small).await {
-                if n == 0 {
+            loop {
+                self.small.clear();
+                if !matches!(self.read.read_buf(&mut self.small).await, Ok(1..)) {
                     break;
                 }
             }
