@@ -131,6 +131,7 @@ fn ws_name(which: WsImpl) -> &'static str {
 fn sse_name(which: SseImpl) -> &'static str {
     match which {
         SseImpl::Wirelab => "wirelab",
+        SseImpl::WirelabHttp1 => "wirelab-http1",
         SseImpl::Axum => "axum",
     }
 }

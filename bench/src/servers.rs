@@ -5,7 +5,8 @@
 //!   its default 128 KiB buffers or with 4 KiB ones), fastwebsockets (`after_handshake` behind
 //!   a `FragmentCollector`, as its README's echo server; the opening handshake is read by
 //!   WireLab's sans-I/O handshake, since fastwebsockets leaves that to hyper or the caller);
-//! - SSE fan-out: WireLab (`sse::history::Hub` and `sse::server::response` on hyper) and axum
+//! - SSE fan-out: WireLab (`sse::history::Hub` with `sse::server::response` on hyper, or with
+//!   `sse::http1::serve`, its hand-written HTTP/1.1 path) and axum
 //!   (`axum::response::sse::Sse` over a `tokio::sync::broadcast` receiver).
 //!
 //! Every server sets `TCP_NODELAY` on its connections (tokio-tungstenite and fastwebsockets
@@ -43,6 +44,9 @@ pub(crate) enum WsImpl {
 pub(crate) enum SseImpl {
     /// WireLab's `sse` crate: `Hub` and `server::response` on hyper.
     Wirelab,
+    /// WireLab's `sse` crate: `Hub` and `http1::serve`, its hand-written HTTP/1.1 path.
+    #[value(name = "wirelab-http1")]
+    WirelabHttp1,
     /// axum's `Sse` response over a broadcast channel.
     Axum,
 }
@@ -194,6 +198,12 @@ pub(crate) async fn serve_sse(
                 () = stop_signal(max_seconds) => Ok(()),
             }
         }
+        SseImpl::WirelabHttp1 => {
+            tokio::select! {
+                result = wirelab_http1_sse(listener, fan_out) => result,
+                () = stop_signal(max_seconds) => Ok(()),
+            }
+        }
         SseImpl::Axum => {
             tokio::select! {
                 result = axum_sse(listener, fan_out) => result,
@@ -273,6 +283,46 @@ async fn wirelab_sse(listener: TcpListener, fan_out: FanOut) -> std::io::Result<
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+        });
+    }
+}
+
+async fn wirelab_http1_sse(listener: TcpListener, fan_out: FanOut) -> std::io::Result<()> {
+    use sse::history::Hub;
+    use sse::http1::{self, Http1Config};
+
+    // As in `wirelab_sse`: a live channel that holds the whole run, a small history.
+    let hub = Arc::new(Hub::new(16, fan_out.events.max(1)));
+    let subscribers = Arc::new(Subscribers {
+        count: AtomicUsize::new(0),
+        target: fan_out.clients,
+    });
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let hub = hub.clone();
+        let subscribers = subscribers.clone();
+        tokio::spawn(async move {
+            // A refused head has been answered by `read_request`.
+            let Ok(request) = http1::read_request(&mut stream, &Http1Config::default()).await
+            else {
+                return;
+            };
+            if request.uri().path() != "/events" {
+                let _ = http1::respond_error(&mut stream, http::StatusCode::NOT_FOUND).await;
+                return;
+            }
+            let events = hub.subscribe(sse::server::last_event_id(&request));
+            if subscribers.arrived() {
+                let data = payload(fan_out.data_len);
+                let hub = hub.clone();
+                tokio::spawn(async move {
+                    for _ in 0..fan_out.events {
+                        hub.publish(sse::Event::new().data(data.clone()));
+                    }
+                });
+            }
+            let _ = http1::serve(stream, events, sse::server::ServerConfig::default()).await;
         });
     }
 }
