@@ -313,6 +313,8 @@ async fn wirelab_http1_sse(listener: TcpListener, fan_out: FanOut) -> std::io::R
                 return;
             }
             let events = hub.subscribe(sse::server::last_event_id(&request));
+            // Not needed while streaming: an idle connection does not keep it.
+            drop(request);
             if subscribers.arrived() {
                 let data = payload(fan_out.data_len);
                 let hub = hub.clone();

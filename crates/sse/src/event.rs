@@ -176,6 +176,7 @@ impl Event {
     // ANCHOR_END: encode
 }
 
+// ANCHOR: write_lines
 /// Appends one `name: value` line.
 fn push_line(out: &mut String, name: &str, value: &str) {
     out.push_str(name);
@@ -184,7 +185,6 @@ fn push_line(out: &mut String, name: &str, value: &str) {
     out.push('\n');
 }
 
-// ANCHOR: write_lines
 /// Appends `name: value` lines, one for each line of `value` (split at CRLF, CR and LF).
 fn push_lines(out: &mut String, name: &str, value: &str) {
     let mut rest = value;

@@ -26,6 +26,8 @@
 //!         return;
 //!     }
 //!     let events = subscribe(server::last_event_id(&request));
+//!     // The request is not needed while streaming: an idle connection should not keep it.
+//!     drop(request);
 //!     let _ = http1::serve(socket, events, ServerConfig::default()).await;
 //! }
 //! ```
@@ -144,6 +146,11 @@ const MAX_BATCH_EVENTS: usize = 1024;
 /// How many reads of unexpected client bytes one wake-up discards before yielding to other
 /// tasks, so that a client that floods the socket cannot monopolise a worker thread.
 const MAX_DISCARD_READS: usize = 16;
+
+/// How many bytes a client may send after its request, over the connection's life, before
+/// [`serve`] ends the connection. An event-stream client sends none; a client that streams
+/// bytes at us would otherwise cost a system call per 64 bytes for as long as it liked.
+const MAX_DISCARD_BYTES: usize = 64 * 1024;
 
 // ANCHOR: read_request
 /// Reads one request head from `stream` and returns it as an [`http::Request`], so that
@@ -401,9 +408,10 @@ enum Step {
 /// Two consequences of HTTP/1.1 itself. A client that half-closes (shuts down only its sending
 /// side) after its request is taken for gone: no event-stream client does that, and a server
 /// cannot tell the two apart without writing. And a client that stops reading without closing
-/// leaves a write pending once the socket's send buffer is full; while it is pending neither
-/// the shutdown signal nor a close is noticed. A caller that needs a bound wraps `serve` in its
-/// own timeout or `select!`.
+/// leaves a write pending once the socket's send buffer is full; while it is pending a close is
+/// not noticed, but the shutdown signal still ends the connection (without the last chunk).
+/// A client that sends more than 64 KiB after its request is not an event-stream client, and
+/// its connection ends.
 pub async fn serve<S, E, T>(mut stream: S, events: E, config: ServerConfig) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -420,6 +428,7 @@ where
         }
     });
     let mut probe = [0u8; 64];
+    let mut discarded_bytes = 0;
     // The head goes out with whatever events are ready already, in one write.
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(RESPONSE_HEAD);
@@ -444,7 +453,14 @@ where
                         return Poll::Ready(Step::ClientGone);
                     }
                     Poll::Ready(Err(_)) => return Poll::Ready(Step::ClientGone),
-                    Poll::Ready(Ok(())) => discarded += 1,
+                    Poll::Ready(Ok(())) => {
+                        discarded += 1;
+                        discarded_bytes += scratch.filled().len();
+                        if discarded_bytes > MAX_DISCARD_BYTES {
+                            // Not an event-stream client: end the connection.
+                            return Poll::Ready(Step::ClientGone);
+                        }
+                    }
                     Poll::Pending => break,
                 }
                 if discarded == MAX_DISCARD_READS {
@@ -487,8 +503,16 @@ where
         match step {
             Step::ClientGone => return Ok(()),
             Step::Write => {
-                stream.write_all(&out).await?;
-                stream.flush().await?;
+                // A client that stops reading leaves this write pending once the socket's
+                // buffer is full; the shutdown signal still ends the connection then.
+                let write = async {
+                    stream.write_all(&out).await?;
+                    stream.flush().await
+                };
+                tokio::select! {
+                    written = write => written?,
+                    () = shutdown.as_mut() => return Ok(()),
+                }
                 out.clear();
                 if let Some(every) = keep_alive {
                     silence.as_mut().reset(Instant::now() + every);

@@ -91,8 +91,11 @@ impl From<Event> for Bytes {
 }
 
 // ANCHOR: response
-/// A `200 OK` event-stream response whose body sends `events` as they come: [`Event`]s, or
-/// anything that turns into an event's wire bytes.
+/// A `200 OK` event-stream response whose body sends `events` as they come: [`Event`]s, a
+/// hub's [`Published`](crate::history::Published) events, or anything else that turns into
+/// bytes. Only the first two are valid by construction: other bytes (a `Bytes`, a `String`)
+/// go on the wire as they are, unchecked, which is what a relay of an already-encoded stream
+/// wants and what a handler formatting events by hand must not do.
 pub fn response<S, T>(events: S, config: ServerConfig) -> Response<SseBody>
 where
     S: Stream<Item = T> + Send + 'static,

@@ -703,3 +703,49 @@ async fn a_flood_of_client_bytes_is_discarded_and_its_close_still_seen() {
         .expect("serve ends");
     assert!(matches!(result, Ok(Ok(()))), "{result:?}");
 }
+
+/// A client that keeps sending after its request is not an event-stream client: past 64 KiB,
+/// `serve` ends the connection rather than read and discard for ever.
+#[tokio::test]
+async fn a_client_that_never_stops_sending_is_ended() {
+    let (mut client, server_side) = tokio::io::duplex(256 * 1024);
+    let config = ServerConfig {
+        keep_alive: None,
+        shutdown: None,
+    };
+    let (_tx, events) = channel();
+    let server = tokio::spawn(http1::serve(server_side, events, config));
+    read_head(&mut client).await;
+    // More than the limit, and the connection stays open: only the limit ends `serve`.
+    client.write_all(&[b'x'; 128 * 1024]).await.expect("write");
+    let result = tokio::time::timeout(GUARD, server)
+        .await
+        .expect("serve ends while the client is still connected");
+    assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+    drop(client);
+}
+
+/// A client that stops reading leaves a write pending; the shutdown signal still ends the
+/// connection.
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_a_connection_whose_client_stopped_reading() {
+    // A pipe too small for the head and one event: the write blocks at once.
+    let (client, server_side) = tokio::io::duplex(64);
+    let shutdown = Shutdown::new();
+    let config = ServerConfig {
+        keep_alive: None,
+        shutdown: Some(shutdown.signal()),
+    };
+    let (tx, events) = channel();
+    tx.send(Bytes::from(Event::new().data("x".repeat(1000)).to_bytes()))
+        .expect("open");
+    let mut server = tokio::spawn(http1::serve(server_side, events, config));
+    let stalled = tokio::time::timeout(Duration::from_secs(1), &mut server).await;
+    assert!(stalled.is_err(), "the write waits for a reader");
+    shutdown.trigger();
+    let result = tokio::time::timeout(GUARD, server)
+        .await
+        .expect("serve ends on shutdown");
+    assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+    drop(client);
+}

@@ -113,9 +113,6 @@ pub fn is_valid_close_code(code: u16) -> bool {
 /// Input buffer capacity kept between reads; a larger one is freed once it is consumed.
 const INPUT_KEEP: usize = 1024;
 
-/// The most a message's buffer reserves on the word of its first frame's header.
-const FIRST_RESERVE: usize = 64 << 10;
-
 /// The frame whose payload is being received.
 #[derive(Debug)]
 struct InFrame {
@@ -361,12 +358,12 @@ impl Connection {
                 }
                 self.check_message_size(header.payload_len)?;
                 self.utf8 = Utf8Validator::new();
-                // Room for the first frame at once, so that a message that arrives in several
-                // reads is not copied again as its buffer grows; but no more than
-                // `FIRST_RESERVE` on the header's word alone, or a peer could make us reserve
-                // `max_message_size` with 14 bytes.
-                let reserve = usize::try_from(header.payload_len)
-                    .map_or(FIRST_RESERVE, |len| len.min(FIRST_RESERVE));
+                // Room for what has arrived of the first frame, not for what its header
+                // announces: a peer that sends a header and nothing more must not make us
+                // hold the announced size. The rest grows by doubling (`extend_within`).
+                let arrived = self.input.len() - self.input_pos;
+                let reserve =
+                    usize::try_from(header.payload_len).map_or(arrived, |len| len.min(arrived));
                 self.message = Some((header.opcode, Vec::with_capacity(reserve)));
             }
         }
@@ -616,5 +613,24 @@ fn truncate_to_char_boundary(s: &mut String, max: usize) {
             end -= 1;
         }
         s.truncate(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header announcing 65,535 bytes, followed by three of them: the message buffer holds
+    /// what arrived, not what was announced (a peer must not make us hold 64 KiB with 8 bytes).
+    #[test]
+    fn a_header_alone_does_not_reserve_the_announced_length() {
+        let mut conn = Connection::new(Role::Server, Config::default());
+        conn.receive(&[0x82, 0xFE, 0xFF, 0xFF, 1, 2, 3, 4, 9, 9, 9]);
+        assert!(matches!(conn.next_event(), Ok(None)));
+        let Some((_, payload)) = &conn.message else {
+            panic!("the message has started");
+        };
+        assert_eq!(payload.len(), 3);
+        assert!(payload.capacity() < 1024, "{}", payload.capacity());
     }
 }

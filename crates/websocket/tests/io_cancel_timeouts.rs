@@ -255,3 +255,30 @@ async fn the_wait_for_the_peers_close_is_bounded_in_total() {
         start.elapsed()
     );
 }
+
+/// A `recv` cancelled while it writes the keep-alive Close (the peer reads nothing, so the
+/// write waits) must not turn the keep-alive timeout into a clean end: the next call returns
+/// the error.
+#[tokio::test(start_paused = true)]
+async fn a_recv_cancelled_while_ending_after_a_read_error_keeps_the_error() {
+    // Room for the Ping (11 bytes) but not for the Close after it.
+    let (a, _peer) = tokio::io::duplex(16);
+    let config = Config {
+        ping_interval: Some(Duration::from_secs(10)),
+        ping_timeout: Duration::from_secs(5),
+        close_timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let mut ws = WebSocket::from_stream(a, Role::Server, config, &[], None);
+    // The Ping goes out at 10 s, the Pong is overdue at 15 s, and the Close then waits for a
+    // reader that never comes; the cancellation lands during that wait.
+    let cancelled = tokio::time::timeout(Duration::from_secs(20), ws.recv()).await;
+    assert!(cancelled.is_err(), "recv should still be writing the Close");
+    let next = tokio::time::timeout(HANG, ws.recv())
+        .await
+        .expect("no hang");
+    assert!(
+        matches!(next, Err(Error::KeepaliveTimeout)),
+        "the error is kept: {next:?}"
+    );
+}

@@ -46,9 +46,9 @@
 //! # Memory of an idle connection
 //!
 //! Servers hold many connections that say nothing for minutes. Each waits in a read with a
-//! 512-byte buffer; a 64 KiB buffer is used only while reads keep filling their buffer, and is
-//! freed when one comes back short ("wait small, read big"). The connection's input buffer is
-//! released the same way.
+//! 512-byte buffer; a 64 KiB buffer is used only while reads keep filling their buffer and the
+//! next bytes are already there, and is freed as soon as a read comes back short or would
+//! wait ("wait small, read big"). The connection's input buffer is released the same way.
 //!
 //! The other half of an idle connection's cost is its task: a task is as large as the largest
 //! state of its future, and an `async fn` holds, in its own state, the state of every future
@@ -87,6 +87,7 @@ pub use server::accept;
 pub use upgrade::{Upgrading, rejection, upgrade};
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::io::{
@@ -398,8 +399,8 @@ pub struct Receiver<S> {
     read: ReadHalf<S>,
     /// "Wait small, read big": most connections are idle most of the time, and an idle
     /// connection waits in a read with a buffer. So a read waits with the small buffer;
-    /// when a read fills its buffer, more data is probably waiting, and the next read uses
-    /// the large one, which is freed again as soon as a read comes back short.
+    /// when a read fills its buffer, more data is probably waiting, and the next read tries
+    /// the large one, which is freed again as soon as a read comes back short or would wait.
     small: Vec<u8>,
     large: Vec<u8>,
     /// The last read filled its buffer.
@@ -471,16 +472,21 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             }
             self.write_replies().await?;
             if let Err(error) = self.read_some().await {
-                return Err(Box::pin(self.read_failed(error)).await);
+                // Kept before the ending is written, as every event is: a `recv` cancelled
+                // during it must not turn the error into a clean `None`.
+                let keepalive = matches!(error, Error::KeepaliveTimeout);
+                self.ready = Some(Err(error));
+                Box::pin(self.read_failed(keepalive)).await;
             }
         }
     }
     // ANCHOR_END: recv
 
-    /// A read failed, or timed out: the connection is over. Returns the error for `recv`.
-    async fn read_failed(&mut self, error: Error) -> Error {
+    /// A read failed, or timed out (`keepalive`: the peer did not answer a Ping): the
+    /// connection is over.
+    async fn read_failed(&mut self, keepalive: bool) {
         self.end();
-        if let Error::KeepaliveTimeout = error {
+        if keepalive {
             // Tell the peer why, in case it is only slow. 1011 is "internal error": §7.4.1
             // words it for servers, the IANA registry (§11.7) for either side, and Python's
             // websockets sends it for the same reason. It may never be read.
@@ -492,7 +498,6 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             let _ = self.flush_bounded().await;
         }
         self.shared.shutdown().await;
-        error
     }
 
     /// Writes the frames the connection queued by itself (Pongs, a Close reply).
@@ -535,19 +540,38 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                 (_, Some(deadline), _) => Some(deadline),
                 (_, None, interval) => interval.map(|interval| Instant::now() + interval),
             };
-            let buf = if self.more_pending {
+            if self.more_pending {
+                // The last read filled its buffer: read big, but only if the bytes are there
+                // now. The read is polled once; if it would wait, the large buffer goes, and
+                // the wait below is a small one (a peer that sends exactly 512 bytes and goes
+                // quiet must not leave us holding 64 KiB).
                 if self.large.capacity() == 0 {
                     // Not zeroed: `read_buf` reads into the spare capacity, and zeroing 64 KiB
                     // for every burst would cost more than a 16 KiB message's unmasking.
                     self.large = Vec::with_capacity(READ_LARGE);
                 }
-                &mut self.large
-            } else {
+                self.large.clear();
+                let polled = {
+                    let mut read = std::pin::pin!(self.read.read_buf(&mut self.large));
+                    std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
+                };
+                if let Poll::Ready(result) = polled {
+                    let n = result?;
+                    self.pong_deadline = None;
+                    let mut conn = self.shared.conn();
+                    if n == 0 {
+                        conn.receive_eof();
+                    } else {
+                        conn.receive(&self.large);
+                    }
+                    self.more_pending = self.large.len() == self.large.capacity();
+                    return Ok(());
+                }
                 self.large = Vec::new();
-                &mut self.small
-            };
-            buf.clear();
-            let read = self.read.read_buf(buf);
+                self.more_pending = false;
+            }
+            self.small.clear();
+            let read = self.read.read_buf(&mut self.small);
             let result = match deadline {
                 None => read.await,
                 Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
@@ -579,19 +603,14 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
             };
             let n = result?;
             self.pong_deadline = None;
-            let buf = if self.more_pending {
-                &self.large
-            } else {
-                &self.small
-            };
             let mut conn = self.shared.conn();
             if n == 0 {
                 conn.receive_eof();
             } else {
-                conn.receive(buf);
+                conn.receive(&self.small);
             }
             // A full buffer: more is probably waiting.
-            self.more_pending = buf.len() == buf.capacity();
+            self.more_pending = self.small.len() == self.small.capacity();
             return Ok(());
         }
     }
@@ -670,4 +689,31 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
         let _ = tokio::time::timeout(limit, read_all).await;
     }
     // ANCHOR_END: drain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that sends exactly one small buffer's worth (512 bytes, a frame's beginning) and
+    /// goes quiet: the next read would fill the large buffer if the bytes were there, but they
+    /// are not, so the connection waits with the small one and holds no 64 KiB.
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_quiet_after_exactly_512_bytes_does_not_leave_the_large_buffer() {
+        let (a, mut peer) = tokio::io::duplex(4096);
+        let mut ws = WebSocket::from_stream(a, Role::Server, Config::default(), &[], None);
+        // A masked Binary frame of 1,000 bytes (key 0), cut after 512 bytes in all.
+        let mut bytes = vec![0x82, 0xFE, 0x03, 0xE8, 0, 0, 0, 0];
+        bytes.resize(READ_SMALL, 7);
+        peer.write_all(&bytes).await.expect("duplex");
+        let waiting = tokio::time::timeout(Duration::from_secs(1), ws.recv()).await;
+        assert!(waiting.is_err(), "the frame is not complete");
+        assert_eq!(ws.receiver.large.capacity(), 0);
+        // The rest of the frame still arrives whole.
+        peer.write_all(&[7; 1000 + 8 - READ_SMALL])
+            .await
+            .expect("duplex");
+        let message = ws.recv().await.expect("a message");
+        assert_eq!(message, Some(Message::Binary(vec![7; 1000])));
+    }
 }
