@@ -113,6 +113,9 @@ pub fn is_valid_close_code(code: u16) -> bool {
 /// Input buffer capacity kept between reads; a larger one is freed once it is consumed.
 const INPUT_KEEP: usize = 1024;
 
+/// Output buffer capacity lent back for reuse (see [`Connection::swap_output`]).
+const OUTPUT_KEEP: usize = 1024;
+
 /// The frame whose payload is being received.
 #[derive(Debug)]
 struct InFrame {
@@ -233,6 +236,18 @@ impl Connection {
     /// Takes the bytes to send, leaving the output buffer empty.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.output)
+    }
+
+    /// Takes the bytes to send into `buf`, and lends the connection `buf`'s allocation, cleared,
+    /// for the next ones: two buffers take turns, so a busy connection allocates nothing per
+    /// message. A buffer that a large message grew past 1 KiB is dropped instead of lent, so
+    /// that a connection gone quiet does not keep it.
+    pub fn swap_output(&mut self, buf: &mut Vec<u8>) {
+        buf.clear();
+        if buf.capacity() > OUTPUT_KEEP {
+            *buf = Vec::new();
+        }
+        std::mem::swap(&mut self.output, buf);
     }
 
     /// The next message, `Ok(None)` when more bytes are needed (or nothing more will come),
@@ -632,5 +647,27 @@ mod tests {
         };
         assert_eq!(payload.len(), 3);
         assert!(payload.capacity() < 1024, "{}", payload.capacity());
+    }
+
+    /// The two output buffers take turns; one grown past 1 KiB is not lent back.
+    #[test]
+    fn swap_output_lends_small_buffers_back_and_drops_large_ones() {
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(b"old, already written");
+        let lent = buf.as_ptr();
+        conn.send(Message::Text("hi".into())).expect("open");
+        conn.swap_output(&mut buf);
+        assert_eq!(buf, [0x81, 2, b'h', b'i']);
+        assert_eq!(conn.output.as_ptr(), lent, "the old buffer is reused");
+        assert!(conn.output.is_empty());
+
+        let mut big = Vec::with_capacity(64 << 10);
+        conn.swap_output(&mut big);
+        assert_eq!(
+            conn.output.capacity(),
+            0,
+            "a large buffer is dropped, not kept"
+        );
     }
 }

@@ -172,7 +172,7 @@ impl<S: AsyncWrite> Shared<S> {
             } = &mut *writer;
             loop {
                 if *written == pending.len() {
-                    *pending = self.conn().take_output();
+                    self.conn().swap_output(pending);
                     *written = 0;
                     if pending.is_empty() {
                         break;
@@ -198,9 +198,18 @@ impl<S: AsyncWrite> Shared<S> {
     /// connection is over, rather than wait on a peer that does not read. (What it had not
     /// written stays queued, and the receiver's last flush may still write it.)
     async fn flush_until_over(&self) -> Result<(), Error> {
+        // Most flushes finish at once, and only one that has to wait needs to watch for the
+        // end of the connection: subscribing to `over` for every message would cost more than
+        // the flush's own bookkeeping.
+        let mut flush = std::pin::pin!(self.flush(true));
+        if let Poll::Ready(written) =
+            std::future::poll_fn(|cx| Poll::Ready(flush.as_mut().poll(cx))).await
+        {
+            return written;
+        }
         let mut over = self.over.subscribe();
         tokio::select! {
-            written = self.flush(true) => written,
+            written = &mut flush => written,
             _ = over.wait_for(|over| *over) => Err(Error::AlreadyClosed),
         }
     }
