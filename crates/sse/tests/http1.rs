@@ -685,16 +685,29 @@ async fn a_stream_of_empty_items_neither_spins_forever_nor_starves_shutdown() {
     assert_eq!(body, b"0\r\n\r\n", "no empty chunk, just the last chunk");
 }
 
-#[tokio::test]
-async fn a_flood_of_client_bytes_is_discarded_and_its_close_still_seen() {
-    let (mut client, server_side) = tokio::io::duplex(64 * 1024);
+/// `serve` on one end of a pipe of `capacity` bytes, with no keep-alive and no events yet; the
+/// client end has read the response head. The sender keeps the event stream open.
+async fn served_pipe(
+    capacity: usize,
+) -> (
+    tokio::io::DuplexStream,
+    mpsc::UnboundedSender<Bytes>,
+    tokio::task::JoinHandle<Result<(), sse::Error>>,
+) {
+    let (mut client, server_side) = tokio::io::duplex(capacity);
     let config = ServerConfig {
         keep_alive: None,
         shutdown: None,
     };
-    let (_tx, events) = channel();
+    let (tx, events) = channel();
     let server = tokio::spawn(http1::serve(server_side, events, config));
     read_head(&mut client).await;
+    (client, tx, server)
+}
+
+#[tokio::test]
+async fn a_flood_of_client_bytes_is_discarded_and_its_close_still_seen() {
+    let (mut client, _tx, server) = served_pipe(64 * 1024).await;
     // Far more than one wake-up discards, then the end: only a self-wake reaches the end.
     client.write_all(&[b'x'; 32 * 1024]).await.expect("write");
     drop(client);
@@ -708,14 +721,7 @@ async fn a_flood_of_client_bytes_is_discarded_and_its_close_still_seen() {
 /// `serve` ends the connection rather than read and discard for ever.
 #[tokio::test]
 async fn a_client_that_never_stops_sending_is_ended() {
-    let (mut client, server_side) = tokio::io::duplex(256 * 1024);
-    let config = ServerConfig {
-        keep_alive: None,
-        shutdown: None,
-    };
-    let (_tx, events) = channel();
-    let server = tokio::spawn(http1::serve(server_side, events, config));
-    read_head(&mut client).await;
+    let (mut client, _tx, server) = served_pipe(256 * 1024).await;
     // More than the limit, and the connection stays open: only the limit ends `serve`.
     client.write_all(&[b'x'; 128 * 1024]).await.expect("write");
     let result = tokio::time::timeout(GUARD, server)

@@ -565,15 +565,8 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                     std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
                 };
                 if let Poll::Ready(result) = polled {
-                    let n = result?;
-                    self.pong_deadline = None;
-                    let mut conn = self.shared.conn();
-                    if n == 0 {
-                        conn.receive_eof();
-                    } else {
-                        conn.receive(&self.large);
-                    }
-                    self.more_pending = self.large.len() == self.large.capacity();
+                    result?;
+                    self.hand_over(true);
                     return Ok(());
                 }
                 self.large = Vec::new();
@@ -610,20 +603,27 @@ impl<S: AsyncRead + AsyncWrite> Receiver<S> {
                     }
                 },
             };
-            let n = result?;
-            self.pong_deadline = None;
-            let mut conn = self.shared.conn();
-            if n == 0 {
-                conn.receive_eof();
-            } else {
-                conn.receive(&self.small);
-            }
-            // A full buffer: more is probably waiting.
-            self.more_pending = self.small.len() == self.small.capacity();
+            result?;
+            self.hand_over(false);
             return Ok(());
         }
     }
     // ANCHOR_END: read_some
+
+    /// Gives what a read put in the large or the small buffer to the connection (nothing: the
+    /// input has ended), and notes whether it filled the buffer: then more is probably waiting.
+    fn hand_over(&mut self, large: bool) {
+        self.pong_deadline = None;
+        let buf = if large { &self.large } else { &self.small };
+        let mut conn = self.shared.conn();
+        if buf.is_empty() {
+            conn.receive_eof();
+        } else {
+            conn.receive(buf);
+        }
+        drop(conn);
+        self.more_pending = buf.len() == buf.capacity();
+    }
 
     /// The peer's Close arrived: write our reply (§5.5.1) and, as the server, end the TCP
     /// connection (§7.1.1: the server closes first; a client waits for that in the next
