@@ -58,7 +58,7 @@
 //! `ping_interval`, and the future of `recv`, which an idle connection holds while it waits,
 //! is left with the read and its timer. No buffer lives in a future as an array for the same
 //! reason. `tests/idle_size.rs` keeps an eye on those sizes, and the performance chapter
-//! measures the whole: under 3 KiB per idle server connection.
+//! measures the whole: about 3 KB per idle server connection.
 //!
 //! # Closing, and timeouts
 //!
