@@ -231,48 +231,70 @@ fn payload(data_len: usize) -> String {
     "x".repeat(data_len)
 }
 
+/// What both WireLab SSE servers share: the hub, and the count of subscribers that starts the
+/// publishing.
+struct WirelabFanOut {
+    hub: sse::history::Hub,
+    subscribers: Subscribers,
+    fan_out: FanOut,
+}
+
+impl WirelabFanOut {
+    fn new(fan_out: FanOut) -> Arc<Self> {
+        Arc::new(WirelabFanOut {
+            // The live channel holds every event of the run, so no subscriber lags: the
+            // benchmark measures delivery, not the lag policy. The replay history is small.
+            hub: sse::history::Hub::new(16, fan_out.events.max(1)),
+            subscribers: Subscribers {
+                count: AtomicUsize::new(0),
+                target: fan_out.clients,
+            },
+            fan_out,
+        })
+    }
+
+    /// Counts one subscriber; the one that completes the count starts publishing.
+    fn arrived(self: &Arc<Self>) {
+        if self.subscribers.arrived() {
+            let this = self.clone();
+            tokio::spawn(async move {
+                let data = payload(this.fan_out.data_len);
+                for _ in 0..this.fan_out.events {
+                    this.hub.publish(sse::Event::new().data(data.clone()));
+                }
+            });
+        }
+    }
+}
+
 async fn wirelab_sse(listener: TcpListener, fan_out: FanOut) -> std::io::Result<()> {
     use http_body_util::Either;
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
-    use sse::history::Hub;
 
-    // The live channel holds every event of the run, so no subscriber lags: the benchmark
-    // measures delivery, not the lag policy. The replay history is kept small.
-    let hub = Arc::new(Hub::new(16, fan_out.events.max(1)));
-    let subscribers = Arc::new(Subscribers {
-        count: AtomicUsize::new(0),
-        target: fan_out.clients,
-    });
+    let shared = WirelabFanOut::new(fan_out);
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        let hub = hub.clone();
-        let subscribers = subscribers.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let hub = hub.clone();
-                let subscribers = subscribers.clone();
+                let shared = shared.clone();
                 async move {
                     // `POST /publish`: the SSE way for a client to send (used by `wire`).
                     if request.method() == http::Method::POST {
                         use http_body_util::BodyExt as _;
                         let body = request.into_body().collect().await?.to_bytes();
                         let data = String::from_utf8_lossy(&body).into_owned();
-                        hub.publish(sse::Event::new().data(data));
+                        shared.hub.publish(sse::Event::new().data(data));
                         let mut response =
                             http::Response::new(Either::Left(http_body_util::Empty::new()));
                         *response.status_mut() = http::StatusCode::NO_CONTENT;
                         return Ok(response);
                     }
-                    let events = hub.subscribe(sse::server::last_event_id(&request));
-                    if request.uri().path() == "/events" && subscribers.arrived() {
-                        let data = payload(fan_out.data_len);
-                        tokio::spawn(async move {
-                            for _ in 0..fan_out.events {
-                                hub.publish(sse::Event::new().data(data.clone()));
-                            }
-                        });
+                    let events = shared.hub.subscribe(sse::server::last_event_id(&request));
+                    if request.uri().path() == "/events" {
+                        shared.arrived();
                     }
                     Ok::<_, hyper::Error>(
                         sse::server::response(events, sse::server::ServerConfig::default())
@@ -288,20 +310,13 @@ async fn wirelab_sse(listener: TcpListener, fan_out: FanOut) -> std::io::Result<
 }
 
 async fn wirelab_http1_sse(listener: TcpListener, fan_out: FanOut) -> std::io::Result<()> {
-    use sse::history::Hub;
     use sse::http1::{self, Http1Config};
 
-    // As in `wirelab_sse`: a live channel that holds the whole run, a small history.
-    let hub = Arc::new(Hub::new(16, fan_out.events.max(1)));
-    let subscribers = Arc::new(Subscribers {
-        count: AtomicUsize::new(0),
-        target: fan_out.clients,
-    });
+    let shared = WirelabFanOut::new(fan_out);
     loop {
         let (mut stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        let hub = hub.clone();
-        let subscribers = subscribers.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
             // A refused head has been answered by `read_request`.
             let Ok(request) = http1::read_request(&mut stream, &Http1Config::default()).await
@@ -312,18 +327,10 @@ async fn wirelab_http1_sse(listener: TcpListener, fan_out: FanOut) -> std::io::R
                 let _ = http1::respond_error(&mut stream, http::StatusCode::NOT_FOUND).await;
                 return;
             }
-            let events = hub.subscribe(sse::server::last_event_id(&request));
+            let events = shared.hub.subscribe(sse::server::last_event_id(&request));
             // Not needed while streaming: an idle connection does not keep it.
             drop(request);
-            if subscribers.arrived() {
-                let data = payload(fan_out.data_len);
-                let hub = hub.clone();
-                tokio::spawn(async move {
-                    for _ in 0..fan_out.events {
-                        hub.publish(sse::Event::new().data(data.clone()));
-                    }
-                });
-            }
+            shared.arrived();
             let _ = http1::serve(stream, events, sse::server::ServerConfig::default()).await;
         });
     }

@@ -333,7 +333,9 @@ where
     stream.write_all(&error_response(status, detail)).await?;
     stream.flush().await?;
     stream.shutdown().await?;
-    let mut sink = [0u8; 256];
+    // On the heap: an array here would be part of `read_request`'s future, and so of every
+    // connection's task for its whole life.
+    let mut sink = vec![0u8; 256];
     let drain = async {
         let mut total = 0;
         while total < LINGER_BYTES {

@@ -78,6 +78,19 @@ where
     (address, task)
 }
 
+/// One connection on 127.0.0.1 that is served the `sample()` events, then the end.
+async fn serve_sample() -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Result<(), sse::Error>>,
+) {
+    let (tx, events) = channel();
+    for event in sample() {
+        tx.send(Bytes::from(event.to_bytes())).expect("open");
+    }
+    drop(tx);
+    one_connection(events, ServerConfig::default()).await
+}
+
 async fn read_to_end(socket: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     tokio::time::timeout(GUARD, socket.read_to_end(&mut out))
@@ -132,12 +145,7 @@ fn dechunk(mut body: &[u8]) -> (Vec<Vec<u8>>, bool) {
 
 #[tokio::test]
 async fn get_receives_the_head_then_one_chunk_per_event_then_the_last_chunk() {
-    let (tx, events) = channel();
-    for event in sample() {
-        tx.send(Bytes::from(event.to_bytes())).expect("open");
-    }
-    drop(tx);
-    let (address, server) = one_connection(events, ServerConfig::default()).await;
+    let (address, server) = serve_sample().await;
     let mut client = TcpStream::connect(address).await.expect("connect");
     client.write_all(GET).await.expect("write");
     let response = read_to_end(&mut client).await;
@@ -622,12 +630,7 @@ async fn a_burst_is_written_in_bounded_batches() {
 /// `curl -N`, a real HTTP/1.1 client, de-chunks the stream to the bytes that were sent.
 #[tokio::test]
 async fn curl_reads_the_stream() {
-    let (tx, events) = channel();
-    for event in sample() {
-        tx.send(Bytes::from(event.to_bytes())).expect("open");
-    }
-    drop(tx);
-    let (address, server) = one_connection(events, ServerConfig::default()).await;
+    let (address, server) = serve_sample().await;
     let url = format!("http://{address}/events");
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("curl")
