@@ -23,7 +23,7 @@ use std::io::Cursor;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
 use websocket::frame::{Frame, OpCode};
-use websocket::{Config, Connection, Role};
+use websocket::{Connection, Limits, Role};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 /// The payload sizes issue 6 names: one 7-bit length, the largest 7-bit one, a 16-bit one.
@@ -80,7 +80,7 @@ fn decode(c: &mut Criterion) {
             });
             group.bench_function(id("wirelab_connection"), |b| {
                 b.iter_batched_ref(
-                    || Connection::new(ours, Config::default()),
+                    || Connection::new(ours, Limits::default()),
                     |conn| {
                         conn.receive(black_box(&bytes));
                         for _ in 0..FRAMES {

@@ -109,7 +109,7 @@ fn clock_ticks() -> u64 {
 async fn ws_connect(addr: &str) -> Result<TcpStream> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let config = websocket::Config::default();
+    let config = websocket::Limits::default();
     let (mut handshake, request) =
         websocket::handshake::ClientHandshake::new(addr, "/", &[], &config)?;
     stream.write_all(&request).await?;

@@ -163,7 +163,7 @@ async fn echo_fastwebsockets(stream: TcpStream) -> Result<(), BoxError> {
 /// fastwebsockets (which expects the caller, or hyper, to have done it).
 async fn handshake_for_fastwebsockets(mut stream: TcpStream) -> Result<TcpStream, BoxError> {
     let options = websocket::handshake::ServerOptions::default();
-    let mut handshake = websocket::handshake::ServerHandshake::new(&options.config);
+    let mut handshake = websocket::handshake::ServerHandshake::new(&options.config.limits);
     // On the heap, and freed before the connection's long life: an array here would be part of
     // the task's future, and so of every idle connection's memory.
     let mut buf = vec![0u8; 1024];

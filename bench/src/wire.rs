@@ -117,7 +117,7 @@ pub(crate) async fn measure() -> Result<Vec<WireRow>> {
     // WebSocket: handshake, then one echo per size (masked up, unmasked down).
     let server = Server::start(&["serve-ws".into(), "--impl".into(), "wirelab".into()]).await?;
     let mut ws = Tapped::connect(&server.addr).await?;
-    let config = websocket::Config::default();
+    let config = websocket::Limits::default();
     let (_, request) = websocket::handshake::ClientHandshake::new(&server.addr, "/", &[], &config)?;
     ws.send(&request).await?;
     ws.receive_until(head_complete).await?;

@@ -3,7 +3,7 @@
 
 use websocket::connection::{Connection, Message, Role, State};
 use websocket::frame::{Frame, FrameHeader, OpCode};
-use websocket::{CloseFrame, Config, Error};
+use websocket::{CloseFrame, Error, Limits};
 
 const KEY: [u8; 4] = [0xde, 0xad, 0xbe, 0xef];
 
@@ -23,7 +23,7 @@ fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
 }
 
 fn server() -> Connection {
-    Connection::new(Role::Server, Config::default())
+    Connection::new(Role::Server, Limits::default())
 }
 
 /// Feeds bytes; returns every event up to the first error.
@@ -255,10 +255,10 @@ fn close_codes() {
 
 #[test]
 fn limits_fail_with_1009_before_the_payload() {
-    let config = Config {
+    let config = Limits {
         max_frame_size: 100,
         max_message_size: 150,
-        ..Config::default()
+        ..Limits::default()
     };
     let mut conn = Connection::new(Role::Server, config);
     let mut header = Vec::new();
@@ -291,7 +291,7 @@ fn the_peer_vanishing_is_1006_and_nothing_is_sent() {
 
 #[test]
 fn client_masks_and_rejects_masked_frames() {
-    let mut conn = Connection::new(Role::Client, Config::default());
+    let mut conn = Connection::new(Role::Client, Limits::default());
     conn.send(Message::Text("Hello".into())).unwrap();
     let bytes = conn.take_output();
     let (frame, _) = Frame::decode(&bytes).unwrap().unwrap();
@@ -347,9 +347,9 @@ fn sending_rules() {
 #[test]
 fn message_memory_stays_within_the_limit() {
     // 600 bytes arriving about 100 at a time, limit 700: plain doubling would reach 736.
-    let config = Config {
+    let config = Limits {
         max_message_size: 700,
-        ..Config::default()
+        ..Limits::default()
     };
     let mut conn = Connection::new(Role::Server, config);
     let mut bytes = client(OpCode::Binary, false, &[7; 300]);

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use websocket::connection::{Connection, Message, Role};
 use websocket::frame::{Frame, FrameHeader, OpCode};
 use websocket::mask::{apply_mask, apply_mask_bytewise};
-use websocket::{Config, Error};
+use websocket::{Error, Limits};
 
 fn opcode() -> impl Strategy<Value = OpCode> {
     prop_oneof![
@@ -183,7 +183,7 @@ proptest! {
         cuts in proptest::collection::vec(any::<usize>(), 0..12),
     ) {
         let (bytes, expected) = client_bytes(&steps);
-        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut conn = Connection::new(Role::Server, Limits::default());
         let (events, error) = feed(&mut conn, &bytes, &cuts);
         prop_assert!(error.is_none(), "{:?}", error);
         prop_assert_eq!(events, expected);
@@ -197,7 +197,7 @@ proptest! {
         cuts in proptest::collection::vec(any::<usize>(), 0..8),
         server in any::<bool>(),
     ) {
-        let config = Config { max_frame_size: 64, max_message_size: 100, ..Config::default() };
+        let config = Limits { max_frame_size: 64, max_message_size: 100, ..Limits::default() };
         let role = if server { Role::Server } else { Role::Client };
         let mut conn = Connection::new(role, config);
         let (events, error) = feed(&mut conn, &bytes, &cuts);
@@ -224,7 +224,7 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 0..4096),
         cuts in proptest::collection::vec(any::<usize>(), 0..8),
     ) {
-        let config = Config { max_handshake_size: 1024, ..Config::default() };
+        let config = Limits { max_handshake_size: 1024, ..Limits::default() };
         let mut server = websocket::handshake::ServerHandshake::new(&config);
         let (mut client, _) = websocket::handshake::ClientHandshake::with_key(
             [7; 16], "h", "/", &[], &config);
@@ -252,9 +252,9 @@ proptest! {
 #[test]
 fn oversized_frame_fails_on_its_header() {
     // A server told 64-byte frames at most; a client announces 1 MiB and sends only the header.
-    let config = Config {
+    let config = Limits {
         max_frame_size: 64,
-        ..Config::default()
+        ..Limits::default()
     };
     let mut conn = Connection::new(Role::Server, config);
     let mut bytes = Vec::new();
@@ -279,9 +279,9 @@ fn oversized_frame_fails_on_its_header() {
 
 #[test]
 fn fragmented_message_over_limit_fails_on_the_header_that_crosses_it() {
-    let config = Config {
+    let config = Limits {
         max_message_size: 10,
-        ..Config::default()
+        ..Limits::default()
     };
     let mut conn = Connection::new(Role::Server, config);
     let mut bytes = Vec::new();

@@ -5,7 +5,7 @@ use websocket::handshake::{
     ClientHandshake, Request, ServerHandshake, ServerOptions, accept_key, check_request,
     reject_response,
 };
-use websocket::{Config, Error};
+use websocket::{Limits, Error};
 
 /// RFC 6455 §1.3's example key and what it hashes to.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -34,7 +34,7 @@ fn valid_lines() -> Vec<String> {
 }
 
 fn parse(bytes: &[u8]) -> Request {
-    let mut server = ServerHandshake::new(&Config::default());
+    let mut server = ServerHandshake::new(&Limits::default());
     let (request, leftover) = server.receive(bytes).unwrap().expect("a whole head");
     assert!(leftover.is_empty());
     request
@@ -49,7 +49,7 @@ fn options() -> ServerOptions {
                 .find(|p| **p == "chat")
                 .map(|p| p.to_string())
         })),
-        config: Config::default(),
+        config: websocket::Config::default(),
     }
 }
 
@@ -88,7 +88,7 @@ fn client_request() {
         "server.example.com",
         "/chat",
         &["chat", "superchat"],
-        &Config::default(),
+        &Limits::default(),
     );
     insta::assert_snapshot!(String::from_utf8(request).unwrap());
 }
@@ -175,7 +175,7 @@ fn head_split_anywhere_parses_the_same_and_keeps_the_frames_after_it() {
     bytes.extend_from_slice(&[0x81, 0x85, 1, 2, 3, 4]);
     let whole = parse(&bytes[..head_len]);
     for cut in 0..bytes.len() {
-        let mut server = ServerHandshake::new(&Config::default());
+        let mut server = ServerHandshake::new(&Limits::default());
         let first = server.receive(&bytes[..cut]).unwrap();
         // Whatever followed the head in the read that completed it is returned as frames.
         let (request, leftover) = match first {
@@ -189,10 +189,10 @@ fn head_split_anywhere_parses_the_same_and_keeps_the_frames_after_it() {
 
 #[test]
 fn head_size_and_header_count_are_bounded() {
-    let config = Config {
+    let config = Limits {
         max_handshake_size: 256,
         max_headers: 4,
-        ..Config::default()
+        ..Limits::default()
     };
     // A head that never ends is refused once it passes the limit, fed a byte at a time.
     let mut server = ServerHandshake::new(&config);
@@ -228,7 +228,7 @@ fn client_check(response: &str) -> Result<Option<String>, Error> {
         "server.example.com",
         "/chat",
         &["chat"],
-        &Config::default(),
+        &Limits::default(),
     );
     client
         .receive(response.as_bytes())
@@ -296,7 +296,7 @@ fn client_accepts_exactly_one_offered_subprotocol() {
 /// or a subprotocol would add a header of the caller's choosing.
 #[test]
 fn client_request_cannot_be_injected() {
-    let config = Config::default();
+    let config = Limits::default();
     let new = |host: &str, path: &str, protocols: &[&str]| {
         ClientHandshake::new(host, path, protocols, &config).map(|(_, request)| request)
     };
@@ -326,7 +326,7 @@ fn both_rejections_carry_the_same_headers() {
 
 #[test]
 fn client_keys_are_fresh() {
-    let config = Config::default();
+    let config = Limits::default();
     let (_, a) = ClientHandshake::new("h", "/", &[], &config).unwrap();
     let (_, b) = ClientHandshake::new("h", "/", &[], &config).unwrap();
     assert_ne!(a, b);
@@ -348,9 +348,9 @@ fn two_origins_are_refused() {
 /// followed by frame data in the same slice keeps the frame data.
 #[test]
 fn one_huge_push_is_refused_without_copying_it() {
-    let config = Config {
+    let config = Limits {
         max_handshake_size: 256,
-        ..Config::default()
+        ..Limits::default()
     };
     let mut buffer = websocket::handshake::HeadBuffer::new(config.max_handshake_size);
     let huge = vec![b'a'; 1 << 20];

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 use websocket::handshake::ServerOptions;
 use websocket::io::{ClientOptions, accept, connect, connect_with};
-use websocket::{CloseFrame, Config, Error, Message};
+use websocket::{CloseFrame, Config, Error, Limits, Message, Timeouts};
 
 /// Every test is bounded: a hang fails instead of blocking the suite.
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
@@ -237,7 +237,7 @@ async fn the_server_closes_tcp_first() {
             .to_owned();
         let mut tcp = TcpStream::connect(&addr).await.unwrap();
         let (mut hs, request) =
-            websocket::handshake::ClientHandshake::new(&addr, "/", &[], &Config::default())
+            websocket::handshake::ClientHandshake::new(&addr, "/", &[], &Limits::default())
                 .unwrap();
         tcp.write_all(&request).await.unwrap();
         let mut buf = vec![0; 4096];
@@ -293,7 +293,7 @@ async fn silent_peer(url: &str) -> TcpStream {
     let addr = url.trim_start_matches("ws://").trim_end_matches('/');
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let (mut hs, request) =
-        websocket::handshake::ClientHandshake::new(addr, "/", &[], &Config::default()).unwrap();
+        websocket::handshake::ClientHandshake::new(addr, "/", &[], &Limits::default()).unwrap();
     tcp.write_all(&request).await.unwrap();
     let mut buf = vec![0; 4096];
     loop {
@@ -310,8 +310,11 @@ async fn keepalive_pings_detect_a_dead_peer() {
         let (listener, url) = listener().await;
         let options = ServerOptions {
             config: Config {
-                ping_interval: Some(Duration::from_millis(50)),
-                ping_timeout: Duration::from_millis(100),
+                timeouts: Timeouts {
+                    ping_interval: Some(Duration::from_millis(50)),
+                    ping_timeout: Duration::from_millis(100),
+                    ..Timeouts::default()
+                },
                 ..Config::default()
             },
             ..ServerOptions::default()
@@ -344,7 +347,10 @@ async fn keepalive_pings_are_answered_by_a_live_peer() {
         let (listener, url) = listener().await;
         let options = ClientOptions {
             config: Config {
-                ping_interval: Some(Duration::from_millis(20)),
+                timeouts: Timeouts {
+                    ping_interval: Some(Duration::from_millis(20)),
+                    ..Timeouts::default()
+                },
                 ..Config::default()
             },
             ..ClientOptions::default()
@@ -366,7 +372,7 @@ async fn keepalive_pings_are_answered_by_a_live_peer() {
 }
 
 /// A server that accepts one connection and starts the closing handshake with a
-/// `close_timeout` of 100 ms; returns what `close` returned.
+/// `Timeouts::close` of 100 ms; returns what `close` returned.
 async fn close_with_short_timeout(
     listener: TcpListener,
     code: u16,
@@ -374,7 +380,10 @@ async fn close_with_short_timeout(
 ) -> Result<(), Error> {
     let options = ServerOptions {
         config: Config {
-            close_timeout: Duration::from_millis(100),
+            timeouts: Timeouts {
+                close: Duration::from_millis(100),
+                ..Timeouts::default()
+            },
             ..Config::default()
         },
         ..ServerOptions::default()
@@ -453,7 +462,7 @@ async fn frames_in_the_same_read_as_the_101_are_kept() {
         let (listener, url) = listener().await;
         tokio::spawn(async move {
             let (mut tcp, _) = listener.accept().await.unwrap();
-            let mut server = websocket::handshake::ServerHandshake::new(&Config::default());
+            let mut server = websocket::handshake::ServerHandshake::new(&Limits::default());
             let mut buf = vec![0; 4096];
             let request = loop {
                 let n = tcp.read(&mut buf).await.unwrap();
@@ -512,7 +521,7 @@ async fn echo_client_over_duplex() -> (tokio::task::JoinHandle<Result<(), Error>
         wirelab::echo::echo_connection(server_side, &wirelab::echo::options()).await
     });
     let (_, request) =
-        websocket::handshake::ClientHandshake::new("h", "/", &[], &Config::default()).unwrap();
+        websocket::handshake::ClientHandshake::new("h", "/", &[], &Limits::default()).unwrap();
     peer.write_all(&request).await.unwrap();
     (echo, peer)
 }
@@ -524,7 +533,7 @@ const HANG: Duration = Duration::from_secs(3600);
 #[tokio::test(start_paused = true)]
 async fn the_echo_server_lets_go_of_a_peer_that_stops_reading() {
     let (echo, mut peer) = echo_client_over_duplex().await;
-    let mut client = websocket::Connection::new(websocket::Role::Client, Config::default());
+    let mut client = websocket::Connection::new(websocket::Role::Client, Limits::default());
     client.send(Message::Binary(vec![0; 1 << 20])).unwrap();
     peer.write_all(&client.take_output()).await.unwrap();
     // The 1 MiB echo fills the pipe; nobody reads it.

@@ -668,9 +668,9 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut options = ServerOptions::default();
-    options.config.max_frame_size = MAX_MESSAGE;
-    options.config.max_message_size = MAX_MESSAGE;
-    options.config.ping_interval = Some(PING_INTERVAL);
+    options.config.limits.max_frame_size = MAX_MESSAGE;
+    options.config.limits.max_message_size = MAX_MESSAGE;
+    options.config.timeouts.ping_interval = Some(PING_INTERVAL);
     match websocket::io::upgrade(request, &options) {
         Ok((response, upgrading)) => {
             let conn = conn.clone();

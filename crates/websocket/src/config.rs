@@ -1,17 +1,23 @@
-//! Limits and timeouts, in one place, with their defaults and the reasons for them.
+//! The knobs of a connection, in one place, with their defaults and the reasons for them:
+//! [`Limits`] say how many bytes a peer may make us hold, [`Timeouts`] how long it may make us
+//! wait, and [`Config`] carries both to the functions that open a connection.
 //!
 //! A WebSocket peer chooses how much it sends: a frame header can announce a payload of
 //! 2^63 - 1 bytes, and a message can have any number of fragments. Without limits a peer can make
 //! us allocate whatever it likes. RFC 6455 §10.4 asks implementations to impose limits; the
 //! close code for "too big" is 1009 (§7.4.1). Limits are checked when a frame header arrives,
 //! before any of its payload is stored.
+//!
+//! The wire layer knows only the limits: it has no clock. The timeouts are the I/O layer's,
+//! each with one job, so that the book (and a reader tuning a server) can say which wait each
+//! one ends.
 
 use std::time::Duration;
 
-/// The limits and timeouts of one connection. `Config::default()` documents each default.
-// ANCHOR: config
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+/// How many bytes a peer may make us hold. `Limits::default()` documents each default.
+// ANCHOR: limits
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
     /// Largest payload of one frame, in bytes. Default: 16 MiB.
     pub max_frame_size: usize,
     /// Largest message (all fragments together), in bytes. Default: 16 MiB.
@@ -25,57 +31,104 @@ pub struct Config {
     pub max_handshake_size: usize,
     /// Most headers accepted in the opening handshake. Default: 64.
     pub max_headers: usize,
-    /// (I/O layer) How long the opening handshake may take. Default: 10 s.
-    pub handshake_timeout: Duration,
-    /// (I/O layer) Bytes of outgoing frames buffered before a send waits for the socket.
-    /// Default: 128 KiB.
+    /// Bytes of outgoing frames queued before a send waits for the socket (the I/O layer
+    /// applies it: `Sender::feed` writes once the queue passes it, and the reader stops reading
+    /// while its own replies, Pongs, pile up past it). Default: 128 KiB.
     pub write_buffer_size: usize,
-    /// (I/O layer) After our Close is sent, how long in all to wait for the peer's Close
-    /// (counted from the first read after it); as a client, how long to wait for the server
-    /// to close the TCP connection; also how long each of the last writes of a closing or
-    /// failed connection (our Close, the shutdown) may wait. `WebSocket::close` gives up
-    /// after this long. Default: 5 s.
-    pub close_timeout: Duration,
-    /// (I/O layer) Send a Ping after this long without receiving anything. Default: `None`
-    /// (no keep-alive). The timer runs while `Receiver::recv` waits for input, so an
-    /// application that wants keep-alive keeps a task in `recv` (most do: it is how messages
-    /// and Close frames arrive).
-    pub ping_interval: Option<Duration>,
-    /// (I/O layer) With `ping_interval`, how long the peer has, from the keep-alive Ping, to
-    /// send anything at all. Writing the Ping counts too, so a peer that stops reading is
-    /// found as well as one that vanished: `recv` then fails with `KeepaliveTimeout`.
-    /// Default: 20 s.
-    pub ping_timeout: Duration,
 }
-// ANCHOR_END: config
+// ANCHOR_END: limits
 
-// ANCHOR: config_default
-impl Default for Config {
+// ANCHOR: limits_default
+impl Default for Limits {
     fn default() -> Self {
-        Config {
+        Limits {
             max_frame_size: 16 << 20,
             max_message_size: 16 << 20,
             max_handshake_size: 16 << 10,
             max_headers: 64,
-            handshake_timeout: Duration::from_secs(10),
             write_buffer_size: 128 << 10,
-            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+// ANCHOR_END: limits_default
+
+impl Limits {
+    /// The limits of an echo server used as a test target: 64 MiB frames and messages, well
+    /// above Autobahn's 16 MiB cases.
+    pub fn echo() -> Self {
+        Limits {
+            max_frame_size: 64 << 20,
+            max_message_size: 64 << 20,
+            ..Limits::default()
+        }
+    }
+}
+
+/// How long a peer may make us wait, one field per wait. `Timeouts::default()` documents each
+/// default. Used by the I/O layer only.
+// ANCHOR: timeouts
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// How long the opening handshake may take, from the connection to the end of its head.
+    /// Default: 10 s.
+    pub handshake: Duration,
+    /// The closing handshake: after our Close is sent, how long in all the peer has to send
+    /// its own (counted from the first read after it), however much else it sends meanwhile.
+    /// `WebSocket::close` gives up after this long. Default: 5 s.
+    pub close: Duration,
+    /// After the last message: how long a client waits for the server to close TCP first
+    /// (§7.1.1), and how long a failed connection reads and drops what the peer still sends,
+    /// so that the peer's stack does not answer our Close with a reset. Default: 5 s.
+    pub linger: Duration,
+    /// How long each last write of an ending connection (the Close, the shutdown of the write
+    /// side) may wait for a peer that does not read. Default: 5 s.
+    pub last_write: Duration,
+    /// Send a Ping after this long without receiving anything. Default: `None` (no
+    /// keep-alive). The timer runs while `Receiver::recv` waits for input, so an application
+    /// that wants keep-alive keeps a task in `recv` (most do: it is how messages and Close
+    /// frames arrive).
+    pub ping_interval: Option<Duration>,
+    /// With `ping_interval`, how long the peer has, from the keep-alive Ping, to send anything
+    /// at all. Writing the Ping counts too, so a peer that stops reading is found as well as
+    /// one that vanished: `recv` then fails with `KeepaliveTimeout`. Default: 20 s.
+    pub ping_timeout: Duration,
+}
+// ANCHOR_END: timeouts
+
+// ANCHOR: timeouts_default
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            handshake: Duration::from_secs(10),
+            close: Duration::from_secs(5),
+            linger: Duration::from_secs(5),
+            last_write: Duration::from_secs(5),
             ping_interval: None,
             ping_timeout: Duration::from_secs(20),
         }
     }
 }
-// ANCHOR_END: config_default
+// ANCHOR_END: timeouts_default
+
+/// Both: what `accept`, `upgrade` and `connect` take to open a connection.
+// ANCHOR: config
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Bytes (the wire layer's [`Connection`](crate::Connection) and handshakes enforce them).
+    pub limits: Limits,
+    /// Waits (the I/O layer's).
+    pub timeouts: Timeouts,
+}
+// ANCHOR_END: config
 
 impl Config {
-    /// The configuration of an echo server used as a test target: 64 MiB frames and messages,
-    /// well above Autobahn's 16 MiB cases.
+    /// The configuration of an echo server used as a test target: [`Limits::echo`] with the
+    /// default timeouts.
     // ANCHOR: config_echo
     pub fn echo() -> Self {
         Config {
-            max_frame_size: 64 << 20,
-            max_message_size: 64 << 20,
-            ..Config::default()
+            limits: Limits::echo(),
+            timeouts: Timeouts::default(),
         }
     }
     // ANCHOR_END: config_echo

@@ -35,14 +35,16 @@
 //! # Where extensions plug in
 //!
 //! RSV bits are checked in one place (`check_header`) against the bits a negotiated
-//! extension owns (none yet), and a finished message passes through one place
-//! (`finish_frame`). permessage-deflate (RFC 7692) will own RSV1 and inflate there.
+//! extension owns (none is negotiated by this crate, so all three must be 0), and a data
+//! message is reassembled in one type, [`IncompleteMessage`]: a message-level extension such
+//! as RFC 7692's permessage-deflate claims RSV1 in the first and transforms the message in the
+//! second, and the frame layer stays unaware of it.
 
-use crate::config::Config;
+use crate::config::Limits;
 use crate::error::Error;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, encode_frame};
 use crate::mask::apply_mask;
-use crate::utf8::Utf8Validator;
+pub use crate::message::{IncompleteMessage, Message};
 
 /// Which end of the connection this is: it decides who masks (RFC 6455 §5.1).
 // ANCHOR: role
@@ -66,33 +68,19 @@ pub struct CloseFrame {
 }
 // ANCHOR_END: close_frame
 
-/// A message received or to send.
-// ANCHOR: message
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// A whole text message, validated UTF-8.
-    Text(String),
-    /// A whole binary message.
-    Binary(Vec<u8>),
-    /// A Ping. When received, the Pong is already queued.
-    Ping(Vec<u8>),
-    /// A Pong.
-    Pong(Vec<u8>),
-    /// A Close, with its code and reason if it had any. When received, our reply is queued.
-    Close(Option<CloseFrame>),
-}
-// ANCHOR_END: message
-
-/// Where the closing handshake stands.
+/// Where the connection stands, in the words of RFC 6455 §7 (the same three states as the
+/// browser API's `readyState` after CONNECTING, which ends with the opening handshake).
 // ANCHOR: state_enum
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
-    /// Messages flow both ways.
+    /// _The WebSocket Connection is Established_ (§4): messages flow both ways.
     Open,
-    /// We sent a Close and wait for the peer's.
+    /// We sent a Close, _The WebSocket Closing Handshake is Started_ (§7.1.3), and wait for
+    /// the peer's. Nothing more is sent; what arrives is still read.
     Closing,
-    /// Both Close frames were exchanged, or the connection failed or ended: nothing more is
-    /// sent or received.
+    /// Both Close frames were exchanged (_The WebSocket Closing Handshake is Completed_), or we
+    /// had to _Fail the WebSocket Connection_ (§7.1.7), or the bytes ended: nothing more is sent
+    /// or received.
     Closed,
 }
 // ANCHOR_END: state_enum
@@ -128,21 +116,21 @@ struct InFrame {
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
-    config: Config,
+    limits: Limits,
+    state: State,
     /// Received bytes not yet parsed, from `input_pos` on.
     input: Vec<u8>,
     input_pos: usize,
+    /// The peer closed TCP: no more bytes will come.
     eof: bool,
     /// Bytes to send.
     output: Vec<u8>,
+    /// The frame whose payload is arriving.
     frame: Option<InFrame>,
-    /// The data message being assembled: its opcode (Text or Binary) and payload so far.
-    message: Option<(OpCode, Vec<u8>)>,
-    utf8: Utf8Validator,
+    /// The data message being reassembled, between its first frame and the one with FIN.
+    message: Option<IncompleteMessage>,
+    /// The payload of the control frame arriving (at most 125 bytes, §5.5).
     control: Vec<u8>,
-    sent_close: bool,
-    received_close: bool,
-    failed: bool,
     /// Whether we are in the middle of sending a fragmented message.
     sending_fragmented: bool,
     /// Only a client masks, so only a client's connection allocates the pool, on its first
@@ -169,21 +157,18 @@ impl std::fmt::Debug for KeyPool {
 
 impl Connection {
     /// A connection whose opening handshake is done.
-    pub fn new(role: Role, config: Config) -> Connection {
+    pub fn new(role: Role, limits: Limits) -> Connection {
         Connection {
             role,
-            config,
+            limits,
+            state: State::Open,
             input: Vec::new(),
             input_pos: 0,
             eof: false,
             output: Vec::new(),
             frame: None,
             message: None,
-            utf8: Utf8Validator::new(),
             control: Vec::new(),
-            sent_close: false,
-            received_close: false,
-            failed: false,
             sending_fragmented: false,
             keys: None,
         }
@@ -195,27 +180,21 @@ impl Connection {
     }
 
     /// The limits in force.
-    pub fn config(&self) -> &Config {
-        &self.config
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
-    /// Where the closing handshake stands.
+    /// Where the connection stands. Once the peer has closed TCP it is `Closed`, even before
+    /// the events still in the input have been taken.
     // ANCHOR: state_fn
     pub fn state(&self) -> State {
-        if self.failed || self.eof || (self.sent_close && self.received_close) {
+        if self.eof {
             State::Closed
-        } else if self.sent_close {
-            State::Closing
         } else {
-            State::Open
+            self.state
         }
     }
     // ANCHOR_END: state_fn
-
-    /// Whether a Close frame was received from the peer.
-    pub fn close_received(&self) -> bool {
-        self.received_close
-    }
 
     /// Hands over bytes received from the peer. Call [`Connection::next_event`] until it
     /// returns `Ok(None)` before handing over more: that keeps the input buffer small.
@@ -267,7 +246,7 @@ impl Connection {
     // ANCHOR: receive_loop
     fn parse(&mut self) -> Result<Option<Message>, Error> {
         // §5.5.1: after the peer's Close, nothing it sends is data; after a failure we stop.
-        while !self.received_close && !self.failed {
+        while self.state != State::Closed {
             let Some(frame) = &mut self.frame else {
                 let Some((header, len)) = FrameHeader::parse(&self.input[self.input_pos..])? else {
                     return self.need_more();
@@ -297,16 +276,10 @@ impl Connection {
             self.input_pos += take;
             if header.opcode.is_control() {
                 self.control.extend_from_slice(piece);
-            } else if let Some((opcode, payload)) = &mut self.message {
-                // A message that arrives whole in one piece is validated once, when it becomes
-                // a String; any other piece is validated now.
+            } else if let Some(message) = &mut self.message {
                 let whole =
-                    header.fin && payload.is_empty() && frame.received == header.payload_len;
-                if *opcode == OpCode::Text && !whole {
-                    // §8.1: fail at the first invalid byte, even inside this frame.
-                    self.utf8.feed(piece).map_err(|_| Error::InvalidUtf8)?;
-                }
-                extend_within(payload, piece, self.config.max_message_size);
+                    header.fin && message.is_empty() && frame.received == header.payload_len;
+                message.extend(piece, whole)?;
             }
             if frame.received == header.payload_len {
                 self.frame = None;
@@ -346,57 +319,43 @@ impl Connection {
             return Err(Error::WrongMasking);
         }
         // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines meanings".
-        // No extension is negotiated yet; permessage-deflate will allow RSV1 here, on the
-        // first frame of a data message only (RFC 7692 §6).
+        // This crate negotiates none (an extension that owns RSV1, on the first frame of a
+        // data message, is RFC 7692 §6's permessage-deflate).
         if header.any_rsv() {
             return Err(Error::ReservedBits);
         }
-        if header.payload_len > self.config.max_frame_size as u64 {
+        if header.payload_len > self.limits.max_frame_size as u64 {
             return Err(Error::FrameTooLarge {
                 len: header.payload_len,
-                max: self.config.max_frame_size,
+                max: self.limits.max_frame_size,
             });
         }
         match header.opcode {
             OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
             OpCode::Continuation => {
                 // §5.4: a continuation belongs to a message started by Text or Binary.
-                let Some((_, payload)) = &self.message else {
+                let Some(message) = &self.message else {
                     return Err(Error::UnexpectedContinuation);
                 };
-                self.check_message_size(payload.len() as u64 + header.payload_len)?;
+                message.check_continuation(header.payload_len)?;
             }
             OpCode::Text | OpCode::Binary => {
                 // §5.4: fragments of different messages must not interleave.
                 if self.message.is_some() {
                     return Err(Error::ExpectedContinuation);
                 }
-                self.check_message_size(header.payload_len)?;
-                self.utf8 = Utf8Validator::new();
-                // Room for what has arrived of the first frame, not for what its header
-                // announces: a peer that sends a header and nothing more must not make us
-                // hold the announced size. The rest grows by doubling (`extend_within`).
                 let arrived = self.input.len() - self.input_pos;
-                let reserve =
-                    usize::try_from(header.payload_len).map_or(arrived, |len| len.min(arrived));
-                self.message = Some((header.opcode, Vec::with_capacity(reserve)));
+                self.message = Some(IncompleteMessage::new(
+                    header.opcode,
+                    header.payload_len,
+                    arrived,
+                    self.limits.max_message_size,
+                )?);
             }
         }
         Ok(())
     }
     // ANCHOR_END: check_header
-
-    // ANCHOR: check_message_size
-    fn check_message_size(&self, len: u64) -> Result<(), Error> {
-        if len > self.config.max_message_size as u64 {
-            return Err(Error::MessageTooLarge {
-                len,
-                max: self.config.max_message_size,
-            });
-        }
-        Ok(())
-    }
-    // ANCHOR_END: check_message_size
 
     /// A frame's payload is complete: act on it, and return a message if one is done.
     // ANCHOR: finish_frame
@@ -406,7 +365,7 @@ impl Connection {
             OpCode::Ping => {
                 // §5.5.2: answer a Ping with a Pong carrying the same payload, unless our
                 // Close is already sent (§5.5.1: nothing after Close).
-                if !self.sent_close {
+                if self.state == State::Open {
                     self.write_frame(OpCode::Pong, true, &payload)?;
                 }
                 Ok(Some(Message::Ping(payload)))
@@ -414,8 +373,7 @@ impl Connection {
             OpCode::Pong => Ok(Some(Message::Pong(payload))),
             OpCode::Close => {
                 let close = parse_close_payload(&payload)?;
-                self.received_close = true;
-                if !self.sent_close {
+                if self.state == State::Open {
                     // §5.5.1: reply with one Close, echoing the status code (§7.4.1 defines no
                     // code for "no code"; an empty Close is answered with an empty one).
                     let reply = close.as_ref().map(|c| CloseFrame {
@@ -424,22 +382,17 @@ impl Connection {
                     });
                     self.send_close_frame(reply.as_ref())?;
                 }
+                // Both Closes are out: the closing handshake is complete.
+                self.state = State::Closed;
                 Ok(Some(Message::Close(close)))
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if !header.fin {
                     return Ok(None);
                 }
-                let Some((opcode, payload)) = self.message.take() else {
-                    return Ok(None);
-                };
-                if opcode == OpCode::Text {
-                    // The message may end in the middle of a character.
-                    self.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
-                    let text = String::from_utf8(payload).map_err(|_| Error::InvalidUtf8)?;
-                    Ok(Some(Message::Text(text)))
-                } else {
-                    Ok(Some(Message::Binary(payload)))
+                match self.message.take() {
+                    Some(message) => message.finish().map(Some),
+                    None => Ok(None),
                 }
             }
         }
@@ -453,13 +406,13 @@ impl Connection {
         self.message = None;
         self.frame = None;
         let code = error.close_code().filter(|&c| is_valid_close_code(c));
-        if let (Some(code), false) = (code, self.sent_close || self.failed) {
+        if let (Some(code), State::Open) = (code, self.state) {
             let mut reason = error.to_string();
             truncate_to_char_boundary(&mut reason, MAX_CONTROL_PAYLOAD - 2);
             // Cannot fail: the code is valid and the reason fits.
             let _ = self.send_close_frame(Some(&CloseFrame { code, reason }));
         }
-        self.failed = true;
+        self.state = State::Closed;
     }
     // ANCHOR_END: fail
 
@@ -534,7 +487,7 @@ impl Connection {
             payload.extend_from_slice(frame.reason.as_bytes());
         }
         self.write_frame(OpCode::Close, true, &payload)?;
-        self.sent_close = true;
+        self.state = State::Closing;
         Ok(())
     }
     // ANCHOR_END: send_close_frame
@@ -562,7 +515,7 @@ impl Connection {
     // ANCHOR: write_frame
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
         // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close".
-        if self.sent_close || self.failed {
+        if self.state != State::Open {
             return Err(Error::AlreadyClosed);
         }
         let mask = match self.role {
@@ -605,22 +558,6 @@ fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Error> {
 }
 // ANCHOR_END: parse_close_payload
 
-/// Appends `piece`, growing the buffer by doubling as `Vec` does, but never past `limit`:
-/// a message just over half the limit must not cost twice its size. (The header checks have
-/// already made sure that `payload.len() + piece.len() <= limit`.)
-// ANCHOR: extend_within
-fn extend_within(payload: &mut Vec<u8>, piece: &[u8], limit: usize) {
-    let needed = payload.len() + piece.len();
-    if needed > payload.capacity() {
-        let target = needed
-            .max(payload.capacity().saturating_mul(2))
-            .min(limit.max(needed));
-        payload.reserve_exact(target - payload.len());
-    }
-    payload.extend_from_slice(piece);
-}
-// ANCHOR_END: extend_within
-
 fn truncate_to_char_boundary(s: &mut String, max: usize) {
     if s.len() > max {
         let mut end = max;
@@ -639,20 +576,20 @@ mod tests {
     /// what arrived, not what was announced (a peer must not make us hold 64 KiB with 8 bytes).
     #[test]
     fn a_header_alone_does_not_reserve_the_announced_length() {
-        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut conn = Connection::new(Role::Server, Limits::default());
         conn.receive(&[0x82, 0xFE, 0xFF, 0xFF, 1, 2, 3, 4, 9, 9, 9]);
         assert!(matches!(conn.next_event(), Ok(None)));
-        let Some((_, payload)) = &conn.message else {
+        let Some(message) = &conn.message else {
             panic!("the message has started");
         };
-        assert_eq!(payload.len(), 3);
-        assert!(payload.capacity() < 1024, "{}", payload.capacity());
+        assert_eq!(message.len(), 3);
+        assert!(message.capacity() < 1024, "{}", message.capacity());
     }
 
     /// The two output buffers take turns; one grown past 1 KiB is not lent back.
     #[test]
     fn swap_output_lends_small_buffers_back_and_drops_large_ones() {
-        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut conn = Connection::new(Role::Server, Limits::default());
         let mut buf = Vec::with_capacity(64);
         buf.extend_from_slice(b"old, already written");
         let lent = buf.as_ptr();

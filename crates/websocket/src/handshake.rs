@@ -28,7 +28,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest as _, Sha1};
 
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::error::Error;
 
 /// The GUID that RFC 6455 §1.3 appends to the key before hashing.
@@ -221,7 +221,8 @@ pub struct ServerOptions {
     pub allowed_origins: Option<Vec<String>>,
     /// Chooses a subprotocol. A choice that the client did not offer is ignored.
     pub select_subprotocol: Option<SubprotocolSelector>,
-    /// Limits (head size and header count are used here).
+    /// The connection's limits and timeouts (the handshake itself uses the head size and
+    /// header count; the I/O layer's `accept` the handshake timeout).
     pub config: Config,
 }
 // ANCHOR_END: server_options
@@ -244,11 +245,11 @@ pub struct ServerHandshake {
 }
 
 impl ServerHandshake {
-    /// A handshake bounded by `config`'s head size and header count.
-    pub fn new(config: &Config) -> ServerHandshake {
+    /// A handshake bounded by `limits`' head size and header count.
+    pub fn new(limits: &Limits) -> ServerHandshake {
         ServerHandshake {
-            head: HeadBuffer::new(config.max_handshake_size),
-            max_headers: config.max_headers,
+            head: HeadBuffer::new(limits.max_handshake_size),
+            max_headers: limits.max_headers,
         }
     }
 
@@ -426,7 +427,7 @@ impl ClientHandshake {
         host: &str,
         path: &str,
         protocols: &[&str],
-        config: &Config,
+        limits: &Limits,
     ) -> Result<(ClientHandshake, Vec<u8>), Error> {
         check_target(host, path)?;
         if let Some(bad) = protocols.iter().find(|p| !is_token(p)) {
@@ -436,7 +437,7 @@ impl ClientHandshake {
         }
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|_| Error::Random)?;
-        Ok(Self::with_key(key, host, path, protocols, config))
+        Ok(Self::with_key(key, host, path, protocols, limits))
     }
 
     /// Like [`ClientHandshake::new`], with a chosen key: for tests and snapshots only. A real
@@ -447,7 +448,7 @@ impl ClientHandshake {
         host: &str,
         path: &str,
         protocols: &[&str],
-        config: &Config,
+        limits: &Limits,
     ) -> (ClientHandshake, Vec<u8>) {
         let key = BASE64.encode(key);
         let mut request = format!(
@@ -468,8 +469,8 @@ impl ClientHandshake {
         let handshake = ClientHandshake {
             expected_accept: accept_key(key.as_bytes()),
             protocols: protocols.iter().map(|p| p.to_string()).collect(),
-            head: HeadBuffer::new(config.max_handshake_size),
-            max_headers: config.max_headers,
+            head: HeadBuffer::new(limits.max_handshake_size),
+            max_headers: limits.max_headers,
         };
         (handshake, request.into_bytes())
     }

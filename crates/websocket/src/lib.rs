@@ -4,8 +4,9 @@
 //!
 //! - the **wire layer**, sans-I/O, pure functions and state machines over bytes:
 //!   [`handshake`] (the HTTP Upgrade), [`frame`] (the frame codec), [`mask`] (the XOR),
-//!   [`utf8`] (incremental validation), [`connection`] (messages, control frames, the closing
-//!   handshake), with [`Error`] and [`Config`];
+//!   [`utf8`] (incremental validation), [`message`] (reassembly of fragmented messages),
+//!   [`connection`] (the state machine: control frames, the closing handshake), with [`Error`]
+//!   and the [`Limits`] of [`config`];
 //! - the **I/O layer** (feature `io`, on by default), tokio adapters that move bytes between a
 //!   socket and the wire layer: [`io::accept`] for a server on a `TcpListener`,
 //!   [`io::upgrade`] from a hyper request, [`io::connect`] for a client.
@@ -19,21 +20,21 @@
 //!
 //! ```
 //! use websocket::handshake::{ClientHandshake, ServerHandshake, ServerOptions, check_request};
-//! use websocket::{CloseFrame, Config, Connection, Message, Role, State};
+//! use websocket::{CloseFrame, Connection, Limits, Message, Role, State};
 //!
 //! # fn main() -> Result<(), websocket::Error> {
-//! let config = Config::default();
+//! let limits = Limits::default();
 //! // The client's request; the server reads it and answers 101.
-//! let (mut client_hs, request) = ClientHandshake::new("example.com", "/chat", &[], &config)?;
-//! let (req, _) = ServerHandshake::new(&config).receive(&request)?.expect("whole head");
+//! let (mut client_hs, request) = ClientHandshake::new("example.com", "/chat", &[], &limits)?;
+//! let (req, _) = ServerHandshake::new(&limits).receive(&request)?.expect("whole head");
 //! let accepted = check_request(&req, &ServerOptions::default())?;
 //! let (response, _subprotocol, leftover) =
 //!     client_hs.receive(&accepted.response_bytes())?.expect("whole head");
 //! assert_eq!((response.status, leftover.len()), (101, 0));
 //!
 //! // Frames both ways.
-//! let mut client = Connection::new(Role::Client, config.clone());
-//! let mut server = Connection::new(Role::Server, config);
+//! let mut client = Connection::new(Role::Client, limits);
+//! let mut server = Connection::new(Role::Server, limits);
 //! client.send(Message::Text("hello".into()))?;
 //! server.receive(&client.take_output());
 //! assert_eq!(server.next_event()?, Some(Message::Text("hello".into())));
@@ -55,11 +56,12 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod message;
 pub mod utf8;
 
 #[cfg(feature = "io")]
 pub mod io;
 
-pub use config::Config;
+pub use config::{Config, Limits, Timeouts};
 pub use connection::{CloseFrame, Connection, Message, Role, State};
 pub use error::Error;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 use websocket::io::WebSocket;
-use websocket::{CloseFrame, Config, Connection, Error, Message, Role};
+use websocket::{CloseFrame, Config, Connection, Error, Limits, Message, Role, Timeouts};
 
 /// Far longer than any limit in the default `Config`: reaching it means a hang.
 const HANG: Duration = Duration::from_secs(120);
@@ -16,7 +16,7 @@ const HANG: Duration = Duration::from_secs(120);
 /// Reads everything from `peer` until EOF and returns the messages a server-side connection
 /// parses from it; panics if the frames are broken.
 async fn server_reads_all(mut peer: DuplexStream) -> Vec<Message> {
-    let mut server = Connection::new(Role::Server, Config::default());
+    let mut server = Connection::new(Role::Server, Limits::default());
     let mut buf = vec![0; 4096];
     let mut got = Vec::new();
     loop {
@@ -62,8 +62,11 @@ async fn keepalive_ends_a_connection_whose_sender_is_blocked() {
     // `_peer` is dead: it never reads, never writes, never closes.
     let (a, _peer) = tokio::io::duplex(1024);
     let config = Config {
-        ping_interval: Some(Duration::from_secs(1)),
-        ping_timeout: Duration::from_secs(1),
+        timeouts: Timeouts {
+            ping_interval: Some(Duration::from_secs(1)),
+            ping_timeout: Duration::from_secs(1),
+            ..Timeouts::default()
+        },
         ..Config::default()
     };
     let (mut rx, mut tx) = WebSocket::from_stream(a, Role::Server, config, &[], None).split();
@@ -115,7 +118,7 @@ async fn failing_is_bounded_while_the_sender_is_blocked() {
 async fn a_cancelled_recv_does_not_lose_the_peers_close() {
     let (a, mut peer) = tokio::io::duplex(64 << 10);
     let mut ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
-    let mut server = Connection::new(Role::Server, Config::default());
+    let mut server = Connection::new(Role::Server, Limits::default());
     let going_away = CloseFrame {
         code: 1001,
         reason: "going away".into(),
@@ -139,33 +142,46 @@ async fn a_cancelled_recv_does_not_lose_the_peers_close() {
     drop(peer);
 }
 
-/// A cancelled `recv` does not lose a message either, when it was cancelled while writing
-/// the replies (here the Pong for a Ping, to a peer that does not read).
+/// A cancelled `recv` does not lose a message either, when it was cancelled while waiting
+/// to write the replies (here the Pong for a Ping, to a peer that does not read).
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_recv_does_not_lose_a_message() {
     let config = Config {
-        write_buffer_size: 1,
+        limits: Limits {
+            write_buffer_size: 1,
+            ..Limits::default()
+        },
         ..Config::default()
     };
     let (a, peer) = tokio::io::duplex(64);
     let (mut peer_read, mut peer_write) = tokio::io::split(peer);
     let mut ws = WebSocket::from_stream(a, Role::Server, config, &[], None);
-    let mut client = Connection::new(Role::Client, Config::default());
+    let mut client = Connection::new(Role::Client, Limits::default());
     client.send(Message::Ping(vec![b'p'; 100])).unwrap();
+    client.send(Message::Ping(vec![b'q'; 100])).unwrap();
+    let pings = client.take_output();
     client.send(Message::Text("after".into())).unwrap();
-    let input = client.take_output();
-    tokio::spawn(async move { peer_write.write_all(&input).await });
-    // The Pong (102 bytes) does not fit in the pipe: recv waits to write it (the output is
-    // over `write_buffer_size`), and the timer cancels it.
+    let after = client.take_output();
+    tokio::spawn(async move {
+        peer_write.write_all(&pings).await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peer_write.write_all(&after).await
+    });
+    // The Pings are returned at once. Their Pongs (102 bytes each) do not fit in the pipe:
+    // the first is being written, the second waits behind it, and that is over
+    // `write_buffer_size`, so the next recv waits for them before it reads the text, and the
+    // timer cancels it.
+    for payload in [b'p', b'q'] {
+        let ping = tokio::time::timeout(HANG, ws.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ping, Some(Message::Ping(vec![payload; 100])));
+    }
     let cancelled = tokio::time::timeout(Duration::from_secs(1), ws.recv()).await;
     assert!(cancelled.is_err(), "{cancelled:?}");
     let mut sink = vec![0; 1024];
     let reader = tokio::spawn(async move { while peer_read.read(&mut sink).await.unwrap() > 0 {} });
-    let ping = tokio::time::timeout(HANG, ws.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(ping, Some(Message::Ping(vec![b'p'; 100])));
     let text = tokio::time::timeout(HANG, ws.recv())
         .await
         .unwrap()
@@ -175,7 +191,7 @@ async fn a_cancelled_recv_does_not_lose_a_message() {
     reader.await.unwrap();
 }
 
-/// The same for the error that fails the connection: failing waits (up to `close_timeout`)
+/// The same for the error that fails the connection: failing waits (up to `linger`)
 /// for the peer to close, and a `recv` cancelled meanwhile must not turn the error into a
 /// clean `None`.
 #[tokio::test(start_paused = true)]
@@ -201,7 +217,7 @@ async fn a_cancelled_recv_does_not_lose_the_error() {
 async fn the_peers_close_is_returned_when_the_reply_cannot_be_written() {
     let (a, mut peer) = tokio::io::duplex(4096);
     let mut ws = WebSocket::from_stream(a, Role::Server, Config::default(), &[], None);
-    let mut client = Connection::new(Role::Client, Config::default());
+    let mut client = Connection::new(Role::Client, Limits::default());
     let going_away = CloseFrame {
         code: 1001,
         reason: "going away".into(),
@@ -220,7 +236,7 @@ async fn the_peers_close_is_returned_when_the_reply_cannot_be_written() {
 }
 
 /// After our Close, the wait for the peer's is bounded in total, not per read: a peer that
-/// pings every 4 s (under the 5 s `close_timeout`) and never answers does not keep us.
+/// pings every 4 s (under the 5 s `Timeouts::close`) and never answers does not keep us.
 #[tokio::test(start_paused = true)]
 async fn the_wait_for_the_peers_close_is_bounded_in_total() {
     let (a, mut peer) = tokio::io::duplex(64 << 10);
@@ -228,7 +244,7 @@ async fn the_wait_for_the_peers_close_is_bounded_in_total() {
         WebSocket::from_stream(a, Role::Server, Config::default(), &[], None).split();
     tx.close(1000, "bye").await.unwrap();
     tokio::spawn(async move {
-        let mut client = Connection::new(Role::Client, Config::default());
+        let mut client = Connection::new(Role::Client, Limits::default());
         let mut sink = vec![0; 1024];
         loop {
             client.send(Message::Ping(b"x".to_vec())).unwrap();
@@ -264,9 +280,12 @@ async fn a_recv_cancelled_while_ending_after_a_read_error_keeps_the_error() {
     // Room for the Ping (11 bytes) but not for the Close after it.
     let (a, _peer) = tokio::io::duplex(16);
     let config = Config {
-        ping_interval: Some(Duration::from_secs(10)),
-        ping_timeout: Duration::from_secs(5),
-        close_timeout: Duration::from_secs(30),
+        timeouts: Timeouts {
+            ping_interval: Some(Duration::from_secs(10)),
+            ping_timeout: Duration::from_secs(5),
+            last_write: Duration::from_secs(30),
+            ..Timeouts::default()
+        },
         ..Config::default()
     };
     let mut ws = WebSocket::from_stream(a, Role::Server, config, &[], None);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use websocket::handshake::ServerOptions;
-use websocket::{Config, Message};
+use websocket::{Config, Message, Timeouts};
 
 // ANCHOR: echo_options
 /// How long one echo may take to write: 64 MiB, the largest, in 30 s is 2 MiB/s.
@@ -25,7 +25,10 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn options() -> ServerOptions {
     ServerOptions {
         config: Config {
-            ping_interval: Some(Duration::from_secs(30)),
+            timeouts: Timeouts {
+                ping_interval: Some(Duration::from_secs(30)),
+                ..Timeouts::default()
+            },
             ..Config::echo()
         },
         ..ServerOptions::default()

@@ -82,7 +82,7 @@ pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Erro
 }
 
 /// Connects to a `ws://` URL: TCP, then the opening handshake, within
-/// `options.config.handshake_timeout`.
+/// `options.config.timeouts.handshake`.
 // ANCHOR: connect_with
 pub async fn connect_with(
     url: &str,
@@ -95,7 +95,7 @@ pub async fn connect_with(
         let mut stream = TcpStream::connect(&url.authority).await?;
         stream.set_nodelay(true)?;
         let (mut handshake, request) =
-            ClientHandshake::new(&url.host, &url.resource, &protocols, config)?;
+            ClientHandshake::new(&url.host, &url.resource, &protocols, &config.limits)?;
         stream.write_all(&request).await?;
         let mut buf = vec![0u8; 4096];
         loop {
@@ -107,7 +107,7 @@ pub async fn connect_with(
                 let ws = WebSocket::from_stream(
                     stream,
                     Role::Client,
-                    config.clone(),
+                    *config,
                     &leftover,
                     subprotocol,
                 );
@@ -115,7 +115,7 @@ pub async fn connect_with(
             }
         }
     };
-    tokio::time::timeout(config.handshake_timeout, handshake)
+    tokio::time::timeout(config.timeouts.handshake, handshake)
         .await
         .unwrap_or(Err(Error::HandshakeIncomplete))
 }

@@ -14,7 +14,7 @@ const REJECTION_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 /// Reads the opening handshake from `stream` and answers it: `101 Switching Protocols` and a
 /// [`WebSocket`], or an HTTP error response that says why and an [`Error`].
 ///
-/// The handshake must complete within `options.config.handshake_timeout`.
+/// The handshake must complete within `options.config.timeouts.handshake`.
 // ANCHOR: accept
 pub async fn accept<S>(
     mut stream: S,
@@ -25,7 +25,7 @@ where
 {
     let config = &options.config;
     let read_head = async {
-        let mut handshake = ServerHandshake::new(config);
+        let mut handshake = ServerHandshake::new(&config.limits);
         let mut buf = vec![0u8; 4096];
         loop {
             let n = stream.read(&mut buf).await?;
@@ -37,7 +37,7 @@ where
             }
         }
     };
-    let head = tokio::time::timeout(config.handshake_timeout, read_head)
+    let head = tokio::time::timeout(config.timeouts.handshake, read_head)
         .await
         .unwrap_or(Err(Error::HandshakeIncomplete));
     let checked = head.and_then(|(request, leftover)| {
@@ -50,7 +50,7 @@ where
             let ws = WebSocket::from_stream(
                 stream,
                 Role::Server,
-                config.clone(),
+                *config,
                 &leftover,
                 accepted.subprotocol,
             );

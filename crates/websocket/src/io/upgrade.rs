@@ -78,7 +78,7 @@ pub fn upgrade<B>(
         .map_err(|e| Error::MalformedHttp(e.to_string()))?;
     let upgrading = Upgrading {
         on_upgrade: hyper::upgrade::on(req),
-        config: options.config.clone(),
+        config: options.config,
         subprotocol: accepted.subprotocol,
     };
     Ok((response, upgrading))

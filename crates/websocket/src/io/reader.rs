@@ -1,0 +1,319 @@
+//! Reading: bytes from the socket to the connection, messages from the connection to the
+//! application, and the [`Receiver`] half.
+//!
+//! One call of `recv` follows a message from the socket to the application:
+//!
+//! ```text
+//!   recv ─► connection has an event? ──yes──► keep it in `ready` ─► (an ending?) ─► return it
+//!                 │ no
+//!                 ▼
+//!           read_some: wait for bytes (writing our replies meanwhile), within the deadline
+//!           the clock gives (keepalive.rs); hand them to the connection; loop
+//! ```
+//!
+//! # Cancellation
+//!
+//! `recv` may be dropped at any `.await` (a `select!` around it) and loses nothing: a message,
+//! the peer's Close or an error taken from the connection is kept in [`ReadState::ready`] until
+//! a call returns it, and bytes read are handed to the connection in the same step as the read
+//! that got them.
+//!
+//! # Memory of an idle connection
+//!
+//! Servers hold many connections that say nothing for minutes. Each waits in a read with a
+//! 512-byte buffer; a 64 KiB buffer is used only while reads keep filling their buffer and the
+//! next bytes are already there, and is freed as soon as a read comes back short or would
+//! wait ("wait small, read big"). A task is as large as the largest state of its future, so the
+//! endings of a connection, which run once, are awaited through `Box::pin` (see `recv`), and
+//! what an idle connection holds while it waits is the read and its timer.
+
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
+
+use super::closing::{self, Ending};
+use super::keepalive::{Expiry, Timers};
+use super::shared::{Core, Link};
+use super::writer::Side;
+use crate::config::Timeouts;
+use crate::connection::{Message, State};
+use crate::error::Error;
+
+/// The read buffer for waiting: an idle connection holds only this much.
+const READ_SMALL: usize = 512;
+/// The read buffer while data keeps coming (allocated only then).
+const READ_LARGE: usize = 64 << 10;
+
+/// "Wait small, read big": most connections are idle most of the time, and an idle connection
+/// waits in a read with a buffer. So a read waits with the small buffer; when a read fills its
+/// buffer, more data is probably waiting, and the next read tries the large one, which is freed
+/// again as soon as a read comes back short or would wait.
+// ANCHOR: read_buffers
+#[derive(Debug)]
+pub(crate) struct ReadBuffers {
+    pub(crate) small: Vec<u8>,
+    large: Vec<u8>,
+    /// The last read filled its buffer.
+    more_pending: bool,
+}
+// ANCHOR_END: read_buffers
+
+impl ReadBuffers {
+    /// The large buffer's allocation (tests of the memory rules).
+    #[cfg(test)]
+    pub(crate) fn large_capacity(&self) -> usize {
+        self.large.capacity()
+    }
+
+    fn new() -> ReadBuffers {
+        ReadBuffers {
+            small: Vec::with_capacity(READ_SMALL),
+            large: Vec::new(),
+            more_pending: false,
+        }
+    }
+}
+
+/// What only the reader keeps: its buffers, its clock, and what it has taken from the
+/// connection but not returned yet.
+// ANCHOR: read_state
+#[derive(Debug)]
+pub(crate) struct ReadState {
+    pub(crate) timeouts: Timeouts,
+    pub(crate) buffers: ReadBuffers,
+    timers: Timers,
+    /// An event taken from the connection, kept here while its replies are written (or the
+    /// connection is ended), so that a `recv` cancelled meanwhile does not lose it.
+    ready: Option<Result<Message, Error>>,
+    /// The connection is over: `recv` returns `None`.
+    pub(crate) done: bool,
+}
+// ANCHOR_END: read_state
+
+impl ReadState {
+    pub(crate) fn new(timeouts: Timeouts) -> ReadState {
+        ReadState {
+            timeouts,
+            buffers: ReadBuffers::new(),
+            timers: Timers::default(),
+            ready: None,
+            done: false,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
+    /// One read attempt into `buf`'s spare capacity.
+    pub(crate) fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Poll<std::io::Result<usize>> {
+        // `read_buf` fills the spare capacity without zeroing it first (zeroing 64 KiB for
+        // every burst would cost more than a 16 KiB message's unmasking). Its future keeps no
+        // state between polls, so a fresh one per poll is the same read.
+        std::pin::pin!(self.stream.read_buf(buf)).poll(cx)
+    }
+
+    /// Waits for input, writing what is queued meanwhile (our Pongs, a Close reply, or a
+    /// message the sender left). While more than `Limits::write_buffer_size` has been queued
+    /// behind the frames being written, it does not read: a peer that sends Pings and reads
+    /// none of our Pongs is slowed down, not buffered for. (The frames being written are not
+    /// counted: a sender blocked on one large message must not stop the reader, which is how
+    /// that sender learns that the peer failed the connection.)
+    // ANCHOR: poll_input
+    fn poll_input(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<Result<(), Error>> {
+        if self.unwritten() > 0 {
+            match self.poll_flush(cx, Side::Reader) {
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending if self.conn.output_len() >= self.conn.limits().write_buffer_size => {
+                    return Poll::Pending;
+                }
+                _ => {}
+            }
+        }
+        self.poll_read_buf(cx, buf).map_ok(drop).map_err(Error::from)
+    }
+    // ANCHOR_END: poll_input
+}
+
+/// The next message; see [`Receiver::recv`].
+// ANCHOR: recv
+pub(crate) async fn recv<S, L>(link: &mut L, me: &mut ReadState) -> Result<Option<Message>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    L: Link<S>,
+{
+    loop {
+        if let Some(event) = me.ready.take() {
+            return event.map(Some);
+        }
+        if me.done {
+            return Ok(None);
+        }
+        let (event, state) = {
+            let mut core = link.core();
+            (core.conn.next_event().transpose(), core.conn.state())
+        };
+        let ending = match &event {
+            Some(Err(_)) => Some(Ending::Failed),
+            Some(Ok(Message::Close(_))) => Some(Ending::CloseReceived),
+            Some(Ok(_)) => None,
+            // The closing handshake completed (the peer's Close was returned), or the
+            // connection failed (the error was returned).
+            None if state == State::Closed => Some(Ending::Finished),
+            None => None,
+        };
+        if let Some(event) = event {
+            me.ready = Some(event);
+        }
+        if let Some(ending) = ending {
+            // Boxed: an ending runs once per connection, and inline its state would make
+            // every connection's `recv` future, which an idle connection holds while it
+            // waits, larger.
+            Box::pin(closing::end(link, me, ending)).await;
+        } else if me.ready.is_some() {
+            write_replies(link).await;
+        } else if let Err(error) = read_some(link, me).await {
+            // Kept before the ending is written, as every event is: a `recv` cancelled
+            // during it must not turn the error into a clean `None`.
+            let keepalive = matches!(error, Error::KeepaliveTimeout);
+            me.ready = Some(Err(error));
+            Box::pin(closing::end(link, me, Ending::ReadFailed { keepalive })).await;
+        }
+    }
+}
+// ANCHOR_END: recv
+
+/// Writes what the last event queued (a Pong), as far as the socket takes it now. The rest,
+/// if the socket is full, goes out while the next `recv` waits for input, or with the next
+/// send; a write error shows up there too.
+// ANCHOR: write_replies
+async fn write_replies<S, L>(link: &mut L)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    L: Link<S>,
+{
+    poll_fn(|cx| {
+        let mut core = link.core();
+        if core.unwritten() > 0 {
+            let _ = core.poll_flush(cx, Side::Reader);
+        }
+        Poll::Ready(())
+    })
+    .await;
+}
+// ANCHOR_END: write_replies
+
+/// Reads once from the socket into the connection, within the deadline the clock gives.
+// ANCHOR: read_some
+async fn read_some<S, L>(link: &mut L, me: &mut ReadState) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    L: Link<S>,
+{
+    loop {
+        let state = link.core().conn.state();
+        let deadline = me.timers.next_deadline(state, &me.timeouts);
+        let buffers = &mut me.buffers;
+        if buffers.more_pending {
+            // The last read filled its buffer: read big, but only if the bytes are there now.
+            // The read is polled once; if it would wait, the large buffer goes, and the wait
+            // below is a small one (a peer that sends exactly 512 bytes and goes quiet must
+            // not leave us holding 64 KiB).
+            if buffers.large.capacity() == 0 {
+                buffers.large = Vec::with_capacity(READ_LARGE);
+            }
+            buffers.large.clear();
+            let large = &mut buffers.large;
+            let polled = poll_fn(|cx| Poll::Ready(link.core().poll_read_buf(cx, large))).await;
+            if let Poll::Ready(read) = polled {
+                read?;
+                hand_over(&mut *link.core(), me, true);
+                return Ok(());
+            }
+            buffers.large = Vec::new();
+            buffers.more_pending = false;
+        }
+        buffers.small.clear();
+        let small = &mut buffers.small;
+        let wait = poll_fn(|cx| link.core().poll_input(cx, small));
+        let read = match deadline {
+            None => wait.await,
+            Some((deadline, expiry)) => match tokio::time::timeout_at(deadline, wait).await {
+                Ok(read) => read,
+                Err(_elapsed) => match expiry {
+                    Expiry::NoClose => return Err(Error::CloseTimeout),
+                    Expiry::NoAnswer => return Err(Error::KeepaliveTimeout),
+                    Expiry::SendPing => {
+                        // Queued; the next wait writes it, and counts against `ping_timeout`.
+                        link.core()
+                            .conn
+                            .send(Message::Ping(b"keepalive".to_vec()))?;
+                        me.timers.ping_sent(&me.timeouts);
+                        continue;
+                    }
+                },
+            },
+        };
+        read?;
+        hand_over(&mut *link.core(), me, false);
+        return Ok(());
+    }
+}
+// ANCHOR_END: read_some
+
+/// Gives what a read put in the large or the small buffer to the connection (nothing: the
+/// input has ended), and notes whether it filled the buffer: then more is probably waiting.
+fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
+    me.timers.heard_from_peer();
+    let buffers = &mut me.buffers;
+    let buf = if large {
+        &buffers.large
+    } else {
+        &buffers.small
+    };
+    if buf.is_empty() {
+        core.conn.receive_eof();
+    } else {
+        core.conn.receive(buf);
+    }
+    buffers.more_pending = buf.len() == buf.capacity();
+}
+
+/// The receiving half of a [`WebSocket`](super::WebSocket), after
+/// [`split`](super::WebSocket::split).
+// ANCHOR: receiver_struct
+pub struct Receiver<S> {
+    pub(crate) shared: Arc<Mutex<Core<S>>>,
+    pub(crate) state: ReadState,
+}
+// ANCHOR_END: receiver_struct
+
+impl<S> std::fmt::Debug for Receiver<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("done", &self.state.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Receiver<S> {
+    /// The next message: `Ok(Some(Close))` when the peer's Close arrives, then `Ok(None)` once
+    /// the connection is over. An error means the connection failed and is over: its Close,
+    /// with the error's close code, was written if the peer read it within
+    /// `Timeouts::last_write`.
+    ///
+    /// The Pong for a received Ping is written before this returns if the socket has room,
+    /// and otherwise while the next `recv` waits (or by the next send); the reply to the
+    /// peer's Close is written before this returns it.
+    ///
+    /// Cancel-safe: a message (or error) taken from the connection is kept until it is
+    /// returned. If `recv` is dropped while ending the connection, the next call returns it
+    /// at once.
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        recv(&mut self.shared, &mut self.state).await
+    }
+}

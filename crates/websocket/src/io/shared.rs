@@ -1,0 +1,81 @@
+//! What reading and writing share: the byte stream, the wire [`Connection`] and the bytes on
+//! their way out, held by one [`WebSocket`](super::WebSocket), or by its two halves behind one
+//! lock.
+//!
+//! A [`WebSocket`](super::WebSocket) that one task uses owns its [`Core`] outright: `recv` and
+//! `send` take `&mut self`, so no lock is needed and none is taken. After
+//! [`split`](super::WebSocket::split), a [`Receiver`](super::Receiver) and a
+//! [`Sender`](super::Sender) in two tasks share the core behind one `std::sync::Mutex`. It is
+//! held only inside a `poll` (to parse, to queue a message, to make one read or one write
+//! attempt), never across an `.await`, so neither task ever waits for the other's I/O: a
+//! reader waiting for bytes holds no lock, and neither does a sender waiting for the socket.
+//!
+//! The reader and the writer are written once, against [`Link`]: "give me the core, briefly".
+//! An owned core hands out `&mut Core`, a shared one a `MutexGuard`.
+
+use std::ops::DerefMut;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+
+use super::writer::{Outgoing, WriteWaiters};
+use crate::connection::Connection;
+
+/// The state of one connection that both directions need.
+// ANCHOR: core
+pub(crate) struct Core<S> {
+    /// The socket (or any byte stream): read by the reader, written by either half.
+    pub(crate) stream: S,
+    /// The wire layer: bytes in, messages out; messages in, bytes out.
+    pub(crate) conn: Connection,
+    /// Bytes taken from the connection's output and not all written yet.
+    pub(crate) out: Outgoing,
+    /// After a split, who waits to write (see `writer`); `None` while one task owns the core.
+    pub(crate) waiters: Option<WriteWaiters>,
+    /// The reader has ended the connection: a sender waiting for the socket gives up.
+    pub(crate) over: bool,
+}
+// ANCHOR_END: core
+
+impl<S> Core<S> {
+    pub(crate) fn new(stream: S, conn: Connection) -> Core<S> {
+        Core {
+            stream,
+            conn,
+            out: Outgoing::default(),
+            waiters: None,
+            over: false,
+        }
+    }
+}
+
+/// Access to the [`Core`], for as long as one step takes.
+// ANCHOR: link
+pub(crate) trait Link<S> {
+    /// The core. Callers keep the result only within one `poll` or one synchronous step:
+    /// for shared cores it is a lock.
+    fn core(&mut self) -> impl DerefMut<Target = Core<S>> + '_;
+}
+
+/// One task owns the connection: no lock.
+impl<S> Link<S> for Core<S> {
+    fn core(&mut self) -> impl DerefMut<Target = Core<S>> + '_ {
+        self
+    }
+}
+
+/// Two halves share it.
+impl<S> Link<S> for Arc<Mutex<Core<S>>> {
+    fn core(&mut self) -> impl DerefMut<Target = Core<S>> + '_ {
+        lock(self)
+    }
+}
+// ANCHOR_END: link
+
+/// Takes the lock. A panic while it was held (a bug, not peer input: peer input never panics)
+/// cannot leave the core half-updated in a way that matters more than the panic itself, so a
+/// poisoned lock is taken anyway.
+pub(crate) fn lock<S>(shared: &Mutex<Core<S>>) -> MutexGuard<'_, Core<S>> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

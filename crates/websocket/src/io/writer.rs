@@ -1,0 +1,285 @@
+//! Writing: frames from the connection's output to the socket, in order, with backpressure,
+//! and the [`Sender`] half.
+//!
+//! # Backpressure
+//!
+//! [`Sender::feed`] queues a message and writes only when the queue passes
+//! `Limits::write_buffer_size`; [`Sender::flush`] writes what is queued; [`Sender::send`] does
+//! both. Each waits for the socket, so a slow peer slows the sender down instead of growing a
+//! buffer without bound.
+//!
+//! # Cancellation
+//!
+//! Bytes taken from the connection go into [`Outgoing`], which lives in the shared core, not in
+//! a local variable of a flush: a flush dropped half-way (a timeout around `send`, a `select!`
+//! around `recv`) leaves the rest of its frame to the next flush, from either half. Dropped,
+//! it would cut a frame short and corrupt the stream. A cancelled `send` has queued its
+//! message already, and the next flush sends it.
+//!
+//! # Two writers
+//!
+//! After a split both halves write: the sender its messages, the reader its Pongs and its
+//! answer to a Close. Order is never in question (there is one queue, and every write takes
+//! from its front under the lock), but waking is: a stream remembers only the last task that
+//! waited for it to take bytes, so if both wait, one would never be woken. [`WriteWaiters`]
+//! is the answer: after a split every write waits with one waker that wakes both halves, each
+//! of which then tries again.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use std::task::{Context, Poll, Wake, Waker};
+
+use atomic_waker::AtomicWaker;
+use tokio::io::AsyncWrite;
+
+use super::shared::{Core, Link, lock};
+use crate::connection::{CloseFrame, Message};
+use crate::error::Error;
+use crate::frame::OpCode;
+
+/// Bytes taken from the connection's output, and how much of them is written.
+// ANCHOR: outgoing
+#[derive(Debug, Default)]
+pub(crate) struct Outgoing {
+    pending: Vec<u8>,
+    written: usize,
+}
+// ANCHOR_END: outgoing
+
+/// Which half is writing: each has its own waker slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Reader,
+    Sender,
+}
+
+/// After a split: the halves waiting for the stream to take bytes, and the one waker, given
+/// to the stream, that wakes them both.
+// ANCHOR: write_waiters
+#[derive(Debug)]
+pub(crate) struct WriteWaiters {
+    slots: Arc<Slots>,
+    both: Waker,
+}
+
+/// One waker slot per half.
+#[derive(Debug, Default)]
+struct Slots {
+    reader: AtomicWaker,
+    sender: AtomicWaker,
+}
+
+impl WriteWaiters {
+    pub(crate) fn new() -> WriteWaiters {
+        let slots = Arc::new(Slots::default());
+        WriteWaiters {
+            both: Waker::from(slots.clone()),
+            slots,
+        }
+    }
+
+    fn slot(&self, side: Side) -> &AtomicWaker {
+        match side {
+            Side::Reader => &self.slots.reader,
+            Side::Sender => &self.slots.sender,
+        }
+    }
+
+    /// Wakes the sender, if it waits: the reader has ended the connection.
+    pub(crate) fn wake_sender(&self) {
+        self.slots.sender.wake();
+    }
+}
+
+impl Wake for Slots {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.reader.wake();
+        self.sender.wake();
+    }
+}
+// ANCHOR_END: write_waiters
+
+/// Calls `write` with the context a write must wait with: the caller's own while one task owns
+/// the core, the waker of both halves after a split.
+fn with_write_waker<S: Unpin, T>(
+    stream: &mut S,
+    waiters: Option<&WriteWaiters>,
+    side: Side,
+    cx: &mut Context<'_>,
+    write: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    match waiters {
+        None => write(Pin::new(stream), cx),
+        Some(waiters) => {
+            waiters.slot(side).register(cx.waker());
+            write(Pin::new(stream), &mut Context::from_waker(&waiters.both))
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Core<S> {
+    /// Bytes queued and not written yet: what a flush has left, plus the connection's output.
+    pub(crate) fn unwritten(&self) -> usize {
+        self.out.pending.len() - self.out.written + self.conn.output_len()
+    }
+
+    /// Writes everything queued, then flushes the stream.
+    // ANCHOR: poll_flush
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<Result<(), Error>> {
+        let Core {
+            stream,
+            conn,
+            out,
+            waiters,
+            ..
+        } = self;
+        let waiters = waiters.as_ref();
+        loop {
+            if out.written == out.pending.len() {
+                // Two buffers take turns: the written one goes back to the connection for its
+                // next frames, and what it queued meanwhile comes out.
+                conn.swap_output(&mut out.pending);
+                out.written = 0;
+                if out.pending.is_empty() {
+                    break;
+                }
+            }
+            let unwritten = &out.pending[out.written..];
+            let n = std::task::ready!(with_write_waker(stream, waiters, side, cx, |s, cx| {
+                s.poll_write(cx, unwritten)
+            }))?;
+            if n == 0 {
+                return Poll::Ready(Err(Error::Io(std::io::ErrorKind::WriteZero.into())));
+            }
+            out.written += n;
+        }
+        std::task::ready!(with_write_waker(stream, waiters, side, cx, |s, cx| {
+            s.poll_flush(cx)
+        }))?;
+        // The other half may have waited on bytes that this flush wrote: let it see that.
+        if let Some(waiters) = waiters {
+            let other = match side {
+                Side::Reader => Side::Sender,
+                Side::Sender => Side::Reader,
+            };
+            waiters.slot(other).wake();
+        }
+        Poll::Ready(Ok(()))
+    }
+    // ANCHOR_END: poll_flush
+
+    /// Shuts the stream's write side down (TCP's FIN), after what is queued.
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        std::task::ready!(self.poll_flush(cx, Side::Reader))?;
+        let shut = with_write_waker(
+            &mut self.stream,
+            self.waiters.as_ref(),
+            Side::Reader,
+            cx,
+            |s, cx| s.poll_shutdown(cx),
+        );
+        shut.map_err(Error::from)
+    }
+}
+
+/// Writes everything queued, as the sender: gives up with [`Error::AlreadyClosed`] if the
+/// reader ends the connection while it waits, rather than wait on a peer that does not read.
+/// (What it had not written stays queued, and the reader's last flush may still write it.)
+// ANCHOR: flush
+pub(crate) async fn flush<S, L>(link: &mut L) -> Result<(), Error>
+where
+    S: AsyncWrite + Unpin,
+    L: Link<S>,
+{
+    std::future::poll_fn(|cx| {
+        let mut core = link.core();
+        match core.poll_flush(cx, Side::Sender) {
+            Poll::Pending if core.over => Poll::Ready(Err(Error::AlreadyClosed)),
+            polled => polled,
+        }
+    })
+    .await
+}
+// ANCHOR_END: flush
+
+/// Queues a message and writes everything queued.
+// ANCHOR: send
+pub(crate) async fn send<S, L>(link: &mut L, message: Message) -> Result<(), Error>
+where
+    S: AsyncWrite + Unpin,
+    L: Link<S>,
+{
+    link.core().conn.send(message)?;
+    flush(link).await
+}
+// ANCHOR_END: send
+
+/// The sending half of a [`WebSocket`](super::WebSocket), after
+/// [`split`](super::WebSocket::split).
+pub struct Sender<S> {
+    pub(crate) shared: Arc<Mutex<Core<S>>>,
+}
+
+impl<S> std::fmt::Debug for Sender<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Sender<S> {
+    /// Queues a message and writes everything queued. Waits for the socket as long as the
+    /// peer takes to read, unless the receiver ends the connection meanwhile
+    /// ([`Error::AlreadyClosed`]).
+    // ANCHOR: sender_send
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        send(&mut self.shared, message).await
+    }
+    // ANCHOR_END: sender_send
+
+    /// Queues a message; writes only if the queue has passed `Limits::write_buffer_size`.
+    // ANCHOR: sender_feed
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        let full = {
+            let mut core = lock(&self.shared);
+            core.conn.send(message)?;
+            core.unwritten() >= core.conn.limits().write_buffer_size
+        };
+        if full {
+            flush(&mut self.shared).await?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: sender_feed
+
+    /// Queues one fragment of a message (see
+    /// [`Connection::send_fragment`](crate::Connection::send_fragment)) and writes it.
+    pub async fn send_fragment(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        lock(&self.shared).conn.send_fragment(opcode, payload, fin)?;
+        flush(&mut self.shared).await
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        flush(&mut self.shared).await
+    }
+
+    /// Starts the closing handshake. The [`Receiver`](super::Receiver) sees the peer's Close,
+    /// then `None`.
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        let frame = CloseFrame {
+            code,
+            reason: reason.to_owned(),
+        };
+        self.send(Message::Close(Some(frame))).await
+    }
+}
