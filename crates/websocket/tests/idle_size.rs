@@ -20,17 +20,20 @@ async fn the_futures_an_idle_server_connection_holds_are_small() {
 
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let accepting = accept(stream, &options);
-    // 512 bytes with rustc 1.95.
+    // 528 bytes with rustc 1.95.
     assert!(std::mem::size_of_val(&accepting) <= 1024);
     drop(accepting);
 
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut ws = WebSocket::from_stream(stream, Role::Server, Config::default(), &[], None);
-    // 344 bytes with rustc 1.95: the read and its timer, nothing else.
+    // The connection itself, held inline (no shared allocation until it is split).
+    eprintln!("WebSocket<TcpStream>: {} bytes", std::mem::size_of_val(&ws));
+    assert!(std::mem::size_of_val(&ws) <= 768);
+    // 336 bytes with rustc 1.95: the read and its timer, nothing else.
     let receiving = ws.recv();
     assert!(std::mem::size_of_val(&receiving) <= 768);
     drop(receiving);
-    // 464 bytes with rustc 1.95.
+    // 120 bytes with rustc 1.95: the message and a reference; the write is polled in place.
     let sending = ws.send(Message::Text("x".into()));
     assert!(std::mem::size_of_val(&sending) <= 1024);
 }
