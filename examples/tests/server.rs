@@ -144,9 +144,12 @@ async fn pause_refuses_connections_then_listens_again() {
 fn echo() -> server::Handler {
     server::handler(|mut request, conn| async move {
         server::websocket(&mut request, &conn, |ws, _conn| async move {
-            let (mut sender, mut incoming, _reader) = server::split(ws);
-            while let Some(websocket::Message::Text(text)) = incoming.recv().await {
-                if sender.send(websocket::Message::Text(text)).await.is_err() {
+            let (mut receiver, mut sender) = ws.split();
+            while let Ok(Some(websocket::Message::Text(text))) = receiver.recv().await {
+                if server::send(&mut sender, websocket::Message::Text(text))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -184,4 +187,37 @@ async fn websocket_messages_over_the_limit_are_refused_with_1009() {
         }
     })
     .await;
+}
+
+/// A client that floods a WebSocket session and never reads the answers: the session's send
+/// gives up after `SEND_TIMEOUT`, and the connection is dropped instead of held for as long
+/// as the client likes.
+#[tokio::test(start_paused = true)]
+async fn a_client_that_floods_and_never_reads_is_dropped() {
+    let test = async {
+        let (addr, server) = server::spawn_local(echo()).await.expect("bind");
+        let (ws, _) = websocket::io::connect(&format!("ws://{addr}/"))
+            .await
+            .expect("connect");
+        // The receiving half is kept, never read.
+        let (_receiver, mut sender) = ws.split();
+        let flood = tokio::spawn(async move {
+            let text = "x".repeat(server::MAX_MESSAGE);
+            while sender
+                .send(websocket::Message::Text(text.clone()))
+                .await
+                .is_ok()
+            {}
+        });
+        let start = tokio::time::Instant::now();
+        while server.connections().iter().any(|c| c.open) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert!(start.elapsed() >= server::SEND_TIMEOUT);
+        flood.abort();
+    };
+    // Virtual time: a session held forever fails after 10 simulated minutes.
+    tokio::time::timeout(Duration::from_secs(600), test)
+        .await
+        .expect("the flooding client was never dropped");
 }

@@ -255,8 +255,8 @@ fn file(request: &Request) -> Response {
 /// pong).
 fn echo(mut request: Request, conn: &Conn) -> Response {
     server::websocket(&mut request, conn, |ws: Ws, conn: Conn| async move {
-        let (mut sender, mut incoming, _reader) = server::split(ws);
-        while let Some(message) = incoming.recv().await {
+        let (mut receiver, mut sender) = ws.split();
+        while let Ok(Some(message)) = receiver.recv().await {
             let reply = match message {
                 Message::Text(text) => Message::Text(server::pong_for(&text).unwrap_or(text)),
                 Message::Binary(bytes) => Message::Binary(bytes),
@@ -264,7 +264,7 @@ fn echo(mut request: Request, conn: &Conn) -> Response {
                 Message::Ping(_) | Message::Pong(_) => continue,
             };
             conn.pace().await;
-            if sender.send(reply).await.is_err() {
+            if server::send(&mut sender, reply).await.is_err() {
                 break;
             }
         }

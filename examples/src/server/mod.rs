@@ -9,9 +9,9 @@
 //! to teach with:
 //!
 //! - **It counts bytes.** Every accepted TCP connection is wrapped in a counter of the bytes
-//!   read from and written to the socket: what the protocol put on the wire (the TCP payload;
-//!   TCP and IP headers are not included). [`Server::connections`] reports them, with the
-//!   `session` and `transport` a request declared in its query string ([`Conn::tag`]).
+//!   read from and written to the socket (`counted.rs`). [`Server::connections`] reports them,
+//!   with the `session` and `transport` a request declared in its query string
+//!   ([`Conn::tag`]).
 //! - **It can be broken on purpose.** [`Server::cut`] drops connections without a goodbye (no
 //!   last chunk, no Close frame): what a crashed server, a restarted load balancer or a lost
 //!   Wi-Fi looks like to a client. [`Server::pause`] also closes the listening socket for a
@@ -21,6 +21,27 @@
 //!   that a connection's bytes are exactly one request's bytes. The demo uses it to attribute
 //!   bytes to transports exactly; payload bytes are the same as with keep-alive, only the TCP
 //!   handshakes (which are not counted) are more.
+//!
+//! This file holds the server itself: its connections, their records and the controls.
+//! Handlers answer in one of three ways, each helped by a file of its own, whose items are
+//! re-exported here:
+//!
+//! | file | answer | helpers |
+//! |---|---|---|
+//! | `plain.rs` | a whole response | [`full`], [`json`], [`not_found`], [`read_body`], [`query_param`] |
+//! | `event_stream.rs` | an event stream, a response that never ends | [`sse`], [`channel_stream`] |
+//! | `ws.rs` | a WebSocket session, after the `101` | [`websocket`], [`send`], [`close`], [`pong_for`] |
+
+mod counted;
+mod event_stream;
+mod plain;
+mod ws;
+
+pub use event_stream::{channel_stream, sse};
+pub use plain::{full, json, not_found, query_param, read_body};
+pub use ws::{
+    MAX_MESSAGE, PING_INTERVAL, SEND_TIMEOUT, Ws, WsSender, close, pong_for, send, websocket,
+};
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -30,24 +51,16 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_core::Stream;
-use http::{HeaderValue, StatusCode, Uri, header};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
-use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-use tokio::time::Sleep;
-use websocket::Message;
-use websocket::handshake::ServerOptions;
+use tokio::sync::watch;
+
+use counted::{Counted, Counters};
 
 /// A response body: a whole body, or an event stream.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -55,10 +68,6 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 pub type Request = http::Request<Incoming>;
 /// A response with any [`Body`].
 pub type Response = http::Response<Body>;
-/// A server-side WebSocket over an upgraded hyper connection.
-pub type Ws = websocket::io::WebSocket<TokioIo<Upgraded>>;
-/// The sending half of a [`Ws`].
-pub type WsSender = websocket::io::Sender<TokioIo<Upgraded>>;
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// What answers requests: called once per request, with the connection it came on.
@@ -66,25 +75,6 @@ pub type Handler = Arc<dyn Fn(Request, Conn) -> BoxFuture<Response> + Send + Syn
 
 /// Closed connections kept in [`Server::connections`] (open ones are always kept).
 const CLOSED_KEPT: usize = 1024;
-
-/// The largest WebSocket message (and frame) the examples accept, in bytes: 64 KiB, far above
-/// what any of them sends. A larger one closes the connection with 1009. The crate's default,
-/// 16 MiB, would let a peer make [`split`] buffer 64 such messages (1 GiB) on one connection
-/// while the session waits to send; with this limit that is at most 4 MiB.
-pub const MAX_MESSAGE: usize = 64 << 10;
-
-/// After this long without hearing from a WebSocket peer, the examples' server sends a Ping; a
-/// peer that neither answers nor reads within the crate's `ping_timeout` (20 s) is dropped,
-/// so that its session ends (and, in [`crate::seats`], its seats are released).
-pub const PING_INTERVAL: Duration = Duration::from_secs(30);
-
-/// The bytes one TCP connection has carried.
-#[derive(Debug, Default)]
-pub struct Counters {
-    read: AtomicU64,
-    written: AtomicU64,
-    open: AtomicBool,
-}
 
 /// What a request declared about itself in its query string: `?session=S&transport=T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,70 +351,6 @@ impl Conn {
     // ANCHOR_END: pace
 }
 
-// ANCHOR: counted
-/// A TCP stream that counts the bytes crossing it.
-struct Counted {
-    stream: TcpStream,
-    counters: Arc<Counters>,
-}
-// ANCHOR_END: counted
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.counters.open.store(false, Ordering::Relaxed);
-    }
-}
-
-// ANCHOR: counted_read
-impl AsyncRead for Counted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
-        let n = (buf.filled().len() - before) as u64;
-        self.counters.read.fetch_add(n, Ordering::Relaxed);
-        Poll::Ready(Ok(()))
-    }
-}
-// ANCHOR_END: counted_read
-
-impl AsyncWrite for Counted {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let n = ready!(Pin::new(&mut self.stream).poll_write(cx, buf))?;
-        self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let n = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, bufs))?;
-        self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
-        Poll::Ready(Ok(n))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
-
 // ANCHOR: serve
 /// Accepts connections on `listener` and answers their requests with `handler`, until the
 /// listener fails (or, after a [`Server::pause`], cannot listen again).
@@ -523,281 +449,4 @@ where
     Fut: Future<Output = Response> + Send + 'static,
 {
     Arc::new(move |request, conn| Box::pin(f(request, conn)))
-}
-
-/// A whole response.
-pub fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
-    let mut response = http::Response::new(Full::new(body.into()).boxed_unsync());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-/// `404 Not Found`.
-pub fn not_found() -> Response {
-    full(
-        StatusCode::NOT_FOUND,
-        "text/plain; charset=utf-8",
-        "not found\n",
-    )
-}
-
-/// A JSON response.
-pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
-    full(status, "application/json", value.to_string())
-}
-
-/// The request body, if it is at most `limit` bytes; otherwise the response to send.
-pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, Response> {
-    match Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(_) => Err(full(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "text/plain; charset=utf-8",
-            "body too large or broken\n",
-        )),
-    }
-}
-
-/// The first value of query parameter `name`, percent-decoded (`+` is a space).
-pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| percent_decode(value))
-}
-
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                // Two hex digits exactly: `from_str_radix` alone would also take a sign, `%+1`.
-                let hex = Some(&bytes[i + 1..i + 3])
-                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-// ANCHOR: sse
-/// An event-stream response that sends `events` (each an `sse::Event`, or a hub's shared
-/// `Published` one), each after [`Conn::pace`], starting with a `retry:` line when `retry` is
-/// set. Keep-alive comments every 15 s.
-pub fn sse<S, T>(conn: &Conn, events: S, retry: Option<Duration>) -> Response
-where
-    S: Stream<Item = T> + Send + Unpin + 'static,
-    T: Into<Bytes>,
-{
-    let paced = Paced {
-        first: retry.map(|retry| Bytes::from(sse::Event::new().retry(retry))),
-        events,
-        server: conn.server.clone(),
-        waiting: None,
-    };
-    sse::server::response(paced, sse::server::ServerConfig::default()).map(|b| b.boxed_unsync())
-}
-// ANCHOR_END: sse
-
-/// A stream of events, as their wire bytes, delayed by the server's slow-down setting.
-struct Paced<S> {
-    first: Option<Bytes>,
-    events: S,
-    server: Server,
-    waiting: Option<(Bytes, Pin<Box<Sleep>>)>,
-}
-
-// ANCHOR: paced
-impl<S: Stream<Item = T> + Unpin, T: Into<Bytes>> Stream for Paced<S> {
-    type Item = Bytes;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let this = &mut *self;
-        if let Some(first) = this.first.take() {
-            return Poll::Ready(Some(first));
-        }
-        if this.waiting.is_none() {
-            let Some(event) = ready!(Pin::new(&mut this.events).poll_next(cx)) else {
-                return Poll::Ready(None);
-            };
-            let event = event.into();
-            let delay = this.server.slow();
-            if delay.is_zero() {
-                return Poll::Ready(Some(event));
-            }
-            this.waiting = Some((event, Box::pin(tokio::time::sleep(delay))));
-        }
-        if let Some((_, sleep)) = this.waiting.as_mut() {
-            ready!(sleep.as_mut().poll(cx));
-        }
-        Poll::Ready(this.waiting.take().map(|(event, _)| event))
-    }
-}
-// ANCHOR_END: paced
-
-/// A stream of the events sent on a channel, for handlers that produce events in a task.
-pub fn channel_stream(receiver: mpsc::Receiver<sse::Event>) -> sse::server::ReceiverStream {
-    sse::server::ReceiverStream(receiver)
-}
-
-// ANCHOR: websocket
-/// Upgrades `request` to a WebSocket and runs `session` on it in a task, until it returns or
-/// the server cuts the connection. Returns the `101` response (or the rejection) to send.
-/// A message over [`MAX_MESSAGE`] bytes ends the session with Close 1009; a peer silent past
-/// [`PING_INTERVAL`] gets a Ping, and is dropped if it neither answers nor reads.
-pub fn websocket<F, Fut>(request: &mut Request, conn: &Conn, session: F) -> Response
-where
-    F: FnOnce(Ws, Conn) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let mut options = ServerOptions::default();
-    options.config.max_frame_size = MAX_MESSAGE;
-    options.config.max_message_size = MAX_MESSAGE;
-    options.config.ping_interval = Some(PING_INTERVAL);
-    match websocket::io::upgrade(request, &options) {
-        Ok((response, upgrading)) => {
-            let conn = conn.clone();
-            tokio::spawn(async move {
-                // hyper hands the connection over once the 101 has been written.
-                let Ok(ws) = upgrading.finish().await else {
-                    return;
-                };
-                let cut = conn.clone();
-                tokio::select! {
-                    () = session(ws, conn) => {}
-                    () = cut.cut() => {}
-                }
-            });
-            response.map(|b| b.boxed_unsync())
-        }
-        Err(error) => websocket::io::rejection(&error).map(|b| b.boxed_unsync()),
-    }
-}
-// ANCHOR_END: websocket
-
-/// Aborts a task when dropped.
-#[derive(Debug)]
-pub struct AbortOnDrop(pub JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-// ANCHOR: split
-/// A WebSocket split for a `select!` loop: a sender, and the messages received, read by a
-/// task of their own (so a `select!` never cancels a read half-way). The channel ends when the
-/// connection does; the reading task ends when the returned [`AbortOnDrop`] is dropped.
-pub fn split(ws: Ws) -> (WsSender, mpsc::Receiver<Message>, AbortOnDrop) {
-    let (mut receiver, sender) = ws.split();
-    let (tx, rx) = mpsc::channel(64);
-    let reader = tokio::spawn(async move {
-        while let Ok(Some(message)) = receiver.recv().await {
-            if tx.send(message).await.is_err() {
-                break;
-            }
-        }
-    });
-    (sender, rx, AbortOnDrop(reader))
-}
-// ANCHOR_END: split
-
-// ANCHOR: pong_for
-/// The answer to a latency probe `{"type":"ping","t":T}`: `{"type":"pong","t":T}`. Every
-/// WebSocket endpoint of the examples answers it, so a page can measure the round trip.
-pub fn pong_for(text: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    if value.get("type")?.as_str()? != "ping" {
-        return None;
-    }
-    let t = value.get("t").cloned().unwrap_or(serde_json::Value::Null);
-    Some(serde_json::json!({"type": "pong", "t": t}).to_string())
-}
-// ANCHOR_END: pong_for
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_params_are_percent_decoded() {
-        let uri: Uri = "/x?a=1&name=Ana%20Mar%C3%ADa+B&bad=%zz&end=%4&sign=%+1"
-            .parse()
-            .unwrap();
-        assert_eq!(query_param(&uri, "a").as_deref(), Some("1"));
-        assert_eq!(query_param(&uri, "name").as_deref(), Some("Ana María B"));
-        assert_eq!(query_param(&uri, "bad").as_deref(), Some("%zz"));
-        assert_eq!(query_param(&uri, "end").as_deref(), Some("%4"));
-        // Not an escape: `+` is a space here, and `%` stays.
-        assert_eq!(query_param(&uri, "sign").as_deref(), Some("% 1"));
-        assert_eq!(query_param(&uri, "missing"), None);
-    }
-
-    /// A stream of two events, ready at once.
-    struct Two(u8);
-
-    impl Stream for Two {
-        type Item = sse::Event;
-        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<sse::Event>> {
-            if self.0 == 2 {
-                return Poll::Ready(None);
-            }
-            self.0 += 1;
-            Poll::Ready(Some(sse::Event::new().data(self.0.to_string())))
-        }
-    }
-
-    async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
-        std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn slow_delays_each_event_but_not_the_retry_line() {
-        let server = Server::new();
-        server.set_slow(Duration::from_secs(1));
-        let mut paced = Paced {
-            first: Some(sse::Event::new().retry(Duration::from_millis(500)).into()),
-            events: Two(0),
-            server: server.clone(),
-            waiting: None,
-        };
-        let start = tokio::time::Instant::now();
-        let retry = next(&mut paced).await.expect("retry");
-        assert_eq!(retry, "retry: 500\n\n");
-        assert_eq!(start.elapsed(), Duration::ZERO);
-        assert_eq!(next(&mut paced).await.as_deref(), Some(&b"data: 1\n\n"[..]));
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
-        server.set_slow(Duration::ZERO);
-        assert!(next(&mut paced).await.is_some());
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
-        assert!(next(&mut paced).await.is_none());
-    }
-
-    #[test]
-    fn pings_get_pongs_and_nothing_else_does() {
-        assert_eq!(
-            pong_for(r#"{"type":"ping","t":12.5}"#).as_deref(),
-            Some(r#"{"t":12.5,"type":"pong"}"#)
-        );
-        assert_eq!(pong_for("ping"), None);
-        assert_eq!(pong_for(r#"{"type":"pick"}"#), None);
-    }
 }
