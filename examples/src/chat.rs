@@ -53,7 +53,6 @@ impl Default for Chat {
     }
 }
 
-// ANCHOR: message_json
 /// The JSON that goes down to every client for a message `sent` by `from`.
 pub fn message_json(from: &str, sent: &str) -> String {
     let (text, t) = match serde_json::from_str::<serde_json::Value>(sent) {
@@ -74,7 +73,6 @@ pub fn message_json(from: &str, sent: &str) -> String {
     }
     out.to_string()
 }
-// ANCHOR_END: message_json
 
 impl Chat {
     /// An empty room.
@@ -160,7 +158,10 @@ impl Chat {
                 },
             };
             conn.pace().await;
-            if server::send(&mut sender, Message::Text(reply)).await.is_err() {
+            if server::send(&mut sender, Message::Text(reply))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -190,7 +190,10 @@ impl Seats {
         let mut updates = self.updates.subscribe();
         let state = self.state_json(&name);
         let (mut receiver, mut sender) = ws.split();
-        if server::send(&mut sender, Message::Text(state)).await.is_ok() {
+        if server::send(&mut sender, Message::Text(state))
+            .await
+            .is_ok()
+        {
             loop {
                 let reply = tokio::select! {
                     update = updates.recv() => match update {
@@ -212,7 +215,10 @@ impl Seats {
                     },
                 };
                 conn.pace().await;
-                if server::send(&mut sender, Message::Text(reply)).await.is_err() {
+                if server::send(&mut sender, Message::Text(reply))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }

@@ -175,7 +175,10 @@ impl Ticker {
                 },
             };
             conn.pace().await;
-            if server::send(&mut sender, Message::Text(reply)).await.is_err() {
+            if server::send(&mut sender, Message::Text(reply))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -171,13 +171,11 @@ impl Server {
     }
     // ANCHOR_END: one_request
 
-    // ANCHOR: cut
     /// Drops every open connection (or only those tagged with `session`) without a goodbye.
     /// Returns how many were cut.
     pub fn cut(&self, session: Option<&str>) -> usize {
         self.cut_except(session, None)
     }
-    // ANCHOR_END: cut
 
     // ANCHOR: cut_except
     fn cut_except(&self, session: Option<&str>, spared: Option<u64>) -> usize {
@@ -201,16 +199,13 @@ impl Server {
     }
     // ANCHOR_END: cut_except
 
-    // ANCHOR: pause
     /// Stops the server for `how_long`: cuts every connection and closes the listening
     /// socket, so that connection attempts are refused, then listens again on the same
     /// address.
     pub fn pause(&self, how_long: Duration) {
         self.pause_except(how_long, None);
     }
-    // ANCHOR_END: pause
 
-    // ANCHOR: pause_except
     fn pause_except(&self, how_long: Duration, spared: Option<u64>) {
         self.inner
             .pause
@@ -220,15 +215,12 @@ impl Server {
                 *spare = spared;
             });
     }
-    // ANCHOR_END: pause_except
 
-    // ANCHOR: slow
     /// Delays every message the examples send by `delay` (zero: no delay).
     pub fn set_slow(&self, delay: Duration) {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.inner.slow_ms.store(ms, Ordering::Relaxed);
     }
-    // ANCHOR_END: slow
 
     /// The current delay of [`Server::set_slow`].
     pub fn slow(&self) -> Duration {

@@ -105,7 +105,6 @@ async fn within_send_timeout(
 }
 // ANCHOR_END: send
 
-// ANCHOR: pong_for
 /// The answer to a latency probe `{"type":"ping","t":T}`: `{"type":"pong","t":T}`. Every
 /// WebSocket endpoint of the examples answers it, so a page can measure the round trip.
 pub fn pong_for(text: &str) -> Option<String> {
@@ -116,7 +115,6 @@ pub fn pong_for(text: &str) -> Option<String> {
     let t = value.get("t").cloned().unwrap_or(serde_json::Value::Null);
     Some(serde_json::json!({"type": "pong", "t": t}).to_string())
 }
-// ANCHOR_END: pong_for
 
 #[cfg(test)]
 mod tests {

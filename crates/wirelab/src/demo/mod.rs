@@ -126,7 +126,6 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 // ANCHOR_END: serve
 
 impl Demo {
-    // ANCHOR: route
     async fn route(self: Arc<Self>, request: Request, conn: Conn) -> Response {
         conn.tag(&request);
         let path = request.uri().path().to_owned();
@@ -147,7 +146,6 @@ impl Demo {
             _ => file(&request),
         }
     }
-    // ANCHOR_END: route
 
     // ANCHOR: stats
     /// `/stats?session=S`: per transport, the connections tagged with the session and their
