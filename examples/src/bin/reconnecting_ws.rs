@@ -26,7 +26,7 @@ async fn main() -> std::io::Result<()> {
                         server.pause(Duration::from_millis(1500));
                     } else {
                         println!("-- the server cuts every connection");
-                        server.cut(None);
+                        server.cut();
                     }
                 }
             });

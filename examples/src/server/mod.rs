@@ -9,9 +9,9 @@
 //! to teach with:
 //!
 //! - **It counts bytes.** Every accepted TCP connection is wrapped in a counter of the bytes
-//!   read from and written to the socket (`counted.rs`). [`Server::connections`] reports them,
-//!   with the `session` and `transport` a request declared in its query string
-//!   ([`Conn::tag`]).
+//!   read from and written to the socket (`counted.rs`). [`Server::connections`] reports them
+//!   per connection number ([`Conn::id`]), which a handler can tie to what its requests say
+//!   (the demo sums them per page and transport).
 //! - **It can be broken on purpose.** [`Server::cut`] drops connections without a goodbye (no
 //!   last chunk, no Close frame): what a crashed server, a restarted load balancer or a lost
 //!   Wi-Fi looks like to a client. [`Server::pause`] also closes the listening socket for a
@@ -76,36 +76,21 @@ pub type Handler = Arc<dyn Fn(Request, Conn) -> BoxFuture<Response> + Send + Syn
 /// Closed connections kept in [`Server::connections`] (open ones are always kept).
 const CLOSED_KEPT: usize = 1024;
 
-/// What a request declared about itself in its query string: `?session=S&transport=T`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tag {
-    /// Who: one browser tab of the demo, for instance.
-    pub session: String,
-    /// How: `sse`, `ws`, `post`, ...
-    pub transport: String,
-}
-
 /// One connection, as [`Server::connections`] reports it.
 #[derive(Debug, Clone)]
 pub struct ConnStats {
     /// The connection's number, from 1.
     pub id: u64,
-    /// The tag of its (last) tagged request, if any.
-    pub tag: Option<Tag>,
     /// Bytes read from the client.
     pub read: u64,
     /// Bytes written to the client.
     pub written: u64,
     /// Still open.
     pub open: bool,
-    /// The `Last-Event-ID` its event-stream request carried, if any.
-    pub last_event_id: Option<String>,
 }
 
 struct ConnRecord {
     counters: Arc<Counters>,
-    tag: Option<Tag>,
-    last_event_id: Option<String>,
     cut: watch::Sender<bool>,
 }
 
@@ -171,33 +156,26 @@ impl Server {
     }
     // ANCHOR_END: one_request
 
-    /// Drops every open connection (or only those tagged with `session`) without a goodbye.
-    /// Returns how many were cut.
-    pub fn cut(&self, session: Option<&str>) -> usize {
-        self.cut_except(session, None)
+    /// Drops every open connection without a goodbye. Returns how many were cut.
+    pub fn cut(&self) -> usize {
+        self.cut_where(|_| true)
     }
 
-    // ANCHOR: cut_except
-    fn cut_except(&self, session: Option<&str>, spared: Option<u64>) -> usize {
+    // ANCHOR: cut_where
+    /// Drops, without a goodbye, every open connection whose number `which` picks. Returns
+    /// how many were cut.
+    pub fn cut_where(&self, which: impl Fn(u64) -> bool) -> usize {
         let conns = self.conns();
         let mut cut = 0;
         for (id, record) in conns.iter() {
-            if Some(*id) == spared {
-                continue;
-            }
-            let open = record.counters.open.load(Ordering::Relaxed);
-            let matches = match session {
-                None => true,
-                Some(s) => record.tag.as_ref().is_some_and(|t| t.session == s),
-            };
-            if open && matches {
+            if record.counters.open.load(Ordering::Relaxed) && which(*id) {
                 record.cut.send_replace(true);
                 cut += 1;
             }
         }
         cut
     }
-    // ANCHOR_END: cut_except
+    // ANCHOR_END: cut_where
 
     /// Stops the server for `how_long`: cuts every connection and closes the listening
     /// socket, so that connection attempts are refused, then listens again on the same
@@ -233,11 +211,9 @@ impl Server {
             .iter()
             .map(|(id, record)| ConnStats {
                 id: *id,
-                tag: record.tag.clone(),
                 read: record.counters.read.load(Ordering::Relaxed),
                 written: record.counters.written.load(Ordering::Relaxed),
                 open: record.counters.open.load(Ordering::Relaxed),
-                last_event_id: record.last_event_id.clone(),
             })
             .collect()
     }
@@ -263,8 +239,6 @@ impl Server {
             id,
             ConnRecord {
                 counters: counters.clone(),
-                tag: None,
-                last_event_id: None,
                 cut,
             },
         );
@@ -296,25 +270,6 @@ impl Conn {
     pub fn server(&self) -> &Server {
         &self.server
     }
-
-    // ANCHOR: tag
-    /// Records the request's `session` and `transport` query parameters, if both are present,
-    /// and its `Last-Event-ID` header, for [`Server::connections`].
-    pub fn tag(&self, request: &Request) {
-        let session = query_param(request.uri(), "session");
-        let transport = query_param(request.uri(), "transport");
-        let last_event_id = sse::server::last_event_id(request).map(str::to_owned);
-        let mut conns = self.server.conns();
-        if let Some(record) = conns.get_mut(&self.id) {
-            if let (Some(session), Some(transport)) = (session, transport) {
-                record.tag = Some(Tag { session, transport });
-            }
-            if last_event_id.is_some() {
-                record.last_event_id = last_event_id;
-            }
-        }
-    }
-    // ANCHOR_END: tag
 
     /// Completes when the server cuts this connection.
     pub async fn cut(&self) {
@@ -364,7 +319,7 @@ pub async fn serve(listener: TcpListener, server: Server, handler: Handler) -> i
                 }
                 let (_, how_long, spared) = *pause.borrow_and_update();
                 drop(listener);
-                server.cut_except(None, spared);
+                server.cut_where(|id| Some(id) != spared);
                 tokio::time::sleep(how_long).await;
                 listener = listen(addr)?;
             }
