@@ -29,8 +29,8 @@
 //! | file | answer | helpers |
 //! |---|---|---|
 //! | `plain.rs` | a whole response | [`full`], [`json`], [`not_found`], [`read_body`], [`query_param`] |
-//! | `event_stream.rs` | an event stream, a response that never ends | [`sse`], [`channel_stream`] |
-//! | `ws.rs` | a WebSocket session, after the `101` | [`websocket`], [`send`], [`close`], [`pong_for`] |
+//! | `event_stream.rs` | an event stream, a response that never ends | [`sse()`], [`channel_stream`] |
+//! | `ws.rs` | a WebSocket session, after the `101` | [`websocket()`], [`send`], [`close`], [`pong_for`] |
 
 mod counted;
 mod event_stream;
