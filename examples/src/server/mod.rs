@@ -12,11 +12,11 @@
 //!   read from and written to the socket (`counted.rs`). [`Server::connections`] reports them
 //!   per connection number ([`Conn::id`]), which a handler can tie to what its requests say
 //!   (the demo sums them per page and transport).
-//! - **It can be broken on purpose.** [`Server::cut_where`] drops connections without a goodbye (no
-//!   last chunk, no Close frame): what a crashed server, a restarted load balancer or a lost
-//!   Wi-Fi looks like to a client. [`Server::pause`] also closes the listening socket for a
-//!   while, so reconnection attempts are refused. [`Server::set_slow`] delays every message
-//!   the examples send ([`Conn::pace`]).
+//! - **It can be broken on purpose.** [`Server::cut_where`] drops connections without a
+//!   goodbye (no last chunk, no Close frame): what a crashed server, a restarted load balancer
+//!   or a lost Wi-Fi looks like to a client. [`Server::pause`] also closes the listening
+//!   socket for a while, so reconnection attempts are refused. [`Server::set_slow`] delays
+//!   every message the examples send ([`Conn::pace`]).
 //! - **It can serve one request per connection** ([`Server::one_request_per_connection`]), so
 //!   that a connection's bytes are exactly one request's bytes. The demo uses it to attribute
 //!   bytes to transports exactly; payload bytes are the same as with keep-alive, only the TCP
