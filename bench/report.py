@@ -3,8 +3,8 @@
 
 Inputs: criterion's estimates (target/criterion/<group>/.../new/{benchmark,estimates}.json)
 and the load tool's JSON lines (target/bench/load.jsonl). Every figure on the page comes from
-those files; this script only computes medians, spreads and ratios, and checks the targets of
-issue 6.
+those files; this script only computes medians, spreads and ratios, and checks the performance
+targets (each a ratio of WireLab's figure to a reference's).
 """
 
 import argparse
@@ -374,7 +374,7 @@ def main():
         out.append("Measurements that failed in this run: " + "; ".join(f"`{a}`" for a in failed))
         out.append("")
 
-    head = ["### Targets (issue 6)", "",
+    head = ["### Targets", "",
             table(["target", "measured (WireLab over the reference)", "verdict"], targets), ""]
     print("\n".join(out[:out.index("### Masking")] + head + out[out.index("### Masking"):]))
 

@@ -26,7 +26,7 @@ use websocket::frame::{Frame, OpCode};
 use websocket::{Connection, Limits, Role};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-/// The payload sizes issue 6 names: one 7-bit length, the largest 7-bit one, a 16-bit one.
+/// The payload sizes: one 7-bit length, the largest 7-bit one, a 16-bit one.
 const SIZES: [usize; 3] = [16, 125, 4096];
 /// Frames per iteration.
 const FRAMES: usize = 100;

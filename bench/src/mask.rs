@@ -27,7 +27,7 @@ pub(crate) struct MaskRow {
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
-/// Measures every size issue 6 names, both starts, over `rounds` rounds.
+/// Measures every size of `bench/benches/mask.rs`, both starts, over `rounds` rounds.
 pub(crate) fn compare(rounds: usize) -> Vec<MaskRow> {
     let mut rows = Vec::new();
     for size in [16usize, 1 << 10, 64 << 10, 1 << 20] {

@@ -8,8 +8,8 @@
 //! Each case ends with a verdict: OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED or FAILED. The
 //! tests fail on any FAILED or NON-STRICT case, and compare the whole per-case listing with the
 //! committed snapshot (`snapshots/autobahn__*.snap`), so a verdict that changes in either
-//! direction is noticed. Sections 12 and 13 (permessage-deflate, RFC 7692) are not run until
-//! that extension exists. Reports stay in `target/autobahn/<mode>/reports` (open `index.html`).
+//! direction is noticed. Sections 12 and 13 test permessage-deflate (RFC 7692), an extension
+//! the crate does not implement, so they are not run. Reports stay in `target/autobahn/<mode>/reports` (open `index.html`).
 //!
 //! `wstest` comes from `scripts/autobahn` (a private Python 2.7; see `scripts/test`). Without
 //! it, the tests print `skipped:` and why.

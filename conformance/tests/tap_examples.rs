@@ -194,7 +194,7 @@ async fn ticker_over_sse() {
     tap.wait_for_nth("(blank line: dispatch)", 4).await;
     drop(stream);
     tap.wait_for("C->S end of stream").await;
-    tap.server.cut(None);
+    tap.server.cut();
     tap.wait_for("closed").await;
     insta::assert_snapshot!("ticker_sse", tap.transcript());
 }
@@ -249,7 +249,7 @@ async fn chat_over_sse_and_post() {
     tap.wait_for_nth("(blank line: dispatch)", 2).await;
     drop(events);
     tap.wait_for("#1 C->S end of stream").await;
-    tap.server.cut(None);
+    tap.server.cut();
     tap.wait_for("#1 closed").await;
     insta::assert_snapshot!("chat_sse_post", tap.transcript());
 }
@@ -290,7 +290,7 @@ async fn progress_transcript(path: &str) -> String {
     tap.wait_for("(end of body)").await;
     drop(stream);
     tap.wait_for("C->S end of stream").await;
-    tap.server.cut(None);
+    tap.server.cut();
     tap.wait_for("closed").await;
     tap.transcript()
 }

@@ -274,7 +274,7 @@ fn client_checks_the_response() {
 }
 
 /// RFC 6455 §4.1: the response names one subprotocol, one the client offered. Two headers, or
-/// a list in one, fail the handshake (read as "none", they used to pass).
+/// a list in one, fail the handshake rather than pass as "no subprotocol".
 #[test]
 fn client_accepts_exactly_one_offered_subprotocol() {
     let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -53,7 +53,6 @@ impl Default for Chat {
     }
 }
 
-// ANCHOR: message_json
 /// The JSON that goes down to every client for a message `sent` by `from`.
 pub fn message_json(from: &str, sent: &str) -> String {
     let (text, t) = match serde_json::from_str::<serde_json::Value>(sent) {
@@ -74,7 +73,6 @@ pub fn message_json(from: &str, sent: &str) -> String {
     }
     out.to_string()
 }
-// ANCHOR_END: message_json
 
 impl Chat {
     /// An empty room.
@@ -136,31 +134,34 @@ impl Chat {
     // ANCHOR: ws_session
     async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, name: String) {
         let mut room = self.hub.subscribe(None);
-        let (mut sender, mut incoming, _reader) = server::split(ws);
+        let (mut receiver, mut sender) = ws.split();
         loop {
             let reply = tokio::select! {
                 event = room.next() => match event {
                     Some(event) => event.data_ref().unwrap_or_default().to_owned(),
                     // Too slow for the room: close with 1013 ("try again later").
                     None => {
-                        let _ = sender.close(1013, "too slow for the room").await;
+                        let _ = server::close(&mut sender, 1013, "too slow for the room").await;
                         break;
                     }
                 },
-                message = incoming.recv() => match message {
-                    Some(Message::Text(text)) => match server::pong_for(&text) {
+                message = receiver.recv() => match message {
+                    Ok(Some(Message::Text(text))) => match server::pong_for(&text) {
                         Some(pong) => pong,
                         None => {
                             self.say(&name, &text);
                             continue;
                         }
                     },
-                    Some(Message::Close(_)) | None => break,
-                    Some(_) => continue,
+                    Ok(Some(Message::Close(_)) | None) | Err(_) => break,
+                    Ok(Some(_)) => continue,
                 },
             };
             conn.pace().await;
-            if sender.send(Message::Text(reply)).await.is_err() {
+            if server::send(&mut sender, Message::Text(reply))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -92,7 +92,6 @@ impl Default for Progress {
     }
 }
 
-// ANCHOR: done_event
 fn done_event(id: usize, data: String) -> Event {
     // A number and a constant type hold no line break: these cannot fail.
     Event::new()
@@ -101,18 +100,14 @@ fn done_event(id: usize, data: String) -> Event {
         .and_then(|e| e.id(id.to_string()))
         .unwrap_or_default()
 }
-// ANCHOR_END: done_event
 
-// ANCHOR: no_content
 fn no_content() -> Response {
     let mut response = server::full(StatusCode::NO_CONTENT, "text/plain", "");
     response.headers_mut().remove(http::header::CONTENT_TYPE);
     response
 }
-// ANCHOR_END: no_content
 
 impl Progress {
-    // ANCHOR: handle
     /// Answers `GET /progress/events` and `GET /text/events`.
     pub async fn handle(self, request: Request, conn: Conn) -> Response {
         if request.method() != Method::GET {
@@ -180,7 +175,6 @@ impl Progress {
         server::sse(&conn, server::channel_stream(receiver), Some(RETRY))
         // ANCHOR_END: resume
     }
-    // ANCHOR_END: handle
 }
 
 #[cfg(test)]

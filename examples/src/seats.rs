@@ -189,8 +189,11 @@ impl Seats {
         // Subscribe before reading the state, so no update falls between the two.
         let mut updates = self.updates.subscribe();
         let state = self.state_json(&name);
-        let (mut sender, mut incoming, _reader) = server::split(ws);
-        if sender.send(Message::Text(state)).await.is_ok() {
+        let (mut receiver, mut sender) = ws.split();
+        if server::send(&mut sender, Message::Text(state))
+            .await
+            .is_ok()
+        {
             loop {
                 let reply = tokio::select! {
                     update = updates.recv() => match update {
@@ -198,8 +201,8 @@ impl Seats {
                         Err(broadcast::error::RecvError::Lagged(_)) => self.state_json(&name),
                         Err(broadcast::error::RecvError::Closed) => break,
                     },
-                    message = incoming.recv() => match message {
-                        Some(Message::Text(text)) => {
+                    message = receiver.recv() => match message {
+                        Ok(Some(Message::Text(text))) => {
                             let reply = server::pong_for(&text)
                                 .or_else(|| self.apply(client, &name, &text));
                             match reply {
@@ -207,12 +210,15 @@ impl Seats {
                                 None => continue,
                             }
                         }
-                        Some(Message::Close(_)) | None => break,
-                        Some(_) => continue,
+                        Ok(Some(Message::Close(_)) | None) | Err(_) => break,
+                        Ok(Some(_)) => continue,
                     },
                 };
                 conn.pace().await;
-                if sender.send(Message::Text(reply)).await.is_err() {
+                if server::send(&mut sender, Message::Text(reply))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }

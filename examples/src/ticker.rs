@@ -153,7 +153,7 @@ impl Ticker {
     // ANCHOR: ws_session
     async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, last_id: Option<String>) {
         let mut ticks = self.hub.subscribe(last_id.as_deref());
-        let (mut sender, mut incoming, _reader) = server::split(ws);
+        let (mut receiver, mut sender) = ws.split();
         loop {
             let reply = tokio::select! {
                 tick = ticks.next() => match tick {
@@ -161,21 +161,24 @@ impl Ticker {
                     // Too slow for the live feed: say so with a Close (1013, "try again
                     // later", RFC 6455 §11.7), and let the client resume from its last id.
                     None => {
-                        let _ = sender.close(1013, "too slow for the live feed").await;
+                        let _ = server::close(&mut sender, 1013, "too slow for the live feed").await;
                         break;
                     }
                 },
-                message = incoming.recv() => match message {
-                    Some(Message::Text(text)) => match server::pong_for(&text) {
+                message = receiver.recv() => match message {
+                    Ok(Some(Message::Text(text))) => match server::pong_for(&text) {
                         Some(pong) => pong,
                         None => continue,
                     },
-                    Some(Message::Close(_)) | None => break,
-                    Some(_) => continue,
+                    Ok(Some(Message::Close(_)) | None) | Err(_) => break,
+                    Ok(Some(_)) => continue,
                 },
             };
             conn.pace().await;
-            if sender.send(Message::Text(reply)).await.is_err() {
+            if server::send(&mut sender, Message::Text(reply))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -66,7 +66,6 @@ pub fn position_event(ticket: u64, serving: u64) -> Event {
 // ANCHOR_END: position_event
 
 impl WaitingRoom {
-    // ANCHOR: start
     /// Opens the room: one visitor admitted every `interval`, while anyone waits. The task
     /// stops when the room is dropped.
     pub fn start(interval: Duration) -> Arc<WaitingRoom> {
@@ -91,7 +90,6 @@ impl WaitingRoom {
         });
         room
     }
-    // ANCHOR_END: start
 
     /// Gives out the next ticket.
     pub fn join(&self) -> u64 {

@@ -29,7 +29,7 @@ async fn resumes_without_gaps_across_a_cut_and_an_outage() {
                 Event::Message { seq, .. } => {
                     seqs.push(seq);
                     if seqs.len() == 20 {
-                        server.cut(None);
+                        server.cut();
                     }
                     if seqs.len() == 40 {
                         server.pause(Duration::from_millis(400));

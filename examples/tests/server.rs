@@ -1,5 +1,5 @@
-//! The examples' server on loopback: its byte counters are exact, `cut` drops only what it is
-//! asked to, and `pause` refuses connections for a while, then listens again.
+//! The examples' server on loopback: its byte counters are exact, `cut_where` drops only what
+//! it is asked to, and `pause` refuses connections for a while, then listens again.
 
 mod common;
 
@@ -27,15 +27,12 @@ async fn all_closed(server: &Server) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_are_the_exact_bytes_of_each_connection() {
     guard(async {
-        let (addr, server) = server::spawn_local(server::handler(|request, conn| async move {
-            conn.tag(&request);
+        let (addr, server) = server::spawn_local(server::handler(|_request, _conn| async move {
             server::full(StatusCode::OK, "text/plain", "hello\n")
         }))
         .await
         .expect("bind");
-        let request = format!(
-            "GET /?session=s&transport=plain HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        );
+        let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut response = Vec::new();
@@ -47,19 +44,13 @@ async fn counters_are_the_exact_bytes_of_each_connection() {
         let conn = &connections[0];
         assert_eq!(conn.read, request.len() as u64);
         assert_eq!(conn.written, response.len() as u64);
-        let tag = conn.tag.as_ref().expect("tagged");
-        assert_eq!(
-            (tag.session.as_str(), tag.transport.as_str()),
-            ("s", "plain")
-        );
     })
     .await;
 }
 
-async fn open_stream(addr: SocketAddr, session: &str) -> TcpStream {
+async fn open_stream(addr: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request =
-        format!("GET /ticker/sse?session={session}&transport=sse HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let request = format!("GET /ticker/sse HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
     // The response head and the first event.
     let mut buf = [0u8; 1024];
@@ -82,24 +73,24 @@ async fn read_until_closed(stream: &mut TcpStream, limit: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cut_drops_only_the_sessions_it_names() {
+async fn cut_drops_only_the_connections_it_names() {
     guard(async {
         let ticker = Ticker::start(Duration::from_millis(10));
         let (addr, server) = server::spawn_local(server::handler(move |request, conn| {
-            conn.tag(&request);
             ticker.clone().handle(request, conn)
         }))
         .await
         .expect("bind");
-        let mut a = open_stream(addr, "a").await;
-        let mut b = open_stream(addr, "b").await;
-        assert_eq!(server.cut(Some("a")), 1);
+        let mut a = open_stream(addr).await;
+        let a_id = server.connections().last().expect("a's connection").id;
+        let mut b = open_stream(addr).await;
+        assert_eq!(server.cut_where(|id| id == a_id), 1);
         read_until_closed(&mut a, 1000).await;
         // b still receives prices.
         let mut buf = [0u8; 1024];
         let n = b.read(&mut buf).await.expect("read");
         assert!(String::from_utf8_lossy(&buf[..n]).contains("seq"));
-        assert_eq!(server.cut(None), 1);
+        assert_eq!(server.cut(), 1);
         read_until_closed(&mut b, 1000).await;
     })
     .await;
@@ -144,9 +135,12 @@ async fn pause_refuses_connections_then_listens_again() {
 fn echo() -> server::Handler {
     server::handler(|mut request, conn| async move {
         server::websocket(&mut request, &conn, |ws, _conn| async move {
-            let (mut sender, mut incoming, _reader) = server::split(ws);
-            while let Some(websocket::Message::Text(text)) = incoming.recv().await {
-                if sender.send(websocket::Message::Text(text)).await.is_err() {
+            let (mut receiver, mut sender) = ws.split();
+            while let Ok(Some(websocket::Message::Text(text))) = receiver.recv().await {
+                if server::send(&mut sender, websocket::Message::Text(text))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -184,4 +178,37 @@ async fn websocket_messages_over_the_limit_are_refused_with_1009() {
         }
     })
     .await;
+}
+
+/// A client that floods a WebSocket session and never reads the answers: the session's send
+/// gives up after `SEND_TIMEOUT`, and the connection is dropped instead of held for as long
+/// as the client likes.
+#[tokio::test(start_paused = true)]
+async fn a_client_that_floods_and_never_reads_is_dropped() {
+    let test = async {
+        let (addr, server) = server::spawn_local(echo()).await.expect("bind");
+        let (ws, _) = websocket::io::connect(&format!("ws://{addr}/"))
+            .await
+            .expect("connect");
+        // The receiving half is kept, never read.
+        let (_receiver, mut sender) = ws.split();
+        let flood = tokio::spawn(async move {
+            let text = "x".repeat(server::MAX_MESSAGE);
+            while sender
+                .send(websocket::Message::Text(text.clone()))
+                .await
+                .is_ok()
+            {}
+        });
+        let start = tokio::time::Instant::now();
+        while server.connections().iter().any(|c| c.open) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert!(start.elapsed() >= server::SEND_TIMEOUT);
+        flood.abort();
+    };
+    // Virtual time: a session held forever fails after 10 simulated minutes.
+    tokio::time::timeout(Duration::from_secs(600), test)
+        .await
+        .expect("the flooding client was never dropped");
 }

@@ -81,7 +81,7 @@ async fn both_transports_carry_the_same_prices_and_only_sse_resumes() {
         lost.close(1000, "").await.expect("close");
 
         // Cut both. The SSE client reconnects by itself, sending the last id it saw...
-        assert!(server.cut(None) >= 2);
+        assert!(server.cut() >= 2);
         let mut reconnected_with = None;
         let resumed = loop {
             match events.next().await.expect("the SSE client never closes") {

@@ -44,7 +44,7 @@ async fn positions_count_down_without_a_gap_across_a_cut_then_204_stops_the_clie
                     positions.push(position);
                     if positions.len() == 2 {
                         // Cut while the queue moves on without us.
-                        server.cut(None);
+                        server.cut();
                     }
                 }
                 ClientEvent::Reconnecting { last_event_id, .. } => {

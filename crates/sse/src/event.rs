@@ -205,7 +205,6 @@ fn push_lines(out: &mut String, name: &str, value: &str) {
 }
 // ANCHOR_END: write_lines
 
-// ANCHOR: display
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::with_capacity(self.encoded_len_estimate());
@@ -213,7 +212,6 @@ impl fmt::Display for Event {
         f.write_str(&out)
     }
 }
-// ANCHOR_END: display
 
 #[cfg(test)]
 mod tests {

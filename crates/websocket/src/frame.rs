@@ -266,11 +266,9 @@ impl Frame {
     }
 
     /// Appends the frame's bytes to `out`, masking the payload if the header has a key.
-    // ANCHOR: frame_encode
     pub fn encode(&self, out: &mut Vec<u8>) {
         encode_frame(out, &self.header, &self.payload);
     }
-    // ANCHOR_END: frame_encode
 
     /// Parses one whole frame from the start of `buf`, unmasking its payload.
     ///

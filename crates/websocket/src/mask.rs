@@ -44,7 +44,7 @@
 /// ```
 // ANCHOR: apply_mask
 // Inlined across crates: masking runs once per frame, and most frames are small; for a
-// 16-byte payload an out-of-line call cost as much as the masking itself.
+// 16-byte payload an out-of-line call costs about as much as the masking itself.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // The key as seen from buf[0].
@@ -53,7 +53,8 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     if rest.len() >= 64 {
         // Bytes before the first 16-byte boundary go one at a time, so that every wide access
         // below is aligned: an unaligned 16-byte access that straddles a cache line touches
-        // two lines, which made an odd start ~20% slower at 64 KiB.
+        // two lines. So an odd start costs its few head bytes, not a slower pass over the
+        // whole buffer (the `unaligned` rows of `bench/benches/mask.rs`).
         let head_len = rest.as_ptr().align_offset(16).min(rest.len());
         let (head, body) = rest.split_at_mut(head_len);
         for (byte, k) in head.iter_mut().zip(k.iter().cycle()) {

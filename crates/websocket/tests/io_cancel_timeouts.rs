@@ -1,8 +1,8 @@
 //! The I/O layer under cancellation and unresponsive peers, over `tokio::io::duplex` with
 //! paused time: a hang shows up as a test that fails at once, not a suite that waits.
 //!
-//! Each test is a regression test for a defect found in review: a cancelled operation must
-//! not corrupt the stream or lose a message, and every wait on a peer must be bounded.
+//! Each test holds the I/O layer to one of its promises: a cancelled operation does not
+//! corrupt the stream or lose a message, and every wait on a peer is bounded.
 
 use std::time::Duration;
 

@@ -89,7 +89,6 @@ pub async fn echo_until_closed(url: &str) -> Result<Option<CloseFrame>, Error> {
 /// Connects to `url`, returns the first Text message and closes with 1000, or returns `None`
 /// if the server closed without sending one. (Autobahn's fuzzingserver answers
 /// `/getCaseCount` with one Text message.)
-// ANCHOR: read_one_text
 pub async fn read_one_text(url: &str) -> Result<Option<String>, Error> {
     let (mut ws, _response) = connect_with(url, &options()).await?;
     while let Some(message) = ws.recv().await? {
@@ -101,4 +100,3 @@ pub async fn read_one_text(url: &str) -> Result<Option<String>, Error> {
     }
     Ok(None)
 }
-// ANCHOR_END: read_one_text

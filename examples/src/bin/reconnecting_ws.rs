@@ -8,7 +8,6 @@ use std::time::Duration;
 use wirelab_examples::reconnecting_ws::{Event, Policy, ReconnectingWs};
 use wirelab_examples::{server, ticker::Ticker};
 
-// ANCHOR: main
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let url = match std::env::args().nth(1) {
@@ -27,7 +26,7 @@ async fn main() -> std::io::Result<()> {
                         server.pause(Duration::from_millis(1500));
                     } else {
                         println!("-- the server cuts every connection");
-                        server.cut(None);
+                        server.cut();
                     }
                 }
             });
@@ -55,4 +54,3 @@ async fn main() -> std::io::Result<()> {
     );
     Ok(())
 }
-// ANCHOR_END: main

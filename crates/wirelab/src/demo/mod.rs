@@ -48,6 +48,8 @@
 //! | `/stats?session=S` | the byte counters of a page's connections, as JSON |
 //! | `POST /control/cut?session=S`, `/control/pause?ms=N`, `/control/slow?ms=N` | the buttons |
 
+mod sessions;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +62,8 @@ use wirelab_examples::seats::Seats;
 use wirelab_examples::server::{self, Conn, Request, Response, Server, Ws};
 use wirelab_examples::ticker::Ticker;
 use wirelab_examples::waiting_room::WaitingRoom;
+
+use sessions::Sessions;
 
 /// The longest pause the "stop" control accepts.
 pub const MAX_PAUSE: Duration = Duration::from_secs(30);
@@ -93,9 +97,10 @@ const FILES: &[(&str, &str, &str)] = &[
 
 const HTML: &str = "text/html; charset=utf-8";
 
-/// Every example, and the server's controls.
+/// Every example, the server's controls, and which connections are whose.
 struct Demo {
     server: Server,
+    sessions: Sessions,
     ticker: Arc<Ticker>,
     chat: Arc<Chat>,
     room: Arc<WaitingRoom>,
@@ -114,6 +119,7 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     server.one_request_per_connection(true);
     let demo = Arc::new(Demo {
         server: server.clone(),
+        sessions: Sessions::new(server.clone()),
         ticker: Ticker::start(Duration::from_millis(500)),
         chat: Chat::new(),
         room: WaitingRoom::start(Duration::from_secs(1)),
@@ -126,9 +132,8 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 // ANCHOR_END: serve
 
 impl Demo {
-    // ANCHOR: route
     async fn route(self: Arc<Self>, request: Request, conn: Conn) -> Response {
-        conn.tag(&request);
+        self.sessions.tag(&request, &conn);
         let path = request.uri().path().to_owned();
         let prefix = path.split('/').nth(1).unwrap_or_default();
         match prefix {
@@ -147,44 +152,12 @@ impl Demo {
             _ => file(&request),
         }
     }
-    // ANCHOR_END: route
 
-    // ANCHOR: stats
-    /// `/stats?session=S`: per transport, the connections tagged with the session and their
-    /// bytes, summed.
+    /// `/stats?session=S`: the byte counts of the page's connections, as JSON.
     fn stats(&self, request: &Request) -> Response {
         let session = server::query_param(request.uri(), "session").unwrap_or_default();
-        let mut transports = serde_json::Map::new();
-        for conn in self.server.connections() {
-            let Some(tag) = conn.tag.filter(|t| t.session == session) else {
-                continue;
-            };
-            let entry = transports.entry(tag.transport).or_insert_with(|| {
-                serde_json::json!({
-                    "connections": 0, "open": 0, "read": 0, "written": 0, "last_event_ids": []
-                })
-            });
-            let add = |entry: &mut serde_json::Value, key: &str, n: u64| {
-                entry[key] = (entry[key].as_u64().unwrap_or(0) + n).into();
-            };
-            add(entry, "connections", 1);
-            add(entry, "open", u64::from(conn.open));
-            add(entry, "read", conn.read);
-            add(entry, "written", conn.written);
-            if let (Some(id), Some(ids)) =
-                (conn.last_event_id, entry["last_event_ids"].as_array_mut())
-            {
-                ids.push(id.into());
-            }
-        }
-        let body = serde_json::json!({
-            "session": session,
-            "slow_ms": u64::try_from(self.server.slow().as_millis()).unwrap_or(u64::MAX),
-            "transports": transports,
-        });
-        no_store(server::json(StatusCode::OK, &body))
+        no_store(server::json(StatusCode::OK, &self.sessions.stats(&session)))
     }
-    // ANCHOR_END: stats
 
     // ANCHOR: control
     /// `POST /control/cut?session=S`, `/control/pause?ms=N`, `/control/slow?ms=N`.
@@ -199,8 +172,10 @@ impl Demo {
         };
         match request.uri().path() {
             "/control/cut" => {
-                let session = server::query_param(request.uri(), "session");
-                let cut = self.server.cut(session.as_deref());
+                let cut = match server::query_param(request.uri(), "session") {
+                    Some(session) => self.sessions.cut(&session),
+                    None => self.server.cut(),
+                };
                 text(StatusCode::OK, &format!("cut {cut} connections\n"))
             }
             "/control/pause" => {
@@ -255,8 +230,8 @@ fn file(request: &Request) -> Response {
 /// pong).
 fn echo(mut request: Request, conn: &Conn) -> Response {
     server::websocket(&mut request, conn, |ws: Ws, conn: Conn| async move {
-        let (mut sender, mut incoming, _reader) = server::split(ws);
-        while let Some(message) = incoming.recv().await {
+        let (mut receiver, mut sender) = ws.split();
+        while let Ok(Some(message)) = receiver.recv().await {
             let reply = match message {
                 Message::Text(text) => Message::Text(server::pong_for(&text).unwrap_or(text)),
                 Message::Binary(bytes) => Message::Binary(bytes),
@@ -264,7 +239,7 @@ fn echo(mut request: Request, conn: &Conn) -> Response {
                 Message::Ping(_) | Message::Pong(_) => continue,
             };
             conn.pace().await;
-            if sender.send(reply).await.is_err() {
+            if server::send(&mut sender, reply).await.is_err() {
                 break;
             }
         }

@@ -1,0 +1,88 @@
+//! A TCP stream that counts the bytes crossing it: how the examples' server measures what a
+//! protocol puts on the wire.
+//!
+//! What is counted is the TCP payload, every byte the socket reads or writes: HTTP heads,
+//! chunked coding, events, the WebSocket handshake and frames. TCP and IP headers are not
+//! included, and neither is anything below the socket.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// The bytes one TCP connection has carried, shared between its stream and the server's
+/// record of it.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) read: AtomicU64,
+    pub(super) written: AtomicU64,
+    pub(super) open: AtomicBool,
+}
+
+// ANCHOR: counted
+/// A TCP stream that counts the bytes crossing it.
+pub(super) struct Counted {
+    pub(super) stream: TcpStream,
+    pub(super) counters: Arc<Counters>,
+}
+// ANCHOR_END: counted
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.counters.open.store(false, Ordering::Relaxed);
+    }
+}
+
+// ANCHOR: counted_read
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
+        let n = (buf.filled().len() - before) as u64;
+        self.counters.read.fetch_add(n, Ordering::Relaxed);
+        Poll::Ready(Ok(()))
+    }
+}
+// ANCHOR_END: counted_read
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(&mut self.stream).poll_write(cx, buf))?;
+        self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, bufs))?;
+        self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
