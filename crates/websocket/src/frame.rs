@@ -418,11 +418,18 @@ mod tests {
             format!("{ping:#}"),
             "FIN - - - Ping len=0 (7-bit length), 2 bytes on the wire"
         );
-        let header = |len| FrameHeader { payload_len: len, ..big };
+        let header = |len| FrameHeader {
+            payload_len: len,
+            ..big
+        };
         for (len, size) in [(125, 2), (126, 4), (0xFFFF, 4), (0x1_0000, 10)] {
             let mut out = Vec::new();
             header(len).encode(&mut out);
-            assert_eq!((header(len).encoded_len(), out.len()), (size, size), "len {len}");
+            assert_eq!(
+                (header(len).encoded_len(), out.len()),
+                (size, size),
+                "len {len}"
+            );
         }
     }
 

@@ -129,9 +129,7 @@ impl Annotator {
                 Phase::WebSocket(Frames::new())
             }
             // An interim response: the final one, which answers the request, follows.
-            Start::Response {
-                status: 100..=199,
-            } => Phase::Head,
+            Start::Response { status: 100..=199 } => Phase::Head,
             Start::Response { .. } => {
                 let answers = self.pending_methods.pop_front();
                 head.body(answers.as_deref())

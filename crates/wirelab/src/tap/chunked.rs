@@ -191,6 +191,9 @@ mod tests {
             Direction::ToClient,
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n+5\r\nhello\r\n",
         );
-        assert_eq!(lines[3..5], ["[bad chunk-size line \"+5\"]", "(end of body)"]);
+        assert_eq!(
+            lines[3..5],
+            ["[bad chunk-size line \"+5\"]", "(end of body)"]
+        );
     }
 }

@@ -18,6 +18,7 @@ pub(super) struct EventStream {
 }
 
 impl EventStream {
+    // ANCHOR: event_stream_feed
     /// Takes the next body bytes, and describes each line they end.
     pub(super) fn feed(&mut self, mut bytes: &[u8], lines: &mut Vec<String>) {
         while let Some(piece) = self.lines.next_piece(&mut bytes) {
@@ -31,6 +32,7 @@ impl EventStream {
             }
         }
     }
+    // ANCHOR_END: event_stream_feed
 
     /// The body ended: a line without its end is not a line, and the parser discards it.
     pub(super) fn finish(&mut self, lines: &mut Vec<String>) {

@@ -62,7 +62,8 @@ impl Frames {
                     }
                 }
                 Frames::Payload { left, payload, .. } => {
-                    let take = (input.len() - used).min(usize::try_from(*left).unwrap_or(usize::MAX));
+                    let take =
+                        (input.len() - used).min(usize::try_from(*left).unwrap_or(usize::MAX));
                     payload.push(&input[used..used + take]);
                     *left -= take as u64;
                     used += take;

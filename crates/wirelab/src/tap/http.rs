@@ -41,7 +41,6 @@ pub(super) enum Start {
     },
 }
 
-// ANCHOR: read_head
 /// Parses a complete head (through its empty line) travelling in `direction`: a request
 /// towards the server, a response towards the client. `None` if it is not a valid one.
 pub(super) fn read_head(direction: Direction, bytes: &[u8]) -> Option<Head> {
@@ -78,8 +77,8 @@ pub(super) fn read_head(direction: Direction, bytes: &[u8]) -> Option<Head> {
         content_length: header("content-length").and_then(|v| v.trim().parse().ok()),
     })
 }
-// ANCHOR_END: read_head
 
+// ANCHOR: head_body
 impl Head {
     /// The body that follows this head, or `None` when the next bytes are another head
     /// (RFC 9112 §6.3). `answers` is, for a response, the method of the request it answers.
@@ -116,6 +115,7 @@ impl Head {
         Some(Body { framing, content })
     }
 }
+// ANCHOR_END: head_body
 
 /// The body after a head: how it is framed, and what it carries.
 #[derive(Debug)]
@@ -265,7 +265,10 @@ mod tests {
                 "(end of body)",
             ]
         );
-        let lines = tap.feed(Direction::ToClient, b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1");
+        let lines = tap.feed(
+            Direction::ToClient,
+            b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1",
+        );
         assert_eq!(lines[1], "(end of head, 27 bytes)");
         assert_eq!(lines.len(), 2, "{lines:?}");
     }
@@ -273,7 +276,10 @@ mod tests {
     #[test]
     fn an_interim_response_is_followed_by_the_final_one() {
         let mut tap = Annotator::new(TapOptions::default());
-        tap.feed(Direction::ToServer, b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+        tap.feed(
+            Direction::ToServer,
+            b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
+        );
         let lines = tap.feed(
             Direction::ToClient,
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
