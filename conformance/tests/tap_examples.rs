@@ -128,10 +128,10 @@ fn normalize(line: &str) -> String {
         let bytes = masked.split(' ').next().unwrap_or_default().len() / 2;
         return format!("{prefix}  masked:   <{bytes} bytes: the payload XOR the key>");
     }
-    match rest.find(" key=") {
+    match rest.find(" MASK=") {
         Some(at) if rest.starts_with("frame ") => {
-            let end = (at + " key=".len() + 8).min(rest.len());
-            format!("{prefix}{} key=<random>{}", &rest[..at], &rest[end..])
+            let end = (at + " MASK=".len() + 8).min(rest.len());
+            format!("{prefix}{} MASK=<random>{}", &rest[..at], &rest[end..])
         }
         _ => format!("{prefix}{rest}"),
     }
@@ -208,7 +208,7 @@ async fn ticker_over_websocket() {
         let message = ws.recv().await.expect("recv");
         assert!(matches!(message, Some(Message::Text(_))), "{message:?}");
     }
-    tap.wait_for_nth("(text)", 3).await;
+    tap.wait_for_nth("S->C frame FIN - - - Text", 3).await;
     ws.send(Message::Text(r#"{"type":"ping","t":1}"#.into()))
         .await
         .expect("send");
@@ -354,9 +354,9 @@ fn normalization() {
     );
     assert_eq!(
         normalize(
-            "#1 C->S frame FIN=1 RSV=000 opcode=0x1 (text) MASK=1 key=37fa213d len=5 (7-bit length), 11 bytes on the wire"
+            "#1 C->S frame FIN - - - Text MASK=37fa213d len=5 (7-bit length), 11 bytes on the wire"
         ),
-        "#1 C->S frame FIN=1 RSV=000 opcode=0x1 (text) MASK=1 key=<random> len=5 (7-bit length), 11 bytes on the wire"
+        "#1 C->S frame FIN - - - Text MASK=<random> len=5 (7-bit length), 11 bytes on the wire"
     );
     assert_eq!(
         normalize("#1 C->S   masked:   7f9f4d5158"),

@@ -28,10 +28,12 @@
 //!   before a CR or LF becomes U+FFFD in both cases (Rust's lossy decoder replaces maximal
 //!   subparts, as the Encoding Standard does). A sequence split across two chunks is simply
 //!   held in the line buffer until its last byte comes.
-//! - **Lines.** A line ends at CRLF, at a lone LF or at a lone CR. We end the line as soon as we
-//!   see the CR, the way browsers do, and remember that we did, so that an LF arriving next,
-//!   even in the next chunk, is the second half of that CRLF and not an empty line. Waiting for
-//!   the next byte instead would delay a CR-terminated event until the server sends more.
+//! - **Lines.** A line ends at CRLF, at a lone LF or at a lone CR. [`LineSplitter`] ends the
+//!   line as soon as it sees the CR, the way browsers do, and remembers that it did, so that an
+//!   LF arriving next, even in the next chunk, is the second half of that CRLF and not an empty
+//!   line. Waiting for the next byte instead would delay a CR-terminated event until the server
+//!   sends more. The splitter is public, so that tools which show an event stream line by line
+//!   cut it where the parser does.
 //! - **Fields.** Each line is a comment, a field, or empty (which dispatches the event).
 //! - **Buffers.** The spec's data buffer, event type buffer and last event ID buffer are fields
 //!   of [`Parser`] with those names; "the event stream's reconnection time" becomes an
@@ -133,8 +135,8 @@ pub struct Parser {
     bom: Bom,
     /// The raw bytes of the line being received, not yet decoded.
     line: Vec<u8>,
-    /// The previous line ended with CR, so an LF right now is the rest of a CRLF.
-    after_cr: bool,
+    /// Where lines end, across chunks.
+    lines: LineSplitter,
     // HTML §9.2.6: "a data buffer, an event type buffer, and a last event ID buffer must be
     // associated with [the stream]. They must be initialized to the empty string."
     data_buffer: String,
@@ -157,7 +159,7 @@ impl Parser {
             config,
             bom: Bom::Matched(0),
             line: Vec::new(),
-            after_cr: false,
+            lines: LineSplitter::new(),
             data_buffer: String::new(),
             event_type_buffer: String::new(),
             last_event_id_buffer: Arc::from(""),
@@ -207,29 +209,21 @@ impl Parser {
             return;
         }
         chunk = self.strip_bom(chunk);
-        while !chunk.is_empty() && !self.stopped {
-            if std::mem::take(&mut self.after_cr) && chunk[0] == b'\n' {
-                // HTML §9.2.5: CRLF is one line end, even when CR and LF arrive separately.
-                chunk = &chunk[1..];
-                continue;
-            }
-            // Scan only the new bytes for the end of the line.
-            match chunk.iter().position(|&b| b == b'\r' || b == b'\n') {
-                Some(end) => {
-                    if !self.push_to_line(&chunk[..end]) {
+        while !self.stopped {
+            match self.lines.next_piece(&mut chunk) {
+                None => return,
+                Some(Piece::Continues(bytes)) => {
+                    self.push_to_line(bytes);
+                }
+                Some(Piece::Ends(bytes)) => {
+                    if !self.push_to_line(bytes) {
                         return;
                     }
-                    self.after_cr = chunk[end] == b'\r';
                     let line = std::mem::take(&mut self.line);
                     self.process_line(&String::from_utf8_lossy(&line));
                     // Keep the allocation for the next line.
                     self.line = line;
                     self.line.clear();
-                    chunk = &chunk[end + 1..];
-                }
-                None => {
-                    self.push_to_line(chunk);
-                    return;
                 }
             }
         }
@@ -250,7 +244,7 @@ impl Parser {
         self.data_buffer.clear();
         self.event_type_buffer.clear();
         self.bom = Bom::Done;
-        self.after_cr = false;
+        self.lines = LineSplitter::new();
         self.stopped = true;
     }
     // ANCHOR_END: finish
@@ -418,6 +412,76 @@ impl Parser {
     }
     // ANCHOR_END: dispatch
 }
+
+// ANCHOR: lines
+/// Cuts an event stream into lines as HTML §9.2.5 defines them: a line ends at CRLF, at a lone
+/// LF or at a lone CR, and the CR and LF of one CRLF may arrive in different chunks.
+///
+/// It ends a line as soon as it sees the CR and remembers that it did, so that an LF arriving
+/// next, even in the next chunk, is the second half of that CRLF and not an empty line. That
+/// one bit is all it holds: it hands back pieces of the chunk it is given and keeps no bytes,
+/// so the caller decides where a line's bytes go and how many of them it keeps. [`Parser`]
+/// cuts lines with it, and so does `wirelab tap`, which shows an event stream line by line:
+/// the tap and the parser cannot disagree on where a line ends.
+///
+/// ```
+/// use sse::parser::{LineSplitter, Piece};
+///
+/// let mut lines = LineSplitter::new();
+/// let mut chunk: &[u8] = b"data: a\r";
+/// assert_eq!(lines.next_piece(&mut chunk), Some(Piece::Ends(b"data: a")));
+/// assert_eq!(lines.next_piece(&mut chunk), None);
+/// // The next chunk's LF is the rest of that CRLF, not an empty line.
+/// let mut chunk: &[u8] = b"\ndata: b";
+/// assert_eq!(lines.next_piece(&mut chunk), Some(Piece::Continues(b"data: b")));
+/// assert!(chunk.is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineSplitter {
+    /// The previous line ended with a CR, so an LF right now is the rest of a CRLF.
+    after_cr: bool,
+}
+
+/// A piece of a chunk, as [`LineSplitter::next_piece`] cuts it. Neither kind includes the
+/// line end itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// The last bytes of the current line (possibly none): its end came right after them.
+    Ends(&'a [u8]),
+    /// The rest of the chunk, all of it in the current line, whose end has not come yet.
+    Continues(&'a [u8]),
+}
+
+impl LineSplitter {
+    /// A splitter at the start of a stream.
+    pub fn new() -> Self {
+        LineSplitter { after_cr: false }
+    }
+
+    /// Takes the next piece off the front of `chunk`, or returns `None` once `chunk` is used
+    /// up. Every byte is looked at once, so a long line costs linear time however it is cut.
+    pub fn next_piece<'a>(&mut self, chunk: &mut &'a [u8]) -> Option<Piece<'a>> {
+        // An empty chunk leaves `after_cr` as it is: the LF may still come.
+        let (&first, rest) = chunk.split_first()?;
+        if std::mem::take(&mut self.after_cr) && first == b'\n' {
+            // HTML §9.2.5: CRLF is one line end, even when CR and LF arrive separately.
+            *chunk = rest;
+            if chunk.is_empty() {
+                return None;
+            }
+        }
+        match chunk.iter().position(|&b| b == b'\r' || b == b'\n') {
+            Some(end) => {
+                self.after_cr = chunk[end] == b'\r';
+                let line = &chunk[..end];
+                *chunk = &chunk[end + 1..];
+                Some(Piece::Ends(line))
+            }
+            None => Some(Piece::Continues(std::mem::take(chunk))),
+        }
+    }
+}
+// ANCHOR_END: lines
 
 // ANCHOR: parse_all
 /// Parses a whole stream at once: every item, and the error that stopped it, if any.

@@ -230,6 +230,19 @@ impl FrameHeader {
     pub fn any_rsv(&self) -> bool {
         self.rsv1 || self.rsv2 || self.rsv3
     }
+
+    /// The header's size on the wire, 2 to 14 bytes: 2, then 2 or 8 more when the payload
+    /// length needs the 16- or 64-bit form, then 4 for a masking key. §5.2 requires the
+    /// minimal length form, which [`FrameHeader::parse`] enforces and
+    /// [`FrameHeader::encode`] writes, so the size follows from the fields.
+    pub fn encoded_len(&self) -> usize {
+        let extended = match self.payload_len {
+            0..=125 => 0,
+            126..=0xFFFF => 2,
+            _ => 8,
+        };
+        2 + extended + if self.mask.is_some() { 4 } else { 0 }
+    }
 }
 
 /// A header and its payload, whole: what an application sends, and what tests compare.
@@ -313,7 +326,13 @@ pub fn encode_frame(out: &mut Vec<u8>, header: &FrameHeader, payload: &[u8]) {
 }
 // ANCHOR_END: encode_frame
 
-/// One line per header, the way the book annotates frames: `FIN Text MASK=37fa213d len=5`.
+/// One line per header, the way the book annotates frames: `FIN - - - Text MASK=37fa213d len=5`
+/// (FIN, RSV1-3, the opcode, the masking key when there is one, the payload length).
+///
+/// The alternate form, `{:#}`, adds what the header says about the bytes on the wire: which
+/// length encoding it used and the size of the whole frame, header and payload, as
+/// `wirelab tap` shows each frame:
+/// `FIN - - - Text MASK=37fa213d len=5 (7-bit length), 11 bytes on the wire`.
 impl fmt::Display for FrameHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flag = |on: bool, name: &'static str| if on { name } else { "-" };
@@ -329,7 +348,18 @@ impl fmt::Display for FrameHeader {
         if let Some(k) = self.mask {
             write!(f, " MASK={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3])?;
         }
-        write!(f, " len={}", self.payload_len)
+        write!(f, " len={}", self.payload_len)?;
+        if f.alternate() {
+            let len = self.encoded_len();
+            let encoding = match len - if self.mask.is_some() { 4 } else { 0 } {
+                2 => "7-bit length",
+                4 => "16-bit length (126 + 2 bytes)",
+                _ => "64-bit length (127 + 8 bytes)",
+            };
+            let total = len as u64 + self.payload_len;
+            write!(f, " ({encoding}), {total} bytes on the wire")?;
+        }
+        Ok(())
     }
 }
 
@@ -360,6 +390,45 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((h.payload_len, n), (256, 4));
+    }
+
+    #[test]
+    fn display_names_each_field_and_the_wire_size() {
+        let (masked, n) = FrameHeader::parse(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d])
+            .unwrap()
+            .unwrap();
+        assert_eq!((masked.encoded_len(), n), (6, 6));
+        assert_eq!(masked.to_string(), "FIN - - - Text MASK=37fa213d len=5");
+        assert_eq!(
+            format!("{masked:#}"),
+            "FIN - - - Text MASK=37fa213d len=5 (7-bit length), 11 bytes on the wire"
+        );
+        let mut bytes = vec![0x42, 0x7F];
+        bytes.extend(65_536u64.to_be_bytes());
+        let (big, n) = FrameHeader::parse(&bytes).unwrap().unwrap();
+        assert_eq!((big.encoded_len(), n), (10, 10));
+        assert_eq!(
+            format!("{big:#}"),
+            "- RSV1 - - Binary len=65536 (64-bit length (127 + 8 bytes)), 65546 bytes on the wire"
+        );
+        let (ping, _) = FrameHeader::parse(&[0x89, 0x00]).unwrap().unwrap();
+        assert_eq!(
+            format!("{ping:#}"),
+            "FIN - - - Ping len=0 (7-bit length), 2 bytes on the wire"
+        );
+        let header = |len| FrameHeader {
+            payload_len: len,
+            ..big
+        };
+        for (len, size) in [(125, 2), (126, 4), (0xFFFF, 4), (0x1_0000, 10)] {
+            let mut out = Vec::new();
+            header(len).encode(&mut out);
+            assert_eq!(
+                (header(len).encoded_len(), out.len()),
+                (size, size),
+                "len {len}"
+            );
+        }
     }
 
     // ANCHOR: test_rejects

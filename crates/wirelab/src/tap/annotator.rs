@@ -1,0 +1,225 @@
+//! The annotating state of one proxied connection, which routes each direction's bytes to the
+//! layer that reads them: a head, a body, WebSocket frames, or nothing.
+
+use std::collections::VecDeque;
+
+use websocket::handshake::HeadBuffer;
+
+use super::frames::Frames;
+use super::http::{self, Body, Start};
+use super::show::hex_dump;
+use super::{Direction, MAX_HEAD, TapOptions};
+
+// ANCHOR: annotator
+/// The annotating state of one proxied connection: both directions, and what one direction
+/// tells about the other (a `101` switches both to WebSocket; a HEAD request has a response
+/// without a body).
+#[derive(Debug)]
+pub struct Annotator {
+    options: TapOptions,
+    to_server: Side,
+    to_client: Side,
+    /// Methods of requests whose responses have not been seen yet, oldest first.
+    pending_methods: VecDeque<String>,
+}
+// ANCHOR_END: annotator
+
+/// One direction: which layer reads its next bytes.
+#[derive(Debug)]
+struct Side {
+    phase: Phase,
+    /// The head read so far; the WebSocket handshake's own buffer, which finds the end of a
+    /// head without searching the same bytes twice, and refuses to grow past its bound.
+    head: HeadBuffer,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// An HTTP head comes next.
+    Head,
+    Body(Body),
+    WebSocket(Frames),
+    /// Something the tap could not read: the rest is counted, not annotated.
+    Opaque,
+}
+
+impl Annotator {
+    /// A fresh connection: both directions start with an HTTP head.
+    pub fn new(options: TapOptions) -> Self {
+        Annotator {
+            options,
+            to_server: Side::new(),
+            to_client: Side::new(),
+            pending_methods: VecDeque::new(),
+        }
+    }
+
+    // ANCHOR: feed
+    /// Takes the next bytes read in `direction` and returns the lines that describe them.
+    pub fn feed(&mut self, direction: Direction, bytes: &[u8]) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.options.hex {
+            hex_dump(bytes, &mut lines);
+        }
+        let mut input = bytes;
+        while !input.is_empty() {
+            let side = self.side(direction);
+            let used = match &mut side.phase {
+                Phase::Head => match side.take_head(input) {
+                    HeadRead::More => input.len(),
+                    HeadRead::Done { used, head } => {
+                        self.on_head(direction, &head, &mut lines);
+                        used
+                    }
+                    HeadRead::TooLong => {
+                        lines.push(http::endless_head());
+                        side.phase = Phase::Opaque;
+                        input.len()
+                    }
+                },
+                Phase::Body(body) => {
+                    let used = body.feed(input, &mut lines);
+                    if body.done() {
+                        lines.push("(end of body)".to_owned());
+                        side.phase = Phase::Head;
+                    }
+                    used
+                }
+                Phase::WebSocket(frames) => {
+                    frames.feed(input, &mut lines);
+                    input.len()
+                }
+                Phase::Opaque => {
+                    lines.push(format!("{} bytes (not annotated)", input.len()));
+                    input.len()
+                }
+            };
+            input = &input[used..];
+        }
+        lines
+    }
+    // ANCHOR_END: feed
+
+    fn side(&mut self, direction: Direction) -> &mut Side {
+        match direction {
+            Direction::ToServer => &mut self.to_server,
+            Direction::ToClient => &mut self.to_client,
+        }
+    }
+
+    // ANCHOR: on_head
+    /// Shows a complete head, and sets what its direction (and, for a `101`, the other
+    /// direction too) reads next.
+    fn on_head(&mut self, direction: Direction, bytes: &[u8], lines: &mut Vec<String>) {
+        // Show the head as it was sent before interpreting it.
+        http::show_head(bytes, lines);
+        let Some(head) = http::read_head(direction, bytes) else {
+            lines.push(http::unreadable_head(direction));
+            self.side(direction).phase = Phase::Opaque;
+            return;
+        };
+        let next = match head.start {
+            Start::Request { ref method } => {
+                self.pending_methods.push_back(method.clone());
+                head.body(None).map_or(Phase::Head, Phase::Body)
+            }
+            Start::Response { status: 101 } => {
+                lines.push("(switching protocols: WebSocket frames follow, both ways)".into());
+                self.to_server.phase = Phase::WebSocket(Frames::new());
+                Phase::WebSocket(Frames::new())
+            }
+            // An interim response: the final one, which answers the request, follows.
+            Start::Response { status: 100..=199 } => Phase::Head,
+            Start::Response { .. } => {
+                let answers = self.pending_methods.pop_front();
+                head.body(answers.as_deref())
+                    .map_or(Phase::Head, Phase::Body)
+            }
+        };
+        self.side(direction).phase = next;
+    }
+    // ANCHOR_END: on_head
+}
+
+impl Side {
+    fn new() -> Self {
+        Side {
+            phase: Phase::Head,
+            head: HeadBuffer::new(MAX_HEAD),
+        }
+    }
+
+    /// Collects head bytes from the front of `input`.
+    fn take_head(&mut self, input: &[u8]) -> HeadRead {
+        let held = self.head.bytes().len();
+        match self.head.push(input) {
+            Ok(None) => HeadRead::More,
+            Ok(Some(end)) => {
+                let head = self.head.bytes()[..end].to_vec();
+                // The next head starts afresh: the bytes after this one are the caller's to
+                // feed again, to whatever reads them.
+                self.head = HeadBuffer::new(MAX_HEAD);
+                HeadRead::Done {
+                    used: end - held,
+                    head,
+                }
+            }
+            Err(_) => {
+                self.head = HeadBuffer::new(MAX_HEAD);
+                HeadRead::TooLong
+            }
+        }
+    }
+}
+
+/// What [`Side::take_head`] made of its input.
+enum HeadRead {
+    /// All of it belongs to a head that has not ended yet.
+    More,
+    /// The head ended after `used` bytes of the input.
+    Done { used: usize, head: Vec<u8> },
+    /// No end of head within [`MAX_HEAD`] bytes: not a head anyone would accept.
+    TooLong,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_head_is_bounded() {
+        let mut tap = Annotator::new(TapOptions::default());
+        let line = vec![b'a'; 1024];
+        let mut lines = Vec::new();
+        for _ in 0..MAX_HEAD / 1024 {
+            lines.extend(tap.feed(Direction::ToServer, &line));
+        }
+        assert_eq!(
+            lines,
+            [format!(
+                "(no end of head within {MAX_HEAD} bytes: rest not annotated)"
+            )]
+        );
+        assert!(tap.to_server.head.bytes().is_empty(), "the head is freed");
+        assert_eq!(
+            tap.feed(Direction::ToServer, b"x"),
+            ["1 bytes (not annotated)"]
+        );
+    }
+
+    #[test]
+    fn hex_dump_comes_before_the_annotation() {
+        let mut tap = Annotator::new(TapOptions { hex: true });
+        let lines = tap.feed(Direction::ToServer, b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(
+            lines,
+            [
+                "read 18 bytes:",
+                "  00000000  47 45 54 20 2f 20 48 54 54 50 2f 31 2e 31 0d 0a  GET / HTTP/1.1..",
+                "  00000010  0d 0a                                            ..",
+                "GET / HTTP/1.1",
+                "(end of head, 18 bytes)",
+            ]
+        );
+    }
+}
