@@ -54,6 +54,7 @@ impl Default for ServerConfig {
 pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 // ANCHOR_END: keep_alive
 
+// ANCHOR: response_headers
 /// The header fields of an event-stream response, besides the framing each server adds.
 ///
 /// - `Content-Type: text/event-stream`: HTML §9.2.5, "this event stream format's MIME type is
@@ -67,6 +68,7 @@ pub const RESPONSE_HEADERS: [(&str, &str); 3] = [
     ("Cache-Control", "no-cache"),
     ("X-Accel-Buffering", "no"),
 ];
+// ANCHOR_END: response_headers
 
 // ANCHOR: last_event_id
 /// The `Last-Event-ID` a reconnecting client sent (HTML §9.2.4), if any and not empty.
@@ -78,8 +80,8 @@ pub fn last_event_id<B>(request: &Request<B>) -> Option<&str> {
 }
 // ANCHOR_END: last_event_id
 
+// ANCHOR: outgoing
 pin_project_lite::pin_project! {
-    // ANCHOR: outgoing
     /// The body's bytes: each item of `events`, a [`KEEP_ALIVE`] comment after every silence
     /// of [`ServerConfig::keep_alive`], and the end when `events` ends or the shutdown
     /// signal fires.
@@ -98,8 +100,8 @@ pin_project_lite::pin_project! {
         shutdown: F,
         state: State,
     }
-    // ANCHOR_END: outgoing
 }
+// ANCHOR_END: outgoing
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -188,3 +190,61 @@ where
     }
 }
 // ANCHOR_END: poll_next
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::future::poll_fn;
+    use std::pin::pin;
+
+    use super::*;
+    use crate::shutdown::Shutdown;
+
+    /// Yields its items at once, then nothing, forever.
+    struct Burst(VecDeque<&'static str>);
+
+    impl Stream for Burst {
+        type Item = &'static str;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            match self.0.pop_front() {
+                Some(item) => Poll::Ready(Some(item)),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    async fn next<S: Stream<Item = Bytes>>(mut stream: Pin<&mut S>) -> Option<Bytes> {
+        poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_silence_is_counted_from_the_last_thing_sent() {
+        let shutdown = Shutdown::new();
+        let config = ServerConfig {
+            keep_alive: Some(Duration::from_secs(15)),
+            shutdown: Some(shutdown.signal()),
+        };
+        let start = Instant::now();
+        let burst = Burst(VecDeque::from(["data: a\n\n", "data: b\n\n"]));
+        let mut stream = pin!(outgoing(burst, config));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(
+            next(stream.as_mut()).await.as_deref(),
+            Some(&b"data: a\n\n"[..])
+        );
+        assert_eq!(
+            next(stream.as_mut()).await.as_deref(),
+            Some(&b"data: b\n\n"[..])
+        );
+        // Paused time jumps to the next timer: 15 s after the burst, not after the start.
+        assert_eq!(next(stream.as_mut()).await.as_deref(), Some(KEEP_ALIVE));
+        assert_eq!(start.elapsed(), Duration::from_secs(25));
+        assert_eq!(next(stream.as_mut()).await.as_deref(), Some(KEEP_ALIVE));
+        assert_eq!(start.elapsed(), Duration::from_secs(40));
+        shutdown.trigger();
+        assert_eq!(next(stream.as_mut()).await, None);
+        // Ended by the signal: polling again is still the end, and the signal still fired.
+        assert_eq!(next(stream.as_mut()).await, None);
+        poll_fn(|cx| stream.as_mut().poll_shutdown(cx)).await;
+    }
+}

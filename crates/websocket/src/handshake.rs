@@ -297,6 +297,7 @@ pub fn rejection_headers(status: u16) -> &'static [(&'static str, &'static str)]
 /// [`Error::http_status`] (or 400), the headers of [`rejection_headers`], and the error as the
 /// body. [`reject_response`] writes it as bytes, and the I/O layer's hyper rejection is built
 /// from it too.
+// ANCHOR: refusal
 pub fn refusal(error: &Error) -> Refusal {
     let status = error.http_status().unwrap_or(400);
     let mut refusal = Refusal::new(status, error.to_string());
@@ -305,13 +306,12 @@ pub fn refusal(error: &Error) -> Refusal {
     }
     refusal
 }
+// ANCHOR_END: refusal
 
 /// The bytes of the HTTP response that rejects a handshake, saying why ([`refusal`]).
-// ANCHOR: reject_response
 pub fn reject_response(error: &Error) -> Vec<u8> {
     refusal(error).to_bytes()
 }
-// ANCHOR_END: reject_response
 
 /// What [`ClientHandshake::receive`] returns once the server has switched protocols: the
 /// response, the subprotocol it chose, and the bytes after the head (the first frames).

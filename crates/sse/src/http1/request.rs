@@ -52,7 +52,6 @@ where
 }
 // ANCHOR_END: read_request
 
-// ANCHOR: read_head
 /// Reads until the empty line that ends the head ([`HeadBuffer`] finds it, looking at each
 /// byte once), then parses it and applies this server's rules.
 async fn read_head<S>(stream: &mut S, config: &Http1Config) -> Result<Request<()>, HeadError>
@@ -87,7 +86,6 @@ where
     let bytes = head.bytes().get(..end).unwrap_or_default();
     check(bytes, config.max_headers).map_err(HeadError::Refused)
 }
-// ANCHOR_END: read_head
 
 // ANCHOR: check
 /// Parses a complete head and applies this server's rules: HTTP/1.1, `GET`, a valid target,

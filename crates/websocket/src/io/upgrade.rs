@@ -88,7 +88,6 @@ pub fn upgrade<B>(
 /// The HTTP response that rejects a handshake and says why: hyper's form of the same
 /// [`refusal`] that [`crate::handshake::reject_response`] writes as bytes (hyper adds the
 /// framing headers itself).
-// ANCHOR: rejection
 pub fn rejection(error: &Error) -> http::Response<Full<Bytes>> {
     let refusal = refusal(error);
     let mut response = http::Response::builder().status(refusal.status);
@@ -102,4 +101,3 @@ pub fn rejection(error: &Error) -> http::Response<Full<Bytes>> {
         fallback
     })
 }
-// ANCHOR_END: rejection
