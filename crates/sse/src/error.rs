@@ -28,7 +28,7 @@ pub enum Error {
     /// encoder refuses it rather than send an id nobody keeps.
     IdHasNull,
     /// A socket or HTTP error (I/O layer only).
-    #[cfg(feature = "io")]
+    #[cfg(any(feature = "io", feature = "http1"))]
     Io(std::io::Error),
     /// An HTTP protocol error reported by hyper (I/O layer only).
     #[cfg(feature = "io")]
@@ -44,7 +44,7 @@ pub enum Error {
     /// the status it was answered with: 400 malformed (RFC 9112 §2, §3.2), 405 not `GET`,
     /// 408 not complete in time, 431 too large (RFC 6585 §5), 505 not HTTP/1.1 (I/O layer
     /// only).
-    #[cfg(feature = "io")]
+    #[cfg(feature = "http1")]
     RequestRejected {
         /// The status of the answer that was sent.
         status: http::StatusCode,
@@ -63,7 +63,7 @@ impl fmt::Display for Error {
             Error::EventTypeHasLineBreak => f.write_str("event type contains CR or LF"),
             Error::IdHasLineBreak => f.write_str("id contains CR or LF"),
             Error::IdHasNull => f.write_str("id contains U+0000 NULL"),
-            #[cfg(feature = "io")]
+            #[cfg(any(feature = "io", feature = "http1"))]
             Error::Io(e) => write!(f, "I/O error: {e}"),
             #[cfg(feature = "io")]
             Error::Http(e) => write!(f, "HTTP error: {e}"),
@@ -73,7 +73,7 @@ impl fmt::Display for Error {
             Error::UrlHasCredentials => f.write_str(
                 "the URL has credentials (user:password@), which this client does not send",
             ),
-            #[cfg(feature = "io")]
+            #[cfg(feature = "http1")]
             Error::RequestRejected { status, reason } => {
                 write!(f, "request refused with {status}: {reason}")
             }
@@ -84,7 +84,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            #[cfg(feature = "io")]
+            #[cfg(any(feature = "io", feature = "http1"))]
             Error::Io(e) => Some(e),
             #[cfg(feature = "io")]
             Error::Http(e) => Some(e),
@@ -93,7 +93,7 @@ impl std::error::Error for Error {
     }
 }
 
-#[cfg(feature = "io")]
+#[cfg(any(feature = "io", feature = "http1"))]
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(e)

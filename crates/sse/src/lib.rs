@@ -22,11 +22,13 @@
 //!   - [`parser`]: bytes in, events out ("Parsing an event stream", HTML §9.2.5, and
 //!     "Interpreting an event stream", §9.2.6);
 //!   - [`event`]: the encoder, events in, bytes out (§9.2.7 "Authoring notes" and the ABNF);
-//! - the **I/O layer** (feature `io`, on by default), on tokio and hyper 1.x:
-//!   - [`server`]: a hyper response body that streams events, with keep-alive comments and
-//!     graceful shutdown;
-//!   - [`http1`]: the same response without hyper, on a hand-written HTTP/1.1 path that
-//!     holds far less memory per idle connection;
+//! - the **I/O layer**, on tokio:
+//!   - [`streaming`]: what an open event stream sends, whichever server carries it: its
+//!     header fields, keep-alive comments, and the end on [`shutdown`];
+//!   - [`server`] (feature `io`, on by default): a hyper 1.x response body that streams
+//!     events;
+//!   - [`http1`] (feature `http1`, on by default): the same response without hyper, on a
+//!     hand-written HTTP/1.1 path that holds far less memory per idle connection;
 //!   - [`history`]: a bounded replay history, so a reconnecting client gets what it missed;
 //!   - [`client`]: an `EventSource`-like reconnecting client (§9.2.3, "Processing model");
 //!   - [`backoff`]: the reconnection delay policy the client uses.
@@ -43,10 +45,14 @@ pub mod backoff;
 pub mod client;
 #[cfg(feature = "io")]
 pub mod history;
-#[cfg(feature = "io")]
+#[cfg(feature = "http1")]
 pub mod http1;
 #[cfg(feature = "io")]
 pub mod server;
+#[cfg(any(feature = "io", feature = "http1"))]
+pub mod shutdown;
+#[cfg(any(feature = "io", feature = "http1"))]
+pub mod streaming;
 
 pub use error::Error;
 pub use event::Event;

@@ -12,7 +12,8 @@ use futures_core::Stream;
 use http::StatusCode;
 use proptest::prelude::*;
 use sse::http1::{self, Http1Config};
-use sse::server::{self, KEEP_ALIVE, ServerConfig, Shutdown};
+use sse::shutdown::Shutdown;
+use sse::streaming::{self, KEEP_ALIVE, ServerConfig};
 use sse::{Event, Item, ParserConfig};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -199,7 +200,7 @@ async fn last_event_id_reaches_the_caller() {
             .expect("a valid request");
         (
             request.uri().to_string(),
-            server::last_event_id(&request).map(str::to_owned),
+            streaming::last_event_id(&request).map(str::to_owned),
         )
     });
     let mut client = TcpStream::connect(address).await.expect("connect");

@@ -7,20 +7,20 @@
 //! request as WebSocket (a plain HTTP server, or a cache replaying an old answer, would not
 //! produce it), and from then on the TCP connection carries frames.
 //!
-//! # Reading the head incrementally
+//! # The HTTP head
 //!
-//! The head arrives in as many reads as the network likes. [`HeadBuffer`] appends each read and
-//! scans only the new bytes (plus the 3 before them) for the blank line `\r\n\r\n` that ends
-//! it; `httparse` runs once, when the head is whole. Re-parsing the whole buffer after every
-//! read makes a peer that sends one byte at a time cost quadratic work: that was tungstenite's
-//! CVE-2023-43669. The head's size and header count are bounded (`Config`), and bytes that
-//! follow the head in the same read are returned: they are the first frames.
+//! Both sides read their peer's head with the [`http_head`] crate, which SSE's HTTP/1.1 path
+//! uses too: [`HeadBuffer`] finds the end of a head that arrives in pieces, scanning each byte
+//! once, and `httparse` runs once, when the head is whole. The head's size and header count
+//! are bounded (`Config`), and bytes that follow the head in the same read are returned: they
+//! are the first frames.
 //!
 //! # Rejections
 //!
 //! A server that rejects a handshake answers with an HTTP response that says why
 //! ([`reject_response`]), rather than dropping the connection: the status code from
-//! [`Error::http_status`], and the rule that was broken as the body.
+//! [`Error::http_status`], the headers that status calls for ([`rejection_headers`]), and the
+//! rule that was broken as the body, all described once by [`refusal`].
 
 use std::sync::Arc;
 
@@ -30,6 +30,12 @@ use sha1::{Digest as _, Sha1};
 
 use crate::config::{Config, Limits};
 use crate::error::Error;
+
+/// The parts of a request that the server's checks look at.
+pub use http_head::RequestHead as Request;
+/// The parts of a response that the client's checks look at.
+pub use http_head::ResponseHead as Response;
+pub use http_head::{HeadBuffer, Header, Refusal};
 
 /// The GUID that RFC 6455 §1.3 appends to the key before hashing.
 // ANCHOR: guid
@@ -53,80 +59,6 @@ pub fn accept_key(key: &[u8]) -> String {
     BASE64.encode(sha1.finalize())
 }
 // ANCHOR_END: accept_key
-
-/// Collects an HTTP head that arrives in pieces, finding its end without re-scanning.
-#[derive(Debug)]
-pub struct HeadBuffer {
-    buf: Vec<u8>,
-    /// Bytes of `buf` already searched for `\r\n\r\n`.
-    scanned: usize,
-    max: usize,
-}
-
-impl HeadBuffer {
-    /// A buffer for a head of at most `max` bytes.
-    pub fn new(max: usize) -> HeadBuffer {
-        HeadBuffer {
-            buf: Vec::new(),
-            scanned: 0,
-            max,
-        }
-    }
-
-    /// Adds bytes; returns the head's length once `\r\n\r\n` has arrived.
-    // ANCHOR: head_push
-    pub fn push(&mut self, data: &[u8]) -> Result<Option<usize>, Error> {
-        // Copy no more than the bound allows before the end of the head is found: a caller
-        // that passes a huge slice is refused without the slice being copied.
-        let room = self.max.saturating_sub(self.buf.len());
-        let (head, after) = data.split_at(data.len().min(room));
-        self.buf.extend_from_slice(head);
-        // The terminator may straddle the previous read: look back 3 bytes, no further.
-        let from = self.scanned.saturating_sub(3);
-        let found = self.buf[from..].windows(4).position(|w| w == b"\r\n\r\n");
-        self.scanned = self.buf.len();
-        match found {
-            Some(at) => {
-                // What follows the head in the same read is frame data: keep it.
-                self.buf.extend_from_slice(after);
-                Ok(Some(from + at + 4))
-            }
-            None if self.buf.len() < self.max => Ok(None),
-            None => Err(Error::HandshakeTooLarge),
-        }
-    }
-    // ANCHOR_END: head_push
-
-    /// The bytes received so far.
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-/// A header line as received: the name, and the value's raw bytes.
-pub type Header = (String, Vec<u8>);
-
-/// The parts of a request that the server's checks look at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    /// The method, `GET` for a valid handshake.
-    pub method: String,
-    /// The request target, such as `/chat?room=1`.
-    pub path: String,
-    /// The HTTP minor version: 1 for HTTP/1.1.
-    pub version: u8,
-    /// Every header line, in order.
-    pub headers: Vec<Header>,
-}
-
-/// The parts of a response that the client's checks look at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// The status code, 101 for an accepted handshake.
-    pub status: u16,
-    /// Every header line, in order.
-    pub headers: Vec<Header>,
-}
 
 /// The values of every header named `name` (case-insensitive), in order.
 fn values<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
@@ -193,17 +125,13 @@ fn is_token(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn owned_headers(parsed: &[httparse::Header<'_>]) -> Vec<Header> {
-    parsed
-        .iter()
-        .map(|h| (h.name.to_owned(), h.value.to_vec()))
-        .collect()
-}
-
-fn http_error(e: httparse::Error) -> Error {
-    match e {
-        httparse::Error::TooManyHeaders => Error::HandshakeTooLarge,
-        other => Error::MalformedHttp(other.to_string()),
+/// A head that could not be read, as this crate's error: both bounds answer 431.
+fn head_error(error: http_head::Error) -> Error {
+    match error {
+        http_head::Error::TooLarge { .. } | http_head::Error::TooManyHeaders { .. } => {
+            Error::HandshakeTooLarge
+        }
+        http_head::Error::Malformed(why) => Error::MalformedHttp(why.to_owned()),
     }
 }
 
@@ -257,23 +185,12 @@ impl ServerHandshake {
     /// that followed it (frames the client sent without waiting).
     // ANCHOR: server_receive
     pub fn receive(&mut self, data: &[u8]) -> Result<Option<(Request, Vec<u8>)>, Error> {
-        let Some(end) = self.head.push(data)? else {
+        let Some(end) = self.head.push(data).map_err(head_error)? else {
             return Ok(None);
         };
-        let mut headers = vec![httparse::EMPTY_HEADER; self.max_headers];
-        let mut req = httparse::Request::new(&mut headers);
         let bytes = self.head.bytes();
-        match req.parse(&bytes[..end]).map_err(http_error)? {
-            httparse::Status::Complete(_) => {}
-            httparse::Status::Partial => return Err(Error::MalformedHttp("incomplete".into())),
-        }
-        let request = Request {
-            method: req.method.unwrap_or_default().to_owned(),
-            path: req.path.unwrap_or_default().to_owned(),
-            version: req.version.unwrap_or_default(),
-            headers: owned_headers(req.headers),
-        };
-        Ok(Some((request, bytes[end..].to_vec())))
+        let request = http_head::parse_request(&bytes[..end], self.max_headers);
+        Ok(Some((request.map_err(head_error)?, bytes[end..].to_vec())))
     }
     // ANCHOR_END: server_receive
 }
@@ -291,18 +208,16 @@ impl Accepted {
     /// The `101 Switching Protocols` response.
     // ANCHOR: response_bytes
     pub fn response_bytes(&self) -> Vec<u8> {
-        let mut out = format!(
-            "HTTP/1.1 101 Switching Protocols\r\n\
-             Upgrade: websocket\r\n\
-             Connection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\n",
-            self.accept
-        );
-        if let Some(p) = &self.subprotocol {
-            out.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
-        }
-        out.push_str("\r\n");
-        out.into_bytes()
+        let headers = [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", self.accept.as_str()),
+        ];
+        let protocol = self.subprotocol.as_deref();
+        let protocol = protocol.map(|p| ("Sec-WebSocket-Protocol", p));
+        let mut out = Vec::with_capacity(160);
+        http_head::write_response_head(&mut out, 101, headers.into_iter().chain(protocol));
+        out
     }
     // ANCHOR_END: response_bytes
 }
@@ -379,31 +294,29 @@ pub fn rejection_headers(status: u16) -> &'static [(&'static str, &'static str)]
 }
 // ANCHOR_END: rejection_headers
 
-/// The HTTP response that rejects a handshake, saying why (the status from
-/// [`Error::http_status`], or 400).
-// ANCHOR: reject_response
-pub fn reject_response(error: &Error) -> Vec<u8> {
+/// The one description of the response that rejects a handshake: the status from
+/// [`Error::http_status`] (or 400), the headers of [`rejection_headers`], and the error as the
+/// body. [`reject_response`] writes it as bytes, and the I/O layer's hyper rejection is built
+/// from it too.
+// ANCHOR: refusal
+pub fn refusal(error: &Error) -> Refusal {
     let status = error.http_status().unwrap_or(400);
-    let reason = match status {
-        403 => "Forbidden",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        505 => "HTTP Version Not Supported",
-        _ => "Bad Request",
-    };
-    let body = format!("{error}\n");
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\n");
+    let mut refusal = Refusal::new(status, error.to_string());
     for (name, value) in rejection_headers(status) {
-        out.push_str(&format!("{name}: {value}\r\n"));
+        refusal = refusal.header(name, *value);
     }
-    out.push_str(&format!(
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    ));
-    out.into_bytes()
+    refusal
 }
-// ANCHOR_END: reject_response
+// ANCHOR_END: refusal
+
+/// The bytes of the HTTP response that rejects a handshake, saying why ([`refusal`]).
+pub fn reject_response(error: &Error) -> Vec<u8> {
+    refusal(error).to_bytes()
+}
+
+/// What [`ClientHandshake::receive`] returns once the server has switched protocols: the
+/// response, the subprotocol it chose, and the bytes after the head (the first frames).
+pub type Switched = (Response, Option<String>, Vec<u8>);
 
 /// The client's side: builds the request, then checks the response.
 #[derive(Debug)]
@@ -479,25 +392,13 @@ impl ClientHandshake {
     /// Feeds received bytes. Once the response head is complete and valid, returns it, the
     /// subprotocol the server chose, and the bytes that followed the head (the first frames).
     // ANCHOR: client_receive
-    #[allow(clippy::type_complexity)]
-    pub fn receive(
-        &mut self,
-        data: &[u8],
-    ) -> Result<Option<(Response, Option<String>, Vec<u8>)>, Error> {
-        let Some(end) = self.head.push(data)? else {
+    pub fn receive(&mut self, data: &[u8]) -> Result<Option<Switched>, Error> {
+        let Some(end) = self.head.push(data).map_err(head_error)? else {
             return Ok(None);
         };
-        let mut headers = vec![httparse::EMPTY_HEADER; self.max_headers];
-        let mut resp = httparse::Response::new(&mut headers);
         let bytes = self.head.bytes();
-        match resp.parse(&bytes[..end]).map_err(http_error)? {
-            httparse::Status::Complete(_) => {}
-            httparse::Status::Partial => return Err(Error::MalformedHttp("incomplete".into())),
-        }
-        let response = Response {
-            status: resp.code.unwrap_or_default(),
-            headers: owned_headers(resp.headers),
-        };
+        let response = http_head::parse_response(&bytes[..end], self.max_headers);
+        let response = response.map_err(head_error)?;
         let h = &response.headers;
         // §4.1, the client's checks of the server's response, in the RFC's order.
         if response.status != 101 {

@@ -14,7 +14,7 @@ use super::WebSocket;
 use crate::config::Config;
 use crate::connection::Role;
 use crate::error::Error;
-use crate::handshake::{Request, ServerOptions, check_request, rejection_headers};
+use crate::handshake::{Request, ServerOptions, check_request, refusal};
 
 /// A request that was accepted; [`Upgrading::finish`] waits for hyper to hand over the
 /// connection (after the 101 response is written).
@@ -85,22 +85,19 @@ pub fn upgrade<B>(
 }
 // ANCHOR_END: upgrade
 
-/// The HTTP response that rejects a handshake and says why (see
-/// [`crate::handshake::reject_response`] for the byte-level twin).
-// ANCHOR: rejection
+/// The HTTP response that rejects a handshake and says why: hyper's form of the same
+/// [`refusal`] that [`crate::handshake::reject_response`] writes as bytes (hyper adds the
+/// framing headers itself).
 pub fn rejection(error: &Error) -> http::Response<Full<Bytes>> {
-    let status = error.http_status().unwrap_or(400);
-    let mut response = http::Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    for (name, value) in rejection_headers(status) {
-        response = response.header(*name, *value);
+    let refusal = refusal(error);
+    let mut response = http::Response::builder().status(refusal.status);
+    for (name, value) in refusal.headers() {
+        response = response.header(name, value);
     }
-    let body = Full::new(Bytes::from(format!("{error}\n")));
+    let body = Full::new(Bytes::from(refusal.body()));
     response.body(body).unwrap_or_else(|_| {
         let mut fallback = http::Response::new(Full::new(Bytes::from_static(b"bad request\n")));
         *fallback.status_mut() = http::StatusCode::BAD_REQUEST;
         fallback
     })
 }
-// ANCHOR_END: rejection
