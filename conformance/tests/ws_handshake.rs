@@ -5,7 +5,7 @@ use websocket::handshake::{
     ClientHandshake, Request, ServerHandshake, ServerOptions, accept_key, check_request,
     reject_response,
 };
-use websocket::{Limits, Error};
+use websocket::{Error, Limits};
 
 /// RFC 6455 §1.3's example key and what it hashes to.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -188,11 +188,7 @@ impl Connection {
     /// the events still in the input have been taken.
     // ANCHOR: state_fn
     pub fn state(&self) -> State {
-        if self.eof {
-            State::Closed
-        } else {
-            self.state
-        }
+        if self.eof { State::Closed } else { self.state }
     }
     // ANCHOR_END: state_fn
 

@@ -12,7 +12,7 @@
 //! Both sides read their peer's head with the [`http_head`] crate, which SSE's HTTP/1.1 path
 //! uses too: [`HeadBuffer`] finds the end of a head that arrives in pieces, scanning each byte
 //! once, and `httparse` runs once, when the head is whole. The head's size and header count
-//! are bounded (`Config`), and bytes that follow the head in the same read are returned: they
+//! are bounded ([`Limits`](crate::Limits)), and bytes that follow the head in the same read are returned: they
 //! are the first frames.
 //!
 //! # Rejections
@@ -273,8 +273,8 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
         }
         _ => None,
     };
-    // Sec-WebSocket-Extensions is ignored: no extension is implemented yet, and §9.1 says a
-    // server answers only with extensions it accepts. permessage-deflate will decide here.
+    // Sec-WebSocket-Extensions is ignored: this crate implements no extension, and §9.1 says a
+    // server answers only with extensions it accepts. Negotiating one belongs here.
     Ok(Accepted {
         accept: accept_key(key),
         subprotocol,

@@ -118,8 +118,8 @@ impl IncompleteMessage {
         self.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
         // A message that arrived whole was not fed to the validator: this is its check. (For
         // the others it is a second one, which safe Rust cannot skip; it runs at memory speed.)
-        let text = String::from_utf8(std::mem::take(&mut self.payload))
-            .map_err(|_| Error::InvalidUtf8)?;
+        let text =
+            String::from_utf8(std::mem::take(&mut self.payload)).map_err(|_| Error::InvalidUtf8)?;
         Ok(Message::Text(text))
     }
     // ANCHOR_END: incomplete_finish
@@ -166,7 +166,11 @@ mod tests {
         message.check_continuation(40).expect("exactly the limit");
         assert!(message.check_continuation(41).is_err());
         message.extend(&[2; 40], false).expect("fits");
-        assert_eq!(message.capacity(), 100, "not 120: doubling stops at the limit");
+        assert_eq!(
+            message.capacity(),
+            100,
+            "not 120: doubling stops at the limit"
+        );
         assert_eq!(message.finish().expect("binary"), {
             let mut all = vec![1; 60];
             all.extend([2; 40]);

@@ -104,13 +104,8 @@ pub async fn connect_with(
                 return Err(Error::HandshakeIncomplete);
             }
             if let Some((response, subprotocol, leftover)) = handshake.receive(&buf[..n])? {
-                let ws = WebSocket::from_stream(
-                    stream,
-                    Role::Client,
-                    *config,
-                    &leftover,
-                    subprotocol,
-                );
+                let ws =
+                    WebSocket::from_stream(stream, Role::Client, *config, &leftover, subprotocol);
                 return Ok((ws, response));
             }
         }

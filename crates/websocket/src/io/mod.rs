@@ -227,7 +227,9 @@ mod tests {
         });
         tokio::task::yield_now().await;
         // A Ping from the peer: the receiver's Pong queues behind the sender's message.
-        peer.write_all(&[0x89, 0x80, 0, 0, 0, 0]).await.expect("duplex");
+        peer.write_all(&[0x89, 0x80, 0, 0, 0, 0])
+            .await
+            .expect("duplex");
         let receiving = tokio::spawn(async move {
             let ping = receiver.recv().await;
             (ping, receiver)

@@ -35,7 +35,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 
 use super::closing::{self, Ending};
 use super::keepalive::{Expiry, Timers};
-use super::shared::{Core, Link};
+use super::shared::{Core, Link, try_now};
 use super::writer::Side;
 use crate::config::Timeouts;
 use crate::connection::{Message, State};
@@ -134,7 +134,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 _ => {}
             }
         }
-        self.poll_read_buf(cx, buf).map_ok(drop).map_err(Error::from)
+        self.poll_read_buf(cx, buf)
+            .map_ok(drop)
+            .map_err(Error::from)
     }
     // ANCHOR_END: poll_input
 }
@@ -196,14 +198,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     L: Link<S>,
 {
-    poll_fn(|cx| {
-        let mut core = link.core();
-        if core.unwritten() > 0 {
-            let _ = core.poll_flush(cx, Side::Reader);
-        }
-        Poll::Ready(())
-    })
-    .await;
+    if link.core().unwritten() > 0 {
+        let _ = try_now(|cx| link.core().poll_flush(cx, Side::Reader)).await;
+    }
 }
 // ANCHOR_END: write_replies
 
@@ -228,7 +225,7 @@ where
             }
             buffers.large.clear();
             let large = &mut buffers.large;
-            let polled = poll_fn(|cx| Poll::Ready(link.core().poll_read_buf(cx, large))).await;
+            let polled = try_now(|cx| link.core().poll_read_buf(cx, large)).await;
             if let Poll::Ready(read) = polled {
                 read?;
                 hand_over(&mut *link.core(), me, true);

@@ -15,7 +15,7 @@
 
 use std::ops::DerefMut;
 use std::sync::{Arc, Mutex, MutexGuard};
-
+use std::task::{Context, Poll};
 
 use super::writer::{Outgoing, WriteWaiters};
 use crate::connection::Connection;
@@ -70,6 +70,14 @@ impl<S> Link<S> for Arc<Mutex<Core<S>>> {
     }
 }
 // ANCHOR_END: link
+
+/// Polls `step` once and returns what it gave, ready or not: for an attempt that is worth
+/// making only if it can finish at once (the large read, a reply that fits in the socket).
+/// Pending, it has registered the task's waker, which may then wake the task once for
+/// nothing.
+pub(crate) async fn try_now<T>(mut step: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+    std::future::poll_fn(|cx| Poll::Ready(step(cx))).await
+}
 
 /// Takes the lock. A panic while it was held (a bug, not peer input: peer input never panics)
 /// cannot leave the core half-updated in a way that matters more than the panic itself, so a

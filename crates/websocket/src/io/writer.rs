@@ -130,7 +130,11 @@ impl<S: AsyncWrite + Unpin> Core<S> {
 
     /// Writes everything queued, then flushes the stream.
     // ANCHOR: poll_flush
-    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<Result<(), Error>> {
+    pub(crate) fn poll_flush(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+    ) -> Poll<Result<(), Error>> {
         let Core {
             stream,
             conn,
@@ -264,7 +268,9 @@ impl<S: AsyncWrite + Unpin> Sender<S> {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        lock(&self.shared).conn.send_fragment(opcode, payload, fin)?;
+        lock(&self.shared)
+            .conn
+            .send_fragment(opcode, payload, fin)?;
         flush(&mut self.shared).await
     }
 
