@@ -16,9 +16,9 @@
 //! - **A read failed or timed out**: shut down; after a keep-alive timeout, first tell the peer
 //!   why, in case it is only slow.
 //!
-//! Each ending first marks the connection over: `recv` returns `None` from then on, and a
-//! [`Sender`](super::Sender) waiting for the socket gives up with `AlreadyClosed`, leaving the
-//! socket to the last Close and the shutdown.
+//! Each ending first stops the sending: a [`Sender`](super::Sender) waiting for the socket gives
+//! up with `AlreadyClosed`, leaving the socket to the last Close and the shutdown. Each but the
+//! first also ends reading: `recv` returns `None` from then on.
 
 use std::future::poll_fn;
 use std::time::Duration;
@@ -52,7 +52,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     L: Link<S>,
 {
-    mark_over(&mut *link.core(), me);
+    // Nothing more may be sent either way; but after the peer's Close, `recv` still has the
+    // last step of the closing handshake to take (the next ending), so it is not over yet.
+    stop_sending(&mut link.core());
+    if ending != Ending::CloseReceived {
+        me.done = true;
+    }
     let timeouts = me.timeouts;
     let role = link.core().conn.role();
     match ending {
@@ -92,10 +97,9 @@ where
 }
 // ANCHOR_END: end
 
-/// The connection is over: `recv` returns `None` from now on, and a [`Sender`](super::Sender)
-/// waiting for the socket gives up.
-pub(crate) fn mark_over<S>(core: &mut Core<S>, me: &mut ReadState) {
-    me.done = true;
+/// No more messages can be sent: a [`Sender`](super::Sender) waiting for the socket gives up,
+/// leaving it to the last Close and the shutdown.
+pub(crate) fn stop_sending<S>(core: &mut Core<S>) {
     core.over = true;
     if let Some(waiters) = &core.waiters {
         waiters.wake_sender();

@@ -176,7 +176,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         match tokio::time::timeout(limits.close, closing).await {
             Ok(result) => result,
             Err(_elapsed) => {
-                closing::mark_over(&mut self.core, &mut self.reader);
+                closing::stop_sending(&mut self.core);
+                self.reader.done = true;
                 closing::shutdown_within(&mut self.core, limits.last_write).await;
                 Err(Error::CloseTimeout)
             }
@@ -211,6 +212,37 @@ mod tests {
         peer.write_all(&[7; 1000 + 8 - 512]).await.expect("duplex");
         let message = ws.recv().await.expect("a message");
         assert_eq!(message, Some(Message::Binary(vec![7; 1000])));
+    }
+
+    /// A client's `close` takes the closing handshake to its end (§7.1.1): our Close, the
+    /// server's, the server's FIN, then our own FIN, so the server's read ends too.
+    #[tokio::test(start_paused = true)]
+    async fn a_clients_close_ends_with_its_fin_after_the_servers() {
+        use crate::config::Limits;
+        use tokio::io::AsyncReadExt as _;
+
+        let (a, peer) = tokio::io::duplex(4096);
+        let mut ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
+        let server = tokio::spawn(async move {
+            let (mut read, mut write) = tokio::io::split(peer);
+            let mut conn = Connection::new(Role::Server, Limits::default());
+            let mut buf = vec![0; 1024];
+            loop {
+                let n = read.read(&mut buf).await.expect("duplex");
+                conn.receive(&buf[..n]);
+                if let Some(Message::Close(_)) = conn.next_event().expect("valid frames") {
+                    break;
+                }
+            }
+            // Our reply, then the server closes TCP first.
+            write.write_all(&conn.take_output()).await.expect("duplex");
+            write.shutdown().await.expect("duplex");
+            // The client's FIN follows: the read ends, with nothing more.
+            read.read(&mut buf).await.expect("duplex")
+        });
+        ws.close(1000, "bye").await.expect("a clean close");
+        let after_fin = tokio::time::timeout(Duration::from_secs(1), server).await;
+        assert_eq!(after_fin.expect("the client closed").expect("no panic"), 0);
     }
 
     /// After a split, both halves wait to write on one stream that remembers one waker: a

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use websocket::handshake::HeadBuffer;
+use http_head::HeadBuffer;
 
 use super::frames::Frames;
 use super::http::{self, Body, Start};

@@ -1,7 +1,8 @@
 //! HTTP/1.1 heads, and how the body that follows a head is framed (RFC 9112 §6).
 //!
-//! [`read_head`] is the one place the tap parses a head (with `httparse`); it keeps only what
-//! the annotator needs, so the rest of the tap never sees a header list. A [`Body`] then takes
+//! [`read_head`] is the one place the tap parses a head, with the same `http_head` functions
+//! that the `websocket` and `sse` servers read their requests with; it keeps only what the
+//! annotator needs, so the rest of the tap never sees a header list. A [`Body`] then takes
 //! the bytes after the head: a `Content-Length`, chunked coding (see `chunked.rs`), or, for a
 //! response with neither, everything until the connection closes.
 
@@ -44,30 +45,23 @@ pub(super) enum Start {
 /// Parses a complete head (through its empty line) travelling in `direction`: a request
 /// towards the server, a response towards the client. `None` if it is not a valid one.
 pub(super) fn read_head(direction: Direction, bytes: &[u8]) -> Option<Head> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let (start, headers) = match direction {
         Direction::ToServer => {
-            let mut request = httparse::Request::new(&mut headers);
-            let httparse::Status::Complete(_) = request.parse(bytes).ok()? else {
-                return None;
-            };
-            let method = request.method?.to_owned();
+            let request = http_head::parse_request(bytes, MAX_HEADERS).ok()?;
+            let method = request.method;
             (Start::Request { method }, request.headers)
         }
         Direction::ToClient => {
-            let mut response = httparse::Response::new(&mut headers);
-            let httparse::Status::Complete(_) = response.parse(bytes).ok()? else {
-                return None;
-            };
-            let status = response.code?;
+            let response = http_head::parse_response(bytes, MAX_HEADERS).ok()?;
+            let status = response.status;
             (Start::Response { status }, response.headers)
         }
     };
     let header = |name: &str| {
         headers
             .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| String::from_utf8_lossy(value).to_ascii_lowercase())
     };
     Some(Head {
         start,
