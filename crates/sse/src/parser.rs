@@ -314,26 +314,19 @@ impl Parser {
     // ANCHOR_END: bound
 
     // ANCHOR: process_line
-    /// HTML §9.2.6, the four kinds of line.
+    /// HTML §9.2.6: what each kind of line does.
     fn process_line(&mut self, line: &str) {
-        if line.is_empty() {
-            // "If the line is empty (a blank line): Dispatch the event."
-            self.dispatch();
-        } else if let Some(comment) = line.strip_prefix(':') {
-            // "If the line starts with a U+003A COLON character (:): Ignore the line."
-            let text = comment.strip_prefix(' ').unwrap_or(comment);
-            self.items.push_back(Ok(Item::Comment(text.to_owned())));
-        } else if let Some((name, value)) = line.split_once(':') {
-            // "If the line contains a U+003A COLON character: Collect the characters on the
-            // line before the first colon, and let field be that string. Collect the
-            // characters on the line after the first colon, and let value be that string. If
-            // value starts with a U+0020 SPACE character, remove it from value."
-            self.process_field(name, value.strip_prefix(' ').unwrap_or(value));
-        } else {
-            // "Otherwise, the string is not empty but does not contain a colon: Process the
-            // field using the whole line as the field name, and the empty string as the
-            // field value."
-            self.process_field(line, "");
+        match Line::parse(line) {
+            Line::Blank => self.dispatch(),
+            // EventSource ignores comments; this parser hands them on (servers send them to
+            // keep connections alive, and a tool may want to show them), without the space
+            // that conventionally follows the colon.
+            Line::Comment(text) => {
+                let text = text.strip_prefix(' ').unwrap_or(text);
+                self.items.push_back(Ok(Item::Comment(text.to_owned())));
+            }
+            Line::Field { name, value } => self.process_field(name, value),
+            Line::NameOnly(name) => self.process_field(name, ""),
         }
     }
     // ANCHOR_END: process_line
@@ -412,6 +405,51 @@ impl Parser {
     }
     // ANCHOR_END: dispatch
 }
+
+/// One line of an event stream, sorted the way HTML §9.2.6 sorts lines. The parser acts on
+/// it; `wirelab tap` shows it. One sorting for both, so what the tap shows a line to be is what
+/// the parser takes it for.
+// ANCHOR: line_kinds
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// "If the line is empty (a blank line): Dispatch the event."
+    Blank,
+    /// "If the line starts with a U+003A COLON character (:): Ignore the line." The text after
+    /// the colon, as it is.
+    Comment(&'a str),
+    /// "If the line contains a U+003A COLON character: Collect the characters on the line
+    /// before the first colon, and let field be that string. Collect the characters on the line
+    /// after the first colon, and let value be that string. If value starts with a U+0020
+    /// SPACE character, remove it from value."
+    Field {
+        /// Before the first colon (case-sensitive: `Data` is not `data`).
+        name: &'a str,
+        /// After it, one leading space removed.
+        value: &'a str,
+    },
+    /// "Otherwise, the string is not empty but does not contain a colon: Process the field
+    /// using the whole line as the field name, and the empty string as the field value."
+    NameOnly(&'a str),
+}
+
+impl<'a> Line<'a> {
+    /// Sorts one line (without its line ending).
+    pub fn parse(line: &'a str) -> Line<'a> {
+        if line.is_empty() {
+            Line::Blank
+        } else if let Some(text) = line.strip_prefix(':') {
+            Line::Comment(text)
+        } else if let Some((name, value)) = line.split_once(':') {
+            Line::Field {
+                name,
+                value: value.strip_prefix(' ').unwrap_or(value),
+            }
+        } else {
+            Line::NameOnly(line)
+        }
+    }
+}
+// ANCHOR_END: line_kinds
 
 // ANCHOR: lines
 /// Cuts an event stream into lines as HTML §9.2.5 defines them: a line ends at CRLF, at a lone

@@ -5,7 +5,7 @@
 //! between two reads. What a line means is left to the reader: the tap shows each line as it
 //! was sent and builds no events, because the details a parser hides are what a tap is for.
 
-use sse::parser::{LineSplitter, Piece};
+use sse::parser::{Line, LineSplitter, Piece};
 
 use super::MAX_HEAD;
 
@@ -52,19 +52,13 @@ impl EventStream {
 }
 
 // ANCHOR: sse_line
-/// One line, the way HTML §9.2.6 sorts lines: empty, a comment, or a field and its value.
+/// One line, sorted by the `sse` parser's own [`Line::parse`] (HTML §9.2.6).
 fn describe_line(line: &str) -> String {
-    if line.is_empty() {
-        "  (blank line: dispatch)".to_owned()
-    } else if let Some(comment) = line.strip_prefix(':') {
-        format!("  comment {comment:?}")
-    } else {
-        match line.split_once(':') {
-            Some((field, value)) => {
-                format!("  {field}: {:?}", value.strip_prefix(' ').unwrap_or(value))
-            }
-            None => format!("  {line}: \"\" (a field with no colon)"),
-        }
+    match Line::parse(line) {
+        Line::Blank => "  (blank line: dispatch)".to_owned(),
+        Line::Comment(text) => format!("  comment {text:?}"),
+        Line::Field { name, value } => format!("  {name}: {value:?}"),
+        Line::NameOnly(name) => format!("  {name}: \"\" (a field with no colon)"),
     }
 }
 // ANCHOR_END: sse_line
