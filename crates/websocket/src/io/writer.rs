@@ -239,11 +239,9 @@ impl<S: AsyncWrite + Unpin> Sender<S> {
     /// Queues a message and writes everything queued. Waits for the socket as long as the
     /// peer takes to read, unless the receiver ends the connection meanwhile
     /// ([`Error::AlreadyClosed`]).
-    // ANCHOR: sender_send
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         send(&mut self.shared, message).await
     }
-    // ANCHOR_END: sender_send
 
     /// Queues a message; writes only if the queue has passed `Limits::write_buffer_size`.
     // ANCHOR: sender_feed
