@@ -56,6 +56,11 @@ pub(crate) enum Side {
 
 /// After a split: the halves waiting for the stream to take bytes, and the one waker, given
 /// to the stream, that wakes them both.
+///
+/// The slots are atomic and shared through their own `Arc`, so waking takes no lock. It must
+/// not: a stream may call the waker synchronously inside `poll_write` (tokio does when the
+/// task's cooperative budget is spent), while the writing half holds the core's lock, and a
+/// `std::sync::Mutex` is not reentrant.
 // ANCHOR: write_waiters
 #[derive(Debug)]
 pub(crate) struct WriteWaiters {
