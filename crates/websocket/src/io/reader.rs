@@ -14,7 +14,7 @@
 //! # Cancellation
 //!
 //! `recv` may be dropped at any `.await` (a `select!` around it) and loses nothing: a message,
-//! the peer's Close or an error taken from the connection is kept in [`ReadState::ready`] until
+//! the peer's Close or an error taken from the connection is kept in `ReadState::ready` until
 //! a call returns it, and bytes read are handed to the connection in the same step as the read
 //! that got them.
 //!

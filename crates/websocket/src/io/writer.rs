@@ -10,7 +10,7 @@
 //!
 //! # Cancellation
 //!
-//! Bytes taken from the connection go into [`Outgoing`], which lives in the shared core, not in
+//! Bytes taken from the connection go into `Outgoing`, which lives in the shared core, not in
 //! a local variable of a flush: a flush dropped half-way (a timeout around `send`, a `select!`
 //! around `recv`) leaves the rest of its frame to the next flush, from either half. Dropped,
 //! it would cut a frame short and corrupt the stream. A cancelled `send` has queued its
@@ -21,7 +21,7 @@
 //! After a split both halves write: the sender its messages, the reader its Pongs and its
 //! answer to a Close. Order is never in question (there is one queue, and every write takes
 //! from its front under the lock), but waking is: a stream remembers only the last task that
-//! waited for it to take bytes, so if both wait, one would never be woken. [`WriteWaiters`]
+//! waited for it to take bytes, so if both wait, one would never be woken. `WriteWaiters`
 //! is the answer: after a split every write waits with one waker that wakes both halves, each
 //! of which then tries again.
 
