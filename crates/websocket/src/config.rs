@@ -55,6 +55,7 @@ impl Default for Limits {
 impl Limits {
     /// The limits of an echo server used as a test target: 64 MiB frames and messages, well
     /// above Autobahn's 16 MiB cases.
+    // ANCHOR: limits_echo
     pub fn echo() -> Self {
         Limits {
             max_frame_size: 64 << 20,
@@ -62,6 +63,7 @@ impl Limits {
             ..Limits::default()
         }
     }
+    // ANCHOR_END: limits_echo
 }
 
 /// How long a peer may make us wait, one field per wait. `Timeouts::default()` documents each
@@ -95,7 +97,6 @@ pub struct Timeouts {
 }
 // ANCHOR_END: timeouts
 
-// ANCHOR: timeouts_default
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
@@ -108,7 +109,6 @@ impl Default for Timeouts {
         }
     }
 }
-// ANCHOR_END: timeouts_default
 
 /// Both: what `accept`, `upgrade` and `connect` take to open a connection.
 // ANCHOR: config
@@ -124,12 +124,10 @@ pub struct Config {
 impl Config {
     /// The configuration of an echo server used as a test target: [`Limits::echo`] with the
     /// default timeouts.
-    // ANCHOR: config_echo
     pub fn echo() -> Self {
         Config {
             limits: Limits::echo(),
             timeouts: Timeouts::default(),
         }
     }
-    // ANCHOR_END: config_echo
 }

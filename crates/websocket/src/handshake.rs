@@ -12,7 +12,7 @@
 //! Both sides read their peer's head with the [`http_head`] crate, which SSE's HTTP/1.1 path
 //! uses too: [`HeadBuffer`] finds the end of a head that arrives in pieces, scanning each byte
 //! once, and `httparse` runs once, when the head is whole. The head's size and header count
-//! are bounded ([`Limits`](crate::Limits)), and bytes that follow the head in the same read are returned: they
+//! are bounded ([`Limits`]), and bytes that follow the head in the same read are returned: they
 //! are the first frames.
 //!
 //! # Rejections

@@ -4,10 +4,11 @@
 //! frames, the last with FIN set. [`IncompleteMessage`] holds what has arrived so far and keeps
 //! three rules while it grows: the message stays within `Limits::max_message_size` (1009), a
 //! Text message is valid UTF-8 from its first byte on (1007, as soon as a byte goes bad, not
-//! after the last fragment), and the buffer never holds more than has arrived. The connection
-//! feeds it payload pieces as they are unmasked and asks it for the [`Message`] at FIN; it is
-//! also the one place a message-level extension (RFC 7692's permessage-deflate inflates whole
-//! messages) stands between the frames and the application.
+//! after the last fragment), and the buffer grows with what arrives, not with what a header
+//! announces, and never past the limit. The connection feeds it payload pieces as they are
+//! unmasked and asks it for the [`Message`] at FIN; it is also the one place a message-level
+//! extension (RFC 7692's permessage-deflate inflates whole messages) stands between the frames
+//! and the application.
 
 use crate::connection::CloseFrame;
 use crate::error::Error;

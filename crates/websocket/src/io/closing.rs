@@ -32,6 +32,7 @@ use crate::connection::{CloseFrame, Message, Role};
 use crate::error::Error;
 
 /// Why the connection ends.
+// ANCHOR: ending
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
     /// The peer's Close arrived; our reply is queued.
@@ -43,6 +44,7 @@ pub(crate) enum Ending {
     /// A read failed or timed out (`keepalive`: the peer did not answer a Ping in time).
     ReadFailed { keepalive: bool },
 }
+// ANCHOR_END: ending
 
 /// Ends the connection on the TCP side. Failures are not reported: the application has the
 /// reason already (the Close, or the error), and what is left is a courtesy to the peer.

@@ -14,7 +14,7 @@
 //! # Cancellation
 //!
 //! `recv` may be dropped at any `.await` (a `select!` around it) and loses nothing: a message,
-//! the peer's Close or an error taken from the connection is kept in [`ReadState::ready`] until
+//! the peer's Close or an error taken from the connection is kept in `ReadState::ready` until
 //! a call returns it, and bytes read are handed to the connection in the same step as the read
 //! that got them.
 //!
@@ -118,11 +118,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     }
 
     /// Waits for input, writing what is queued meanwhile (our Pongs, a Close reply, or a
-    /// message the sender left). While more than `Limits::write_buffer_size` has been queued
-    /// behind the frames being written, it does not read: a peer that sends Pings and reads
-    /// none of our Pongs is slowed down, not buffered for. (The frames being written are not
-    /// counted: a sender blocked on one large message must not stop the reader, which is how
-    /// that sender learns that the peer failed the connection.)
+    /// message the sender left). While `Limits::write_buffer_size` or more is queued behind
+    /// the frames being written, and the socket takes no more, it does not read: a peer that
+    /// sends Pings and reads none of our Pongs is slowed down, not buffered for. (The frames
+    /// being written are not counted: a sender blocked on one large message must not stop the
+    /// reader, which is how that sender learns that the peer failed the connection.)
     // ANCHOR: poll_input
     fn poll_input(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<Result<(), Error>> {
         if self.unwritten() > 0 {

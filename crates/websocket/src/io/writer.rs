@@ -10,7 +10,7 @@
 //!
 //! # Cancellation
 //!
-//! Bytes taken from the connection go into [`Outgoing`], which lives in the shared core, not in
+//! Bytes taken from the connection go into `Outgoing`, which lives in the shared core, not in
 //! a local variable of a flush: a flush dropped half-way (a timeout around `send`, a `select!`
 //! around `recv`) leaves the rest of its frame to the next flush, from either half. Dropped,
 //! it would cut a frame short and corrupt the stream. A cancelled `send` has queued its
@@ -21,7 +21,7 @@
 //! After a split both halves write: the sender its messages, the reader its Pongs and its
 //! answer to a Close. Order is never in question (there is one queue, and every write takes
 //! from its front under the lock), but waking is: a stream remembers only the last task that
-//! waited for it to take bytes, so if both wait, one would never be woken. [`WriteWaiters`]
+//! waited for it to take bytes, so if both wait, one would never be woken. `WriteWaiters`
 //! is the answer: after a split every write waits with one waker that wakes both halves, each
 //! of which then tries again.
 
@@ -56,6 +56,11 @@ pub(crate) enum Side {
 
 /// After a split: the halves waiting for the stream to take bytes, and the one waker, given
 /// to the stream, that wakes them both.
+///
+/// The slots are atomic and shared through their own `Arc`, so waking takes no lock. It must
+/// not: a stream may call the waker synchronously inside `poll_write` (tokio does when the
+/// task's cooperative budget is spent), while the writing half holds the core's lock, and a
+/// `std::sync::Mutex` is not reentrant.
 // ANCHOR: write_waiters
 #[derive(Debug)]
 pub(crate) struct WriteWaiters {
@@ -239,11 +244,9 @@ impl<S: AsyncWrite + Unpin> Sender<S> {
     /// Queues a message and writes everything queued. Waits for the socket as long as the
     /// peer takes to read, unless the receiver ends the connection meanwhile
     /// ([`Error::AlreadyClosed`]).
-    // ANCHOR: sender_send
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         send(&mut self.shared, message).await
     }
-    // ANCHOR_END: sender_send
 
     /// Queues a message; writes only if the queue has passed `Limits::write_buffer_size`.
     // ANCHOR: sender_feed
