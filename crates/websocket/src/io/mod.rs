@@ -162,7 +162,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
         // The limit is on the whole of it: a peer that does not read our Close, or that keeps
         // sending data after it and never its own, must not keep us here.
-        let limits = self.reader.timeouts;
+        let timeouts = self.reader.timeouts;
         let (core, reader) = (&mut self.core, &mut self.reader);
         let closing = async {
             let close = CloseFrame {
@@ -173,12 +173,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             while reader::recv(core, reader).await?.is_some() {}
             Ok(())
         };
-        match tokio::time::timeout(limits.close, closing).await {
+        match tokio::time::timeout(timeouts.close, closing).await {
             Ok(result) => result,
             Err(_elapsed) => {
                 closing::stop_sending(&mut self.core);
                 self.reader.done = true;
-                closing::shutdown_within(&mut self.core, limits.last_write).await;
+                closing::shutdown_within(&mut self.core, timeouts.last_write).await;
                 Err(Error::CloseTimeout)
             }
         }
