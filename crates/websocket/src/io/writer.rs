@@ -23,7 +23,9 @@
 //! from its front under the lock), but waking is: a stream remembers only the last task that
 //! waited for it to take bytes, so if both wait, one would never be woken. `WriteWaiters`
 //! is the answer: after a split every write waits with one waker that wakes both halves, each
-//! of which then tries again.
+//! of which then tries again. Reads need no such care: only the reader reads, and a read of
+//! the streams used here (TCP, hyper's upgraded connection, an in-memory pipe) only ever waits
+//! for bytes to arrive, never for room to write.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
