@@ -2,7 +2,7 @@
 //!
 //! Over TCP a head arrives in as many reads as the network likes, down to one byte each, and a
 //! hostile peer can send it that way on purpose. Parsing the whole buffer again after every
-//! read costs quadratic work for such a peer: that was tungstenite's CVE-2023-43669. So
+//! read costs quadratic work for such a peer (CVE-2023-43669 is that flaw, in tungstenite). So
 //! [`HeadBuffer`] carries, from one read to the next, how far it is into a possible end of
 //! head, and looks at each new byte once; the parser runs once, when the head is whole.
 
@@ -12,6 +12,10 @@ use crate::Error;
 /// with a bare LF accepted as a line end, §2.2: see the crate documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scan {
+    /// Before the start line. RFC 9112 §2.2: a server "SHOULD ignore at least one empty line
+    /// (CRLF) received prior to the request-line", and `httparse` skips any number of them, so
+    /// an empty line here does not end the head.
+    Start,
     /// Inside a line.
     Line,
     /// Just after an LF: a line has ended, and another LF (or CR LF) would end the head.
@@ -24,6 +28,7 @@ impl Scan {
     /// The state after `byte`; `None` when `byte` ends the head.
     fn next(self, byte: u8) -> Option<Scan> {
         match (self, byte) {
+            (Scan::Start, b'\r' | b'\n') => Some(Scan::Start),
             (Scan::LineEnd | Scan::LineEndCr, b'\n') => None,
             (_, b'\n') => Some(Scan::LineEnd),
             (Scan::LineEnd, b'\r') => Some(Scan::LineEndCr),
@@ -55,7 +60,7 @@ impl HeadBuffer {
     pub fn new(max: usize) -> HeadBuffer {
         HeadBuffer {
             buf: Vec::new(),
-            scan: Scan::Line,
+            scan: Scan::Start,
             end: None,
             max,
         }
@@ -108,6 +113,22 @@ mod tests {
     use super::*;
 
     const HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nafter";
+
+    /// Empty lines before the start line are skipped, as the parser skips them: they do not
+    /// end an empty head.
+    #[test]
+    fn empty_lines_before_the_start_line_do_not_end_the_head() {
+        for prefix in [&b"\r\n"[..], b"\n", b"\r\n\r\n", b"\n\r\n\n"] {
+            let mut buffer = HeadBuffer::new(1024);
+            let mut bytes = prefix.to_vec();
+            bytes.extend_from_slice(HEAD);
+            let end = buffer.push(&bytes).expect("in bound");
+            assert_eq!(end, Some(prefix.len() + 27), "after {prefix:?}");
+            let head = &buffer.bytes()[..prefix.len() + 27];
+            let request = crate::parse_request(head, 8).expect("a request");
+            assert_eq!(request.method, "GET");
+        }
+    }
 
     #[test]
     fn an_end_split_at_any_point_is_found() {

@@ -17,7 +17,8 @@
 use tokio::time::Instant;
 
 use crate::config::Timeouts;
-use crate::connection::State;
+use crate::connection::{Connection, Message, State};
+use crate::error::Error;
 
 /// What the end of a wait for input means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,10 +64,16 @@ impl Timers {
     }
     // ANCHOR_END: next_deadline
 
-    /// A keep-alive Ping has been queued: the peer has `ping_timeout` from now.
-    pub(crate) fn ping_sent(&mut self, timeouts: &Timeouts) {
+    /// Quiet for `ping_interval`: queues the keep-alive Ping on `conn` (the reader's next wait
+    /// writes it, and the writing counts against the answer's time) and gives the peer
+    /// `ping_timeout` from now to send anything at all.
+    // ANCHOR: ping
+    pub(crate) fn ping(&mut self, conn: &mut Connection, timeouts: &Timeouts) -> Result<(), Error> {
+        conn.send(Message::Ping(b"keepalive".to_vec()))?;
         self.pong = Some(Instant::now() + timeouts.ping_timeout);
+        Ok(())
     }
+    // ANCHOR_END: ping
 
     /// Bytes arrived: the peer is there.
     pub(crate) fn heard_from_peer(&mut self) {

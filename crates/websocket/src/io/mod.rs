@@ -25,8 +25,9 @@
 //! A [`WebSocket`] that one task uses owns its core, and `recv` and `send` take no lock: an
 //! echo server, a client that talks in turns. [`WebSocket::split`] gives a [`Receiver`] and a
 //! [`Sender`] that two tasks can own; they share the core behind one short-lived
-//! `std::sync::Mutex`, taken for one step (a parse, one read or write attempt) and never held
-//! across an `.await`, so neither waits for the other's I/O.
+//! `std::sync::Mutex`, taken for one step (a parse, or the reads and writes one poll makes
+//! until the socket would wait) and never held across an `.await`: a half never waits for the
+//! other's I/O to complete, at most for the system calls of one poll.
 //!
 //! The receiver writes too: the Pong for each Ping (§5.5.2) and the reply to a Close, which
 //! the connection queues by itself. It writes them while it waits for the next bytes, so an
@@ -40,7 +41,7 @@
 //! `recv`) without harm: the sending methods leave the rest of a started frame queued for the
 //! next flush from either half (see [`writer`]), `recv` keeps what it took from the connection
 //! until a call returns it (see [`reader`]), and a cancelled [`WebSocket::close`] has queued
-//! its Close, which a later `recv` or `flush` sends.
+//! its Close, which a later `recv` sends.
 //!
 //! # Closing, and timeouts
 //!
@@ -155,26 +156,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         writer::send(&mut self.core, message).await
     }
 
-    /// Closes: sends a Close with `code` and `reason`, then reads (and drops) messages until
-    /// the peer's Close and the end of the connection. After `Timeouts::close` it gives up
-    /// with [`Error::CloseTimeout`] and shuts the socket's write side down.
+    /// Closes: sends a Close with `code` and `reason`, reads (and drops) messages until the
+    /// peer's Close, then ends the TCP connection the way RFC 6455 §7.1.1 asks of its role. If
+    /// the peer's Close has not arrived within `Timeouts::close`, it gives up with
+    /// [`Error::CloseTimeout`] and shuts the socket's write side down.
     // ANCHOR: websocket_close
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
-        // The limit is on the whole of it: a peer that does not read our Close, or that keeps
-        // sending data after it and never its own, must not keep us here.
         let timeouts = self.reader.timeouts;
         let (core, reader) = (&mut self.core, &mut self.reader);
-        let closing = async {
+        // `Timeouts::close` bounds the closing handshake as a whole: a peer that does not read
+        // our Close, or that keeps sending data after it and never its own, must not keep us.
+        let handshake = async {
             let close = CloseFrame {
                 code,
                 reason: reason.to_owned(),
             };
             writer::send(core, Message::Close(Some(close))).await?;
-            while reader::recv(core, reader).await?.is_some() {}
+            while let Some(message) = reader::recv(core, reader).await? {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
             Ok(())
         };
-        match tokio::time::timeout(timeouts.close, closing).await {
-            Ok(result) => result,
+        match tokio::time::timeout(timeouts.close, handshake).await {
+            // What is left, the end of TCP, has bounds of its own (`linger`, `last_write`).
+            Ok(Ok(())) => {
+                while reader::recv(&mut self.core, &mut self.reader)
+                    .await?
+                    .is_some()
+                {}
+                Ok(())
+            }
+            Ok(Err(error)) => Err(error),
             Err(_elapsed) => {
                 closing::stop_sending(&mut self.core);
                 self.reader.done = true;
@@ -212,6 +226,101 @@ mod tests {
         peer.write_all(&[7; 1000 + 8 - 512]).await.expect("duplex");
         let message = ws.recv().await.expect("a message");
         assert_eq!(message, Some(Message::Binary(vec![7; 1000])));
+    }
+
+    /// A message larger than the small buffer that arrives whole is read big; once a read
+    /// comes back short the burst is over, and the idle connection holds no 64 KiB.
+    #[tokio::test(start_paused = true)]
+    async fn the_large_buffer_goes_when_the_burst_is_over() {
+        let (a, mut peer) = tokio::io::duplex(1 << 16);
+        let mut ws = WebSocket::from_stream(a, Role::Server, Config::default(), &[], None);
+        let mut frame = vec![0x82, 0xFE, 0x03, 0xE8, 0, 0, 0, 0];
+        frame.resize(8 + 1000, 7);
+        peer.write_all(&frame).await.expect("duplex");
+        let message = ws.recv().await.expect("a message");
+        assert_eq!(message, Some(Message::Binary(vec![7; 1000])));
+        assert_eq!(ws.reader.buffers.large_capacity(), 0);
+    }
+
+    /// A peer that floods us with Pings and reads none of the Pongs: however fast it sends,
+    /// and whichever buffer the reads use, what we hold for it stays near
+    /// `write_buffer_size`, because the reader stops reading once the Pongs pile up. (The
+    /// Pings are all waiting before the first read, so every read fills the large buffer.)
+    #[tokio::test(start_paused = true)]
+    async fn a_ping_flood_that_reads_nothing_is_held_to_the_write_buffer() {
+        use crate::config::Limits;
+
+        let mut client = Connection::new(Role::Client, Limits::default());
+        for _ in 0..32 << 10 {
+            client.send(Message::Ping(vec![1; 125])).expect("open");
+        }
+        let flood = client.take_output();
+        let (from_peer, mut peer_writes) = tokio::io::simplex(flood.len());
+        peer_writes
+            .write_all(&flood)
+            .await
+            .expect("room for all of it");
+        // Our Pongs go into a 64 KiB pipe that nobody reads.
+        let (_peer_reads, to_peer) = tokio::io::simplex(64 << 10);
+        let stream = tokio::io::join(from_peer, to_peer);
+        let mut ws = WebSocket::from_stream(stream, Role::Server, Config::default(), &[], None);
+        let reading = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Ok(Some(_)) = ws.recv().await {}
+        })
+        .await;
+        assert!(reading.is_err(), "the reader waits for the Pongs to drain");
+        let held = ws.core.unwritten();
+        let limit = Limits::default().write_buffer_size;
+        // The limit, plus the Pongs of one large read (64 KiB of Pings) at most.
+        assert!(held <= limit + (64 << 10), "{held} bytes queued");
+    }
+
+    /// After a split, a Close sent while the receiver already waits (with no keep-alive, so
+    /// with no deadline) starts the closing deadline for that wait: a silent peer is given up
+    /// on after `Timeouts::close`, not waited for forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_close_sent_while_the_receiver_waits_bounds_that_wait() {
+        let (a, _peer) = tokio::io::duplex(4096);
+        let ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
+        let (mut receiver, mut sender) = ws.split();
+        let receiving = tokio::spawn(async move { receiver.recv().await });
+        tokio::task::yield_now().await;
+        sender.close(1000, "bye").await.expect("written");
+        let ended = tokio::time::timeout(Duration::from_secs(60), receiving).await;
+        let result = ended.expect("the wait is bounded").expect("no panic");
+        assert!(matches!(result, Err(Error::CloseTimeout)), "{result:?}");
+    }
+
+    /// `Timeouts::close` bounds the closing handshake only: a server whose Close comes late
+    /// but in time, and whose FIN follows within `linger`, is a clean close, even if the two
+    /// together take longer than `Timeouts::close`.
+    #[tokio::test(start_paused = true)]
+    async fn close_is_clean_when_the_fin_comes_after_the_close_deadline() {
+        use crate::config::Limits;
+        use tokio::io::AsyncReadExt as _;
+
+        let (a, peer) = tokio::io::duplex(4096);
+        let mut ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
+        let server = tokio::spawn(async move {
+            let (mut read, mut write) = tokio::io::split(peer);
+            let mut conn = Connection::new(Role::Server, Limits::default());
+            let mut buf = vec![0; 1024];
+            loop {
+                let n = read.read(&mut buf).await.expect("duplex");
+                conn.receive(&buf[..n]);
+                if let Some(Message::Close(_)) = conn.next_event().expect("valid frames") {
+                    break;
+                }
+            }
+            // The Close 4 s in (the deadline is 5 s), the FIN 3 s later.
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            write.write_all(&conn.take_output()).await.expect("duplex");
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            write.shutdown().await.expect("duplex");
+            read.read(&mut buf).await.expect("duplex")
+        });
+        ws.close(1000, "bye").await.expect("a clean close");
+        assert_eq!(server.await.expect("no panic"), 0, "our FIN followed");
     }
 
     /// A client's `close` takes the closing handshake to its end (§7.1.1): our Close, the

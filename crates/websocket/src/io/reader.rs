@@ -118,13 +118,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     }
 
     /// Waits for input, writing what is queued meanwhile (our Pongs, a Close reply, or a
-    /// message the sender left). While `Limits::write_buffer_size` or more is queued behind
+    /// message the sender left). It returns early, with [`Input::StateChanged`], when the
+    /// connection is no longer in `waited_in`: after a split, the sender's Close starts the
+    /// closing handshake while this wait runs, and the wait's deadline must become the
+    /// closing one (the sender wakes the reader for that: see `WriteWaiters`). While `Limits::write_buffer_size` or more is queued behind
     /// the frames being written, and the socket takes no more, it does not read: a peer that
     /// sends Pings and reads none of our Pongs is slowed down, not buffered for. (The frames
     /// being written are not counted: a sender blocked on one large message must not stop the
     /// reader, which is how that sender learns that the peer failed the connection.)
     // ANCHOR: poll_input
-    fn poll_input(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<Result<(), Error>> {
+    fn poll_input(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+        waited_in: State,
+    ) -> Poll<Result<Input, Error>> {
+        if let Some(waiters) = &self.waiters {
+            waiters.wait_for_close(cx.waker());
+        }
+        if self.conn.state() != waited_in {
+            return Poll::Ready(Ok(Input::StateChanged));
+        }
         if self.unwritten() > 0 {
             match self.poll_flush(cx, Side::Reader) {
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
@@ -135,10 +149,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             }
         }
         self.poll_read_buf(cx, buf)
-            .map_ok(drop)
+            .map_ok(|_| Input::Read)
             .map_err(Error::from)
     }
     // ANCHOR_END: poll_input
+}
+
+/// How a wait for input ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// A read returned: bytes, or the end of the input.
+    Read,
+    /// The connection's state changed while waiting: the deadline is to be computed again.
+    StateChanged,
 }
 
 /// The next message; see [`Receiver::recv`].
@@ -217,53 +240,64 @@ where
         let buffers = &mut me.buffers;
         if buffers.more_pending {
             // The last read filled its buffer: read big, but only if the bytes are there now.
-            // The read is polled once; if it would wait, the large buffer goes, and the wait
+            // The attempt is made once; if it would wait, the large buffer goes, and the wait
             // below is a small one (a peer that sends exactly 512 bytes and goes quiet must
-            // not leave us holding 64 KiB).
+            // not leave us holding 64 KiB). It goes through `poll_input` like every read, so
+            // a peer that floods us is held to the same bound on our replies.
             if buffers.large.capacity() == 0 {
                 buffers.large = Vec::with_capacity(READ_LARGE);
             }
             buffers.large.clear();
             let large = &mut buffers.large;
-            let polled = try_now(|cx| link.core().poll_read_buf(cx, large)).await;
-            if let Poll::Ready(read) = polled {
-                read?;
-                hand_over(&mut *link.core(), me, true);
-                return Ok(());
+            match try_now(|cx| link.core().poll_input(cx, large, state)).await {
+                Poll::Ready(Ok(Input::Read)) => {
+                    hand_over(&mut *link.core(), me, true);
+                    return Ok(());
+                }
+                Poll::Ready(Ok(Input::StateChanged)) => continue,
+                Poll::Ready(Err(error)) => return Err(error),
+                Poll::Pending => {
+                    buffers.large = Vec::new();
+                    buffers.more_pending = false;
+                }
             }
-            buffers.large = Vec::new();
-            buffers.more_pending = false;
         }
         buffers.small.clear();
         let small = &mut buffers.small;
-        let wait = poll_fn(|cx| link.core().poll_input(cx, small));
-        let read = match deadline {
+        let wait = poll_fn(|cx| link.core().poll_input(cx, small, state));
+        let input = match deadline {
             None => wait.await,
             Some((deadline, expiry)) => match tokio::time::timeout_at(deadline, wait).await {
-                Ok(read) => read,
+                Ok(input) => input,
                 Err(_elapsed) => match expiry {
                     Expiry::NoClose => return Err(Error::CloseTimeout),
                     Expiry::NoAnswer => return Err(Error::KeepaliveTimeout),
                     Expiry::SendPing => {
-                        // Queued; the next wait writes it, and counts against `ping_timeout`.
-                        link.core()
-                            .conn
-                            .send(Message::Ping(b"keepalive".to_vec()))?;
-                        me.timers.ping_sent(&me.timeouts);
+                        // One lock for the check and the Ping: after a split, the sender may
+                        // have sent a Close meanwhile, and nothing follows a Close.
+                        let mut core = link.core();
+                        if core.conn.state() == State::Open {
+                            me.timers.ping(&mut core.conn, &me.timeouts)?;
+                        }
                         continue;
                     }
                 },
             },
         };
-        read?;
-        hand_over(&mut *link.core(), me, false);
-        return Ok(());
+        match input? {
+            Input::Read => {
+                hand_over(&mut *link.core(), me, false);
+                return Ok(());
+            }
+            Input::StateChanged => continue,
+        }
     }
 }
 // ANCHOR_END: read_some
 
 /// Gives what a read put in the large or the small buffer to the connection (nothing: the
 /// input has ended), and notes whether it filled the buffer: then more is probably waiting.
+/// A large read that came back short frees the large buffer: the burst is over.
 fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
     me.timers.heard_from_peer();
     let buffers = &mut me.buffers;
@@ -278,6 +312,9 @@ fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
         core.conn.receive(buf);
     }
     buffers.more_pending = buf.len() == buf.capacity();
+    if large && !buffers.more_pending {
+        buffers.large = Vec::new();
+    }
 }
 
 /// The receiving half of a [`WebSocket`](super::WebSocket), after

@@ -6,9 +6,10 @@
 //! `send` take `&mut self`, so no lock is needed and none is taken. After
 //! [`split`](super::WebSocket::split), a [`Receiver`](super::Receiver) and a
 //! [`Sender`](super::Sender) in two tasks share the core behind one `std::sync::Mutex`. It is
-//! held only inside a `poll` (to parse, to queue a message, to make one read or one write
-//! attempt), never across an `.await`, so neither task ever waits for the other's I/O: a
-//! reader waiting for bytes holds no lock, and neither does a sender waiting for the socket.
+//! held only inside a `poll` (to parse, to queue a message, to make the reads or writes one
+//! poll makes until the socket would wait), never across an `.await`: a reader waiting for
+//! bytes holds no lock, and neither does a sender waiting for the socket, so one half waits
+//! for the other at most for the system calls of one poll, never for the peer.
 //!
 //! The reader and the writer are written once, against [`Link`]: "give me the core, briefly".
 //! An owned core hands out `&mut Core`, a shared one a `MutexGuard`.

@@ -70,11 +70,15 @@ pub(crate) struct WriteWaiters {
     both: Waker,
 }
 
-/// One waker slot per half.
+/// One waker slot per half, for writes, and one for the reader's wait for input.
 #[derive(Debug, Default)]
 struct Slots {
     reader: AtomicWaker,
     sender: AtomicWaker,
+    /// The reader, waiting for input with a deadline set for the state it started in: the
+    /// sender's Close changes the state (Open to Closing) and so the deadline, and a wait
+    /// already under way would not notice without a wake-up.
+    input: AtomicWaker,
 }
 
 impl WriteWaiters {
@@ -96,6 +100,17 @@ impl WriteWaiters {
     /// Wakes the sender, if it waits: the reader has ended the connection.
     pub(crate) fn wake_sender(&self) {
         self.slots.sender.wake();
+    }
+
+    /// The reader waits for input: wake it with `waker` if the state changes meanwhile.
+    pub(crate) fn wait_for_close(&self, waker: &Waker) {
+        self.slots.input.register(waker);
+    }
+
+    /// The reader's waker, if it waits for input: the sender has changed the state. Taken
+    /// here and woken once the lock is released.
+    fn take_input_waiter(&self) -> Option<Waker> {
+        self.slots.input.take()
     }
 }
 
@@ -184,9 +199,10 @@ impl<S: AsyncWrite + Unpin> Core<S> {
     }
     // ANCHOR_END: poll_flush
 
-    /// Shuts the stream's write side down (TCP's FIN), after what is queued.
+    /// Shuts the stream's write side down (TCP's FIN) now, whatever is still queued: the
+    /// endings call it after a flush of their own, which has its own bound (`last_write`), and
+    /// a peer that did not read what we wrote within that gets our FIN all the same.
     pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        std::task::ready!(self.poll_flush(cx, Side::Reader))?;
         let shut = with_write_waker(
             &mut self.stream,
             self.waiters.as_ref(),
@@ -247,23 +263,45 @@ impl<S: AsyncWrite + Unpin> Sender<S> {
     /// peer takes to read, unless the receiver ends the connection meanwhile
     /// ([`Error::AlreadyClosed`]).
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        send(&mut self.shared, message).await
+        self.queue(message)?;
+        flush(&mut self.shared).await
     }
 
     /// Queues a message; writes only if the queue has passed `Limits::write_buffer_size`.
     // ANCHOR: sender_feed
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        let full = {
-            let mut core = lock(&self.shared);
-            core.conn.send(message)?;
-            core.unwritten() >= core.conn.limits().write_buffer_size
-        };
-        if full {
+        if self.queue(message)? {
             flush(&mut self.shared).await?;
         }
         Ok(())
     }
     // ANCHOR_END: sender_feed
+
+    /// Queues a message; returns whether the queue has passed `Limits::write_buffer_size`.
+    ///
+    /// A Close starts the closing handshake, and the [`Receiver`](super::Receiver) may be
+    /// waiting for input already, with a deadline set for an open connection: it is woken, so
+    /// that its wait takes the closing deadline (`Timeouts::close`) instead. The waker is
+    /// called after the lock is released, since waking may run code that takes it.
+    fn queue(&mut self, message: Message) -> Result<bool, Error> {
+        let (full, reader) = {
+            let mut core = lock(&self.shared);
+            let before = core.conn.state();
+            core.conn.send(message)?;
+            let reader = match &core.waiters {
+                Some(waiters) if core.conn.state() != before => waiters.take_input_waiter(),
+                _ => None,
+            };
+            (
+                core.unwritten() >= core.conn.limits().write_buffer_size,
+                reader,
+            )
+        };
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+        Ok(full)
+    }
 
     /// Queues one fragment of a message (see
     /// [`Connection::send_fragment`](crate::Connection::send_fragment)) and writes it.
