@@ -12,6 +12,10 @@
 //!   long in all to send its own, however much else it sends meanwhile (one deadline for the
 //!   whole wait, not one per read).
 //!
+//! A third end of a wait is not the protocol's but the reader's own: after a burst, a wait
+//! that lasts a second gives the large read buffer back (`Expiry::Quiet`, see `reader`), and
+//! goes on.
+//!
 //! No timer runs while the reader is not waiting: the clock is read only when a wait begins.
 
 use tokio::time::Instant;
@@ -29,6 +33,9 @@ pub(crate) enum Expiry {
     NoAnswer,
     /// Our Close went unanswered for `Timeouts::close`.
     NoClose,
+    /// Quiet long enough after a burst to give the large read buffer back (the reader's
+    /// memory rule, not a protocol deadline: the wait goes on after it).
+    Quiet,
 }
 
 /// The deadlines in force.

@@ -228,10 +228,10 @@ mod tests {
         assert_eq!(message, Some(Message::Binary(vec![7; 1000])));
     }
 
-    /// A message larger than the small buffer that arrives whole is read big; once a read
-    /// comes back short the burst is over, and the idle connection holds no 64 KiB.
+    /// A message larger than the small buffer that arrives whole is read big; once the
+    /// connection has been quiet for `LARGE_KEEP`, it holds no 64 KiB.
     #[tokio::test(start_paused = true)]
-    async fn the_large_buffer_goes_when_the_burst_is_over() {
+    async fn the_large_buffer_goes_when_the_connection_waits() {
         let (a, mut peer) = tokio::io::duplex(1 << 16);
         let mut ws = WebSocket::from_stream(a, Role::Server, Config::default(), &[], None);
         let mut frame = vec![0x82, 0xFE, 0x03, 0xE8, 0, 0, 0, 0];
@@ -239,6 +239,8 @@ mod tests {
         peer.write_all(&frame).await.expect("duplex");
         let message = ws.recv().await.expect("a message");
         assert_eq!(message, Some(Message::Binary(vec![7; 1000])));
+        let waiting = tokio::time::timeout(Duration::from_secs(2), ws.recv()).await;
+        assert!(waiting.is_err(), "nothing more was sent");
         assert_eq!(ws.reader.buffers.large_capacity(), 0);
     }
 

@@ -22,16 +22,18 @@
 //!
 //! Servers hold many connections that say nothing for minutes. Each waits in a read with a
 //! 512-byte buffer; a 64 KiB buffer is used only while reads keep filling their buffer and the
-//! next bytes are already there, and is freed as soon as a read comes back short or would
-//! wait ("wait small, read big"). A task is as large as the largest state of its future, so the
+//! next bytes are already there, and is freed once the connection has been quiet for a
+//! second ("wait small, read big"). A task is as large as the largest state of its future, so the
 //! endings of a connection, which run once, are awaited through `Box::pin` (see `recv`), and
 //! what an idle connection holds while it waits is the read and its timer.
 
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
+use tokio::time::Instant;
 
 use super::closing::{self, Ending};
 use super::keepalive::{Expiry, Timers};
@@ -45,11 +47,13 @@ use crate::error::Error;
 const READ_SMALL: usize = 512;
 /// The read buffer while data keeps coming (allocated only then).
 const READ_LARGE: usize = 64 << 10;
+/// How long a quiet connection keeps the large buffer after a burst.
+const LARGE_KEEP: Duration = Duration::from_secs(1);
 
 /// "Wait small, read big": most connections are idle most of the time, and an idle connection
 /// waits in a read with a buffer. So a read waits with the small buffer; when a read fills its
 /// buffer, more data is probably waiting, and the next read tries the large one, which is freed
-/// again as soon as a read comes back short or would wait.
+/// again once the connection has been quiet for `LARGE_KEEP`.
 // ANCHOR: read_buffers
 #[derive(Debug)]
 pub(crate) struct ReadBuffers {
@@ -262,6 +266,15 @@ where
                 }
             }
         }
+        // A connection that had a burst keeps the large buffer while it waits, for a while:
+        // a busy connection whose reads come back short between bursts would otherwise
+        // allocate and free 64 KiB per burst, which the allocator makes expensive. One that
+        // stays quiet for `LARGE_KEEP` gives it back.
+        let deadline = match deadline {
+            _ if buffers.large.capacity() == 0 => deadline,
+            Some((at, _)) if at <= Instant::now() + LARGE_KEEP => deadline,
+            _ => Some((Instant::now() + LARGE_KEEP, Expiry::Quiet)),
+        };
         buffers.small.clear();
         let small = &mut buffers.small;
         let wait = poll_fn(|cx| link.core().poll_input(cx, small, state));
@@ -270,6 +283,12 @@ where
             Some((deadline, expiry)) => match tokio::time::timeout_at(deadline, wait).await {
                 Ok(input) => input,
                 Err(_elapsed) => match expiry {
+                    Expiry::Quiet => {
+                        // The wait goes on, its deadline chosen again; a keep-alive interval
+                        // then counts from here, at most `LARGE_KEEP` late, once per burst.
+                        me.buffers.large = Vec::new();
+                        continue;
+                    }
                     Expiry::NoClose => return Err(Error::CloseTimeout),
                     Expiry::NoAnswer => return Err(Error::KeepaliveTimeout),
                     Expiry::SendPing => {
@@ -297,7 +316,6 @@ where
 
 /// Gives what a read put in the large or the small buffer to the connection (nothing: the
 /// input has ended), and notes whether it filled the buffer: then more is probably waiting.
-/// A large read that came back short frees the large buffer: the burst is over.
 fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
     me.timers.heard_from_peer();
     let buffers = &mut me.buffers;
@@ -312,9 +330,6 @@ fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
         core.conn.receive(buf);
     }
     buffers.more_pending = buf.len() == buf.capacity();
-    if large && !buffers.more_pending {
-        buffers.large = Vec::new();
-    }
 }
 
 /// The receiving half of a [`WebSocket`](super::WebSocket), after
