@@ -1,5 +1,6 @@
 //! The opening handshake (RFC 6455 §4), both sides, as bytes: snapshots of the requests and
-//! responses (accepted and every rejection), and the client's checks of the response.
+//! responses (accepted and every rejection), the client's checks of the response, and the
+//! headers that must appear once, on both server paths (`accept` and the hyper `upgrade`).
 
 use websocket::handshake::{
     ClientHandshake, Request, ServerHandshake, ServerOptions, accept_key, check_request,
@@ -75,6 +76,15 @@ fn with(replace: &str, by: Option<&str>) -> Vec<String> {
     lines
 }
 
+/// The valid request with the line that starts with `name` sent twice, the second time right
+/// after the first.
+fn repeated(name: &str) -> Vec<String> {
+    let mut lines = valid_lines();
+    let at = lines.iter().position(|l| l.starts_with(name)).unwrap();
+    lines.insert(at + 1, lines[at].clone());
+    lines
+}
+
 #[test]
 fn accept_key_of_the_rfc() {
     assert_eq!(accept_key(KEY.as_bytes()), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -129,6 +139,9 @@ fn server_rejections_say_why() {
             "other origin",
             with("Origin", Some("Origin: http://evil.example")),
         ),
+        ("two Hosts", repeated("Host")),
+        ("two keys", repeated("Sec-WebSocket-Key")),
+        ("two versions", repeated("Sec-WebSocket-Version")),
     ];
     let mut transcript = String::new();
     for (name, lines) in cases {
@@ -280,8 +293,7 @@ fn client_accepts_exactly_one_offered_subprotocol() {
     let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
               Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
     for chosen in [
-        "Sec-WebSocket-Protocol: b\r\nSec-WebSocket-Protocol: c\r\n",
-        "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n",
+        "Sec-WebSocket-Protocol: superchat\r\n",
         "Sec-WebSocket-Protocol: chat, superchat\r\n",
     ] {
         let result = client_check(&format!("{ok}{chosen}\r\n"));
@@ -342,6 +354,11 @@ fn two_origins_are_refused() {
     let error = check_request(&parse(&request(&lines)), &options()).expect_err("refused");
     assert!(matches!(error, Error::OriginNotAllowed(_)), "{error:?}");
     assert_eq!(error.http_status(), Some(403));
+    // Without an allow-list the server reads no Origin, so two of them are as harmless as
+    // none: RFC 6455 §11.3 does not list Origin, and RFC 6454 §7.3's "at most one" binds the
+    // user agent, which only a server that checks the origin has a reason to enforce.
+    let open = ServerOptions::default();
+    assert!(check_request(&parse(&request(&lines)), &open).is_ok());
 }
 
 /// A slice far larger than the head bound is refused without being copied whole; a head
@@ -362,4 +379,199 @@ fn one_huge_push_is_refused_without_copying_it() {
     bytes.extend_from_slice(&huge);
     assert_eq!(buffer.push(&bytes).expect("a head"), Some(18));
     assert_eq!(buffer.bytes().len(), bytes.len());
+}
+
+// ---- Headers that appear once (RFC 6455 §11.3, RFC 9112 §3.2) ----
+//
+// A request that repeats one of them gets 400 naming the rule, on both server paths: the
+// byte-level `accept` and the hyper `upgrade`. A response that repeats one fails the client's
+// handshake.
+
+/// Reads one HTTP response (head and `Content-Length` body) from `stream`, bounded in time.
+async fn read_response<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let read = async {
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(str::to_owned)
+                    })
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if bytes.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+            match stream.read(&mut buf).await.expect("read") {
+                0 => return String::from_utf8_lossy(&bytes).into_owned(),
+                n => bytes.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("an answer in time")
+}
+
+/// The answer of `websocket::io::accept` to `lines`, over an in-memory stream.
+async fn answer_of_accept(lines: &[String]) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (mut client, server) = tokio::io::duplex(64 << 10);
+    let accepting = tokio::spawn(async move {
+        let _ = websocket::io::accept(server, &options()).await;
+    });
+    client.write_all(&request(&lines)).await.expect("write");
+    let answer = read_response(&mut client).await;
+    drop(client);
+    accepting.await.expect("accept ran");
+    answer
+}
+
+/// The answer of a hyper server that upgrades with `websocket::io::upgrade` to `lines`, over
+/// an in-memory stream: hyper parses the head into its header map, and the check reads that.
+async fn answer_of_upgrade(lines: &[String]) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (mut client, server) = tokio::io::duplex(64 << 10);
+    let service = hyper::service::service_fn(|mut req: http::Request<hyper::body::Incoming>| {
+        let response = match websocket::io::upgrade(&mut req, &options()) {
+            Ok((response, _upgrading)) => response,
+            Err(error) => websocket::io::rejection(&error),
+        };
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    });
+    let serving = tokio::spawn(
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(server), service)
+            .with_upgrades(),
+    );
+    client.write_all(&request(&lines)).await.expect("write");
+    let answer = read_response(&mut client).await;
+    drop(client);
+    let _ = serving.await;
+    answer
+}
+
+/// Asserts that `answer` is the 400 that names `rule` for `name`.
+fn assert_refused_once(answer: &str, name: &str, rule: &str) {
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    let reason = format!("{rule}: {name} must not appear more than once");
+    assert!(answer.contains(&reason), "{answer}");
+    // Not taken for a version mismatch: a 426 would offer the version.
+    assert!(!answer.contains("Sec-WebSocket-Version: 13"), "{answer}");
+}
+
+#[tokio::test]
+async fn rfc9112_3_2_one_host_accept() {
+    let answer = answer_of_accept(&repeated("Host")).await;
+    assert_refused_once(&answer, "Host", "RFC 9112 §3.2");
+}
+
+#[tokio::test]
+async fn rfc9112_3_2_one_host_upgrade() {
+    let answer = answer_of_upgrade(&repeated("Host")).await;
+    assert_refused_once(&answer, "Host", "RFC 9112 §3.2");
+}
+
+#[tokio::test]
+async fn rfc6455_11_3_1_one_key_accept() {
+    let answer = answer_of_accept(&repeated("Sec-WebSocket-Key")).await;
+    assert_refused_once(&answer, "Sec-WebSocket-Key", "RFC 6455 §11.3.1");
+}
+
+#[tokio::test]
+async fn rfc6455_11_3_1_one_key_upgrade() {
+    let answer = answer_of_upgrade(&repeated("Sec-WebSocket-Key")).await;
+    assert_refused_once(&answer, "Sec-WebSocket-Key", "RFC 6455 §11.3.1");
+}
+
+#[tokio::test]
+async fn rfc6455_11_3_5_one_version_accept() {
+    let answer = answer_of_accept(&repeated("Sec-WebSocket-Version")).await;
+    assert_refused_once(&answer, "Sec-WebSocket-Version", "RFC 6455 §11.3.5");
+}
+
+#[tokio::test]
+async fn rfc6455_11_3_5_one_version_upgrade() {
+    let answer = answer_of_upgrade(&repeated("Sec-WebSocket-Version")).await;
+    assert_refused_once(&answer, "Sec-WebSocket-Version", "RFC 6455 §11.3.5");
+}
+
+/// The headers that may repeat in a request still may, on both paths: subprotocols and
+/// extensions are lists, and two list headers read as one list.
+#[tokio::test]
+async fn rfc6455_11_3_4_protocol_may_repeat_in_a_request() {
+    let lines = with(
+        "Sec-WebSocket-Protocol",
+        Some("Sec-WebSocket-Protocol: superchat\r\nSec-WebSocket-Protocol: chat"),
+    );
+    for answer in [
+        answer_of_accept(&lines).await,
+        answer_of_upgrade(&lines).await,
+    ] {
+        assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
+        // hyper writes header names in lower case.
+        let lower = answer.to_ascii_lowercase();
+        assert!(
+            lower.contains("sec-websocket-protocol: chat\r\n"),
+            "{answer}"
+        );
+    }
+}
+
+/// Under an allow-list, two `Origin`s reach the check on the hyper path too, and get 403.
+#[tokio::test]
+async fn two_origins_are_refused_by_upgrade() {
+    let answer = answer_of_upgrade(&repeated("Origin")).await;
+    assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+}
+
+const SWITCHED: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                        Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+
+#[test]
+fn rfc6455_11_3_3_one_accept_in_response() {
+    let twice = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    let result = client_check(&format!("{SWITCHED}{twice}\r\n"));
+    assert!(
+        matches!(
+            result,
+            Err(Error::RepeatedHeader {
+                name: "Sec-WebSocket-Accept",
+                rule: "RFC 6455 §11.3.3"
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn rfc6455_11_3_4_one_protocol_in_response() {
+    for twice in [
+        "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n",
+        "Sec-WebSocket-Protocol: b\r\nSec-WebSocket-Protocol: c\r\n",
+    ] {
+        let result = client_check(&format!("{SWITCHED}{twice}\r\n"));
+        assert!(
+            matches!(
+                result,
+                Err(Error::RepeatedHeader {
+                    name: "Sec-WebSocket-Protocol",
+                    rule: "RFC 6455 §11.3.4"
+                })
+            ),
+            "{twice:?}: {result:?}"
+        );
+    }
 }

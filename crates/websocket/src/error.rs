@@ -18,8 +18,18 @@ pub enum Error {
     MethodNotGet(String),
     /// §4.2.1 (1): the version must be HTTP/1.1 or later (505).
     HttpVersionTooOld,
-    /// §4.2.1 (2): exactly one Host header (400).
+    /// §4.2.1 (2): a Host header (400).
     BadHost,
+    /// A header that must appear at most once appeared more often (400 for a server, a failed
+    /// handshake for a client): RFC 6455 §11.3 for `Sec-WebSocket-Key` and
+    /// `Sec-WebSocket-Version` in a request and `Sec-WebSocket-Accept` and
+    /// `Sec-WebSocket-Protocol` in a response, RFC 9112 §3.2 for `Host`.
+    RepeatedHeader {
+        /// The header's name.
+        name: &'static str,
+        /// The rule that allows it once, such as `RFC 6455 §11.3.1`.
+        rule: &'static str,
+    },
     /// §4.2.1 (3): an `Upgrade` header listing `websocket` (400 for a server, a failed
     /// handshake for a client).
     MissingUpgradeWebsocket,
@@ -143,6 +153,7 @@ impl Error {
         match self {
             MalformedHttp(_)
             | BadHost
+            | RepeatedHeader { .. }
             | MissingUpgradeWebsocket
             | MissingConnectionUpgrade
             | BadKey => Some(400),
@@ -165,7 +176,10 @@ impl fmt::Display for Error {
             HandshakeTooLarge => write!(f, "handshake head too large or too many headers"),
             MethodNotGet(m) => write!(f, "RFC 6455 §4.2.1: method must be GET, not {m}"),
             HttpVersionTooOld => write!(f, "RFC 6455 §4.2.1: HTTP/1.1 or later required"),
-            BadHost => write!(f, "RFC 6455 §4.2.1: exactly one Host header required"),
+            BadHost => write!(f, "RFC 6455 §4.2.1: a Host header required"),
+            RepeatedHeader { name, rule } => {
+                write!(f, "{rule}: {name} must not appear more than once")
+            }
             MissingUpgradeWebsocket => write!(f, "RFC 6455 §4.2.1: `Upgrade: websocket` required"),
             MissingConnectionUpgrade => {
                 write!(f, "RFC 6455 §4.2.1: `Connection: Upgrade` required")

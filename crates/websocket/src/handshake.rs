@@ -83,6 +83,35 @@ fn has_token(headers: &[Header], name: &str, token: &str) -> bool {
     tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
 }
 
+/// The headers a request may carry at most once, each with the rule that says so. The others
+/// of RFC 6455 §11.3 may repeat in a request: `Sec-WebSocket-Protocol` and
+/// `Sec-WebSocket-Extensions` are lists, and several headers read as one list.
+// ANCHOR: once
+const ONCE_IN_REQUEST: [(&str, &str); 3] = [
+    ("Host", "RFC 9112 §3.2"),
+    ("Sec-WebSocket-Key", "RFC 6455 §11.3.1"),
+    ("Sec-WebSocket-Version", "RFC 6455 §11.3.5"),
+];
+
+/// The headers a 101 response may carry at most once. `Sec-WebSocket-Extensions` may repeat
+/// (RFC 6455 erratum 3433), and `Sec-WebSocket-Version` only appears in a 426.
+const ONCE_IN_RESPONSE: [(&str, &str); 2] = [
+    ("Sec-WebSocket-Accept", "RFC 6455 §11.3.3"),
+    ("Sec-WebSocket-Protocol", "RFC 6455 §11.3.4"),
+];
+
+/// Refuses a head that repeats one of the headers in `once`, naming the header and its rule.
+fn check_once(headers: &[Header], once: &[(&'static str, &'static str)]) -> Result<(), Error> {
+    match once
+        .iter()
+        .find(|(name, _)| values(headers, name).nth(1).is_some())
+    {
+        Some(&(name, rule)) => Err(Error::RepeatedHeader { name, rule }),
+        None => Ok(()),
+    }
+}
+// ANCHOR_END: once
+
 fn single_value<'a>(headers: &'a [Header], name: &'a str) -> Option<&'a [u8]> {
     let mut all = values(headers, name);
     let first = all.next()?;
@@ -233,7 +262,12 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
     if req.version < 1 {
         return Err(Error::HttpVersionTooOld);
     }
-    // §4.2.1 (2): a Host header (RFC 7230 §5.4: exactly one).
+    // RFC 9112 §3.2 and RFC 6455 §11.3: a repeated Host, key or version is refused as what it
+    // is (400), before any of them is read: two versions are not a version mismatch (426), and
+    // a server that picked one of two keys or hosts would read the request differently from a
+    // proxy in front of it that picked the other.
+    check_once(h, &ONCE_IN_REQUEST)?;
+    // §4.2.1 (2): a Host header.
     if single_value(h, "host").is_none() {
         return Err(Error::BadHost);
     }
@@ -404,6 +438,8 @@ impl ClientHandshake {
         if response.status != 101 {
             return Err(Error::UnexpectedStatus(response.status));
         }
+        // §11.3.3, §11.3.4: one Accept and at most one subprotocol, or the connection fails.
+        check_once(h, &ONCE_IN_RESPONSE)?;
         if !has_token(h, "upgrade", "websocket") {
             return Err(Error::MissingUpgradeWebsocket);
         }
@@ -413,14 +449,12 @@ impl ClientHandshake {
         if single_value(h, "sec-websocket-accept") != Some(self.expected_accept.as_bytes()) {
             return Err(Error::BadAccept);
         }
-        // §4.1: no subprotocol header, or exactly one, naming a subprotocol we offered.
-        let chosen: Vec<String> = values(h, "sec-websocket-protocol")
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .collect();
-        let subprotocol = match chosen.as_slice() {
-            [] => None,
-            [p] if self.protocols.contains(p) => Some(p.clone()),
-            _ => return Err(Error::UnofferedSubprotocol(chosen.join(", "))),
+        // §4.1: no subprotocol header, or one (checked above), naming a subprotocol we offered.
+        let chosen = single_value(h, "sec-websocket-protocol");
+        let subprotocol = match chosen.map(String::from_utf8_lossy) {
+            None => None,
+            Some(p) if self.protocols.iter().any(|o| *o == p) => Some(p.into_owned()),
+            Some(p) => return Err(Error::UnofferedSubprotocol(p.into_owned())),
         };
         // §4.1: an extension the client did not ask for fails the connection; we ask for none.
         if values(h, "sec-websocket-extensions").next().is_some() {

@@ -54,6 +54,10 @@ pub fn upgrade<B>(
         http::Version::HTTP_09 | http::Version::HTTP_10 => 0,
         _ => 1,
     };
+    // Every value of every header, repeats included: `HeaderMap::iter` yields a name once per
+    // value, so a request with two `Sec-WebSocket-Key`s reaches `check_request` with both and
+    // is refused for it, as on the byte-level path. (The values of one name come out together,
+    // in the order they were sent; no check depends on how different names interleave.)
     let request = Request {
         method: req.method().as_str().to_owned(),
         path: req.uri().to_string(),
