@@ -1,5 +1,6 @@
 //! The examples' server on loopback: its byte counters are exact, `cut_where` drops only what
-//! it is asked to, and `pause` refuses connections for a while, then listens again.
+//! it is asked to, `pause` refuses connections for a while, then listens again, and it bounds
+//! a request head as the byte-level WebSocket server does.
 
 mod common;
 
@@ -211,4 +212,79 @@ async fn a_client_that_floods_and_never_reads_is_dropped() {
     tokio::time::timeout(Duration::from_secs(600), test)
         .await
         .expect("the flooding client was never dropped");
+}
+
+/// A WebSocket handshake for `addr` with `extra` headers of `size` bytes each appended.
+fn handshake_with(extra: usize, size: usize) -> Vec<u8> {
+    let mut head = String::from(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+    );
+    for i in 0..extra {
+        let name = format!("X-Pad-{i}: ");
+        let value = "a".repeat(size.saturating_sub(name.len() + 2));
+        head.push_str(&format!("{name}{value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// The status line a server at `addr` answers `head` with (whatever arrived before the
+/// server closed, if it reset the connection).
+async fn status_of(addr: SocketAddr, head: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(head).await.expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// The examples' hyper server (what `wirelab demo` runs) and the byte-level
+/// `websocket::io::accept` (what `wirelab echo` runs) bound a head the same way, with
+/// `websocket::Limits::default()`: an 18 KB head and a head of 70 headers get 431 from both,
+/// and a head of 60 headers in 10 KB is a WebSocket on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_bounds_are_the_same_on_both_servers() {
+    guard(async {
+        let (hyper_addr, _server) = server::spawn_local(echo()).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let bytes_addr = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let options = websocket::handshake::ServerOptions::default();
+                    let _ = websocket::io::accept(stream, &options).await;
+                });
+            }
+        });
+        let limits = websocket::Limits::default();
+        assert_eq!(
+            (limits.max_handshake_size, limits.max_headers),
+            (16 << 10, 64)
+        );
+        let cases = [
+            ("18 KB head", handshake_with(1, 18_000), "431"),
+            ("70 headers", handshake_with(70, 20), "431"),
+            ("60 headers in 10 KB", handshake_with(55, 180), "101"),
+        ];
+        for (what, head, status) in cases {
+            for (server, addr) in [("hyper", hyper_addr), ("accept", bytes_addr)] {
+                let line = status_of(addr, &head).await;
+                assert!(
+                    line.starts_with(&format!("HTTP/1.1 {status} ")),
+                    "{what} on {server}: {line:?}"
+                );
+            }
+        }
+    })
+    .await;
 }

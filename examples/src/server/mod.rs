@@ -374,9 +374,18 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
             let response = handler(request, service_conn.clone());
             async move { Ok::<_, Infallible>(response.await) }
         });
+        // The head bounds of the byte-level WebSocket server (`websocket::io::accept`, which
+        // `wirelab echo` runs), so that a head one server refuses, the other refuses too:
+        // 16 KiB, start line included, and 64 headers. Past either, hyper answers
+        // `431 Request Header Fields Too Large`, with an empty body, and closes the connection
+        // without calling the handler: a head it cannot parse whole has no request to hand
+        // over. (hyper's own defaults are about 400 KB and 100 headers.)
+        let limits = websocket::Limits::default();
         let http = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .keep_alive(keep_alive)
+            .max_headers(limits.max_headers)
+            .max_header_size(limits.max_handshake_size)
             .serve_connection(io, service)
             .with_upgrades();
         // Dropping the connection future drops the socket: that is the cut. An upgraded
