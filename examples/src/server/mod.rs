@@ -376,10 +376,12 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
         });
         // The head bounds of the byte-level WebSocket server (`websocket::io::accept`, which
         // `wirelab echo` runs), so that a head one server refuses, the other refuses too:
-        // 16 KiB, start line included, and 64 headers. Past either, hyper answers
-        // `431 Request Header Fields Too Large`, with an empty body, and closes the connection
-        // without calling the handler: a head it cannot parse whole has no request to hand
-        // over. (hyper's own defaults are about 400 KB and 100 headers.)
+        // 16 KiB, start line included, and 64 headers. hyper reads both as "head too large"
+        // and answers `431 Request Header Fields Too Large`, with an empty body, then closes
+        // the connection without calling the handler: a head it would not parse whole has no
+        // request to hand over. `max_header_size` bounds the head alone; `max_buf_size` would
+        // bound the read buffer, bodies included, and cannot go below 8 KiB. (hyper's own
+        // defaults are about 400 KB of buffer and 100 headers.)
         let limits = websocket::Limits::default();
         let http = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
