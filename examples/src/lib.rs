@@ -20,6 +20,7 @@
 //! check what it does; `conformance/tests/tap_examples.rs` shows their bytes on the wire.
 
 pub mod chat;
+pub mod origin;
 pub mod progress;
 pub mod reconnecting_ws;
 pub mod seats;
