@@ -50,6 +50,7 @@ impl Origins {
             .collect()
     }
 
+    // ANCHOR: check
     /// Whether a request other than an upgrade (a POST that changes something) comes from
     /// an allowed page, or from no page at all; `Err` says why not. Refused: an `Origin` that
     /// is not allowed, two `Origin` headers (as the `websocket` crate refuses them: a browser
@@ -73,8 +74,10 @@ impl Origins {
             Err(format!("Origin: {origin}"))
         }
     }
+    // ANCHOR_END: check
 }
 
+// ANCHOR: own_origin
 /// The request's own origin: `http://` and its `Host` header.
 ///
 /// Taken from `Host` rather than from the address the server listens on, because `Host` is
@@ -89,6 +92,7 @@ pub fn own_origin(headers: &HeaderMap) -> Option<String> {
     let host = headers.get(HOST)?.to_str().ok()?;
     Some(format!("http://{host}"))
 }
+// ANCHOR_END: own_origin
 
 #[cfg(test)]
 mod tests {

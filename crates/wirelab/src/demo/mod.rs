@@ -146,10 +146,12 @@ pub async fn serve(listener: TcpListener, origins: Origins) -> std::io::Result<(
 // ANCHOR_END: serve
 
 impl Demo {
+    // ANCHOR: route_origins
     async fn route(self: Arc<Self>, mut request: Request, conn: Conn) -> Response {
         self.sessions.tag(&request, &conn);
-        // Every POST changes something (a control, a chat message, a ticket), and a form on
-        // another site can send one with no script and no preflight: refuse it here, once.
+        // Every request but a GET changes something (the demo's POSTs: a control, a chat
+        // message, a ticket), and a form on another site can send a POST with no script and
+        // no preflight: refuse other sites' here, once for all.
         if request.method() != Method::GET {
             if let Err(why) = self.origins.check(request.headers()) {
                 let why = format!("cross-site request refused ({why})\n");
@@ -158,6 +160,7 @@ impl Demo {
         }
         // The examples' WebSocket upgrades take the origins they allow from here.
         request.extensions_mut().insert(self.origins.clone());
+        // ANCHOR_END: route_origins
         let path = request.uri().path().to_owned();
         let prefix = path.split('/').nth(1).unwrap_or_default();
         match prefix {
