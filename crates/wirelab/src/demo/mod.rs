@@ -152,11 +152,11 @@ impl Demo {
         // Every request but a GET changes something (the demo's POSTs: a control, a chat
         // message, a ticket), and a form on another site can send a POST with no script and
         // no preflight: refuse other sites' here, once for all.
-        if request.method() != Method::GET {
-            if let Err(why) = self.origins.check(request.headers()) {
-                let why = format!("cross-site request refused ({why})\n");
-                return text(StatusCode::FORBIDDEN, &why);
-            }
+        if request.method() != Method::GET
+            && let Err(why) = self.origins.check(request.headers())
+        {
+            let why = format!("cross-site request refused ({why})\n");
+            return text(StatusCode::FORBIDDEN, &why);
         }
         // The examples' WebSocket upgrades take the origins they allow from here.
         request.extensions_mut().insert(self.origins.clone());
