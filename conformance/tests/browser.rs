@@ -29,7 +29,7 @@ const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 async fn start_demo() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    tokio::spawn(wirelab::demo::serve(listener));
+    tokio::spawn(wirelab::demo::serve(listener, Default::default()));
     format!("http://{addr}")
 }
 

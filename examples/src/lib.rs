@@ -18,8 +18,12 @@
 //! and the `curl` or `wirelab ws` commands to try. `wirelab demo` serves them all at once, with
 //! a browser page for each. The tests in `examples/tests/` run each one on a loopback port and
 //! check what it does; `conformance/tests/tap_examples.rs` shows their bytes on the wire.
+//!
+//! The server accepts a WebSocket only from its own pages or from programs that send no
+//! `Origin` ([`origin`]): a page of another site gets 403.
 
 pub mod chat;
+pub mod origin;
 pub mod progress;
 pub mod reconnecting_ws;
 pub mod seats;

@@ -5,6 +5,11 @@
 //! One task per connection; everything else (Pongs, the closing handshake, failing the
 //! connection with the right close code) is the `websocket` crate's job.
 //!
+//! It accepts a handshake from any `Origin` unless it is given an allow-list
+//! ([`ServerOptions::allowed_origins`], `wirelab echo --allow-origin`): it is a test target
+//! for Autobahn and for tools that send no `Origin` or any they like, and serves no page of
+//! its own whose users a check would protect.
+//!
 //! No task outlives its peer: keep-alive Pings find a peer that vanished without closing
 //! TCP, and an echo that the peer does not read within [`SEND_TIMEOUT`] ends the connection.
 
@@ -21,7 +26,7 @@ use websocket::{Config, Message, Timeouts};
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The echo server's options: [`Config::echo`], with a keep-alive Ping after 30 s of silence
-/// (and `ping_timeout`, 20 s, for the answer).
+/// (and `ping_timeout`, 20 s, for the answer), and every `Origin` accepted.
 pub fn options() -> ServerOptions {
     ServerOptions {
         config: Config {
@@ -36,10 +41,16 @@ pub fn options() -> ServerOptions {
 }
 // ANCHOR_END: echo_options
 
-/// Accepts connections on `listener` forever, echoing on each in its own task.
-// ANCHOR: serve
+/// Accepts connections on `listener` forever, echoing on each in its own task, with
+/// [`options`].
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    let options = Arc::new(options());
+    serve_with(listener, options()).await
+}
+
+/// Accepts connections on `listener` forever, echoing on each in its own task, with `options`.
+// ANCHOR: serve
+pub async fn serve_with(listener: TcpListener, options: ServerOptions) -> std::io::Result<()> {
+    let options = Arc::new(options);
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -28,13 +28,24 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Also accept WebSocket connections and POSTs from pages of this origin (repeatable),
+        /// as a browser sends it: `http://localhost:3000`. By default only the demo's own
+        /// pages, and programs that send no Origin, are accepted; other pages get 403.
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origin: Vec<String>,
     },
     /// A WebSocket echo server: every text and binary message comes back as it was sent
-    /// (the Autobahn|Testsuite's fuzzingclient target).
+    /// (the Autobahn|Testsuite's fuzzingclient target). It accepts connections from any
+    /// Origin, so any web page can use it, unless --allow-origin is given.
     Echo {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9001")]
         addr: SocketAddr,
+        /// Accept only browser pages of this origin (repeatable), as a browser sends it:
+        /// `http://localhost:3000`; others get 403. Without it, every origin is accepted.
+        /// Clients that send no Origin (programs, not browsers) are always accepted.
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origin: Vec<String>,
     },
     /// A WebSocket client: lines of standard input become text messages, received messages
     /// are printed.
@@ -111,21 +122,26 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Demo { addr } => {
+        Command::Demo { addr, allow_origin } => {
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
             println!("wirelab demo: open http://{addr}/ in a browser (Ctrl-C stops)");
-            result(wirelab::demo::serve(listener).await)
+            let origins = wirelab_examples::origin::Origins::allow(allow_origin);
+            result(wirelab::demo::serve(listener, origins).await)
         }
-        Command::Echo { addr } => {
+        Command::Echo { addr, allow_origin } => {
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
             println!("wirelab echo: listening on ws://{addr}/ (Ctrl-C stops)");
-            result(wirelab::echo::serve(listener).await)
+            let mut options = wirelab::echo::options();
+            if !allow_origin.is_empty() {
+                options.allowed_origins = Some(allow_origin);
+            }
+            result(wirelab::echo::serve_with(listener, options).await)
         }
         Command::Ws { url, echo } => result(wirelab::ws_cmd::run(&url, echo).await),
         Command::Sse(SseArgs {

@@ -58,7 +58,7 @@ async fn stats_and_cut_follow_the_session_a_page_declares() {
 async fn stats_and_cut() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(wirelab::demo::serve(listener));
+    tokio::spawn(wirelab::demo::serve(listener, Default::default()));
 
     let (mut a, a_request) = open_stream(addr, "a").await;
     let (mut b, _) = open_stream(addr, "b").await;

@@ -13,6 +13,10 @@
 //! (that is backpressure). So sessions send with [`send`], which gives up after
 //! [`SEND_TIMEOUT`]: a client that floods a session and never reads its answers ends it,
 //! instead of holding it forever.
+//!
+//! Every upgrade is also checked for where it comes from: a page of another site is refused
+//! with 403, and one of the server's own pages, or a program that sends no `Origin`, is
+//! accepted ([`crate::origin`] says why).
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,6 +28,7 @@ use websocket::Message;
 use websocket::handshake::ServerOptions;
 
 use super::{Conn, Request, Response};
+use crate::origin::Origins;
 
 /// A server-side WebSocket over an upgraded hyper connection.
 pub type Ws = websocket::io::WebSocket<TokioIo<Upgraded>>;
@@ -50,7 +55,9 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 /// Upgrades `request` to a WebSocket and runs `session` on it in a task, until it returns or
 /// the server cuts the connection. Returns the `101` response (or the rejection) to send.
 /// A message over [`MAX_MESSAGE`] bytes ends the session with Close 1009; a peer silent past
-/// [`PING_INTERVAL`] gets a Ping, and is dropped if it neither answers nor reads.
+/// [`PING_INTERVAL`] gets a Ping, and is dropped if it neither answers nor reads. A request
+/// from a page of another origin than the server's own, or than the [`Origins`] in the
+/// request's extensions, gets 403.
 pub fn websocket<F, Fut>(request: &mut Request, conn: &Conn, session: F) -> Response
 where
     F: FnOnce(Ws, Conn) -> Fut + Send + 'static,
@@ -60,6 +67,8 @@ where
     options.config.limits.max_frame_size = MAX_MESSAGE;
     options.config.limits.max_message_size = MAX_MESSAGE;
     options.config.timeouts.ping_interval = Some(PING_INTERVAL);
+    let origins = request.extensions().get::<Origins>().cloned();
+    options.allowed_origins = Some(origins.unwrap_or_default().for_request(request.headers()));
     match websocket::io::upgrade(request, &options) {
         Ok((response, upgrading)) => {
             let conn = conn.clone();

@@ -28,6 +28,15 @@
 //! own machine, on loopback (the default address). Do not serve it on a network you do not
 //! trust.
 //!
+//! What keeps other sites' pages out is the origin check ([`wirelab_examples::origin`]): a
+//! WebSocket upgrade or a POST (a control, a chat message, a ticket) that a page of another
+//! origin makes gets 403 (its `Origin` present and not the demo's own, `Origin: null`
+//! included; for a POST, `Sec-Fetch-Site: cross-site` too), so a page elsewhere can neither
+//! chat as the user nor cut everyone's connections. `wirelab demo --allow-origin ORIGIN` admits another origin. The event streams
+//! and `/stats` need no check: they change nothing, and a page of another site cannot read
+//! them, since the demo sends no CORS header (`Access-Control-Allow-Origin`) that would let
+//! its browser hand the response over.
+//!
 //! A page opened with `?autotest=1` runs a scripted scenario by itself and logs one
 //! `RESULT {json}` line to the console; `conformance/tests/browser.rs` drives headless Chromium
 //! with it.
@@ -57,6 +66,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use tokio::net::TcpListener;
 use websocket::Message;
 use wirelab_examples::chat::Chat;
+use wirelab_examples::origin::Origins;
 use wirelab_examples::progress::Progress;
 use wirelab_examples::seats::Seats;
 use wirelab_examples::server::{self, Conn, Request, Response, Server, Ws};
@@ -106,15 +116,18 @@ struct Demo {
     room: Arc<WaitingRoom>,
     seats: Arc<Seats>,
     progress: Progress,
+    origins: Origins,
 }
 
 // ANCHOR: serve
-/// Serves the demo on `listener` until the listener fails.
+/// Serves the demo on `listener` until the listener fails. WebSocket upgrades and control
+/// POSTs are accepted from the demo's own pages, from programs that send no `Origin`, and
+/// from the pages of `origins`.
 ///
 /// # Errors
 ///
 /// When accepting fails for good (see [`server::serve`]).
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, origins: Origins) -> std::io::Result<()> {
     let server = Server::new();
     server.one_request_per_connection(true);
     let demo = Arc::new(Demo {
@@ -125,6 +138,7 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
         room: WaitingRoom::start(Duration::from_secs(1)),
         seats: Seats::new(),
         progress: Progress::default(),
+        origins,
     });
     let handler = server::handler(move |request, conn| demo.clone().route(request, conn));
     server::serve(listener, server, handler).await
@@ -132,8 +146,21 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 // ANCHOR_END: serve
 
 impl Demo {
-    async fn route(self: Arc<Self>, request: Request, conn: Conn) -> Response {
+    // ANCHOR: route_origins
+    async fn route(self: Arc<Self>, mut request: Request, conn: Conn) -> Response {
         self.sessions.tag(&request, &conn);
+        // Every request but a GET changes something (the demo's POSTs: a control, a chat
+        // message, a ticket), and a form on another site can send a POST with no script and
+        // no preflight: refuse other sites' here, once for all.
+        if request.method() != Method::GET
+            && let Err(why) = self.origins.check(request.headers())
+        {
+            let why = format!("cross-site request refused ({why})\n");
+            return text(StatusCode::FORBIDDEN, &why);
+        }
+        // The examples' WebSocket upgrades take the origins they allow from here.
+        request.extensions_mut().insert(self.origins.clone());
+        // ANCHOR_END: route_origins
         let path = request.uri().path().to_owned();
         let prefix = path.split('/').nth(1).unwrap_or_default();
         match prefix {
