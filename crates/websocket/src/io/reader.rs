@@ -20,12 +20,12 @@
 //!
 //! # Memory of an idle connection
 //!
-//! Servers hold many connections that say nothing for minutes. Each waits in a read with a
-//! 512-byte buffer; a 64 KiB buffer is used only while reads keep filling their buffer and the
-//! next bytes are already there, and is freed once the connection has been quiet for a
-//! second ("wait small, read big"). A task is as large as the largest state of its future, so the
-//! endings of a connection, which run once, are awaited through `Box::pin` (see `recv`), and
-//! what an idle connection holds while it waits is the read and its timer.
+//! Servers hold many connections that say nothing for minutes. Each waits in a read with a 512-byte
+//! buffer; a 64 KiB buffer is used only while reads keep filling their buffer and the next bytes
+//! are already there, and is freed once the connection has been quiet for a second ("wait small,
+//! read big"). A task is as large as the largest state of its future, so the endings of a
+//! connection, which run once, are awaited through `Box::pin` (see `recv`), and what an idle
+//! connection holds while it waits is the read and its timer.
 
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
@@ -121,15 +121,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         std::pin::pin!(self.stream.read_buf(buf)).poll(cx)
     }
 
-    /// Waits for input, writing what is queued meanwhile (our Pongs, a Close reply, or a
-    /// message the sender left). It returns early, with [`Input::StateChanged`], when the
-    /// connection is no longer in `waited_in`: after a split, the sender's Close starts the
-    /// closing handshake while this wait runs, and the wait's deadline must become the
-    /// closing one (the sender wakes the reader for that: see `WriteWaiters`). While `Limits::write_buffer_size` or more is queued behind
-    /// the frames being written, and the socket takes no more, it does not read: a peer that
-    /// sends Pings and reads none of our Pongs is slowed down, not buffered for. (The frames
-    /// being written are not counted: a sender blocked on one large message must not stop the
-    /// reader, which is how that sender learns that the peer failed the connection.)
+    /// Waits for input, writing what is queued meanwhile (our Pongs, a Close reply, or a message
+    /// the sender left). It returns early, with [`Input::StateChanged`], when the connection is no
+    /// longer in `waited_in`: after a split, the sender's Close starts the closing handshake while
+    /// this wait runs, and the wait's deadline must become the closing one (the sender wakes the
+    /// reader for that: see `WriteWaiters`). While `Limits::write_buffer_size` or more is queued
+    /// behind the frames being written, and the socket takes no more, it does not read: a peer that
+    /// sends Pings and reads none of our Pongs is slowed down, not buffered for. (The frames being
+    /// written are not counted: a sender blocked on one large message must not stop the reader,
+    /// which is how that sender learns that the peer failed the connection.)
     // ANCHOR: poll_input
     fn poll_input(
         &mut self,
