@@ -144,9 +144,8 @@ impl History {
                 // enough to recognise it: echoing it whole would let a client make the server
                 // write back whatever it sent (up to a request head's size, on every
                 // reconnection), and the client knows its own id anyway.
-                let shown = &last_event_id[..last_event_id.floor_char_boundary(MAX_ID_LEN)];
                 let gap = Event::new()
-                    .data(shown)
+                    .data(bounded_id(last_event_id))
                     .event(GAP_EVENT_TYPE)
                     .unwrap_or_default();
                 std::iter::once(Published::new(gap))
@@ -156,6 +155,14 @@ impl History {
         }
     }
     // ANCHOR_END: replay
+}
+
+/// At most [`MAX_ID_LEN`] bytes of `last_event_id`, cut at a character boundary: the whole id
+/// whenever a [`History`] could have given it out. It is what the gap notice repeats, and what
+/// a server that records the ids its clients send can keep without letting a client choose how
+/// much it holds.
+pub fn bounded_id(last_event_id: &str) -> &str {
+    &last_event_id[..last_event_id.floor_char_boundary(MAX_ID_LEN)]
 }
 
 // ANCHOR: issued
