@@ -7,14 +7,14 @@
 //! tabs of one page count apart.
 //!
 //! Everything in a tag comes from a peer, so a tag holds a bounded amount of it: at most
-//! [`MAX_TAG_LEN`] bytes of session and of transport and [`MAX_ID_LEN`] bytes of
-//! `Last-Event-ID`, and only for as long as the server reports the connection (every open one
-//! and a fixed number of closed ones).
+//! [`MAX_TAG_LEN`] bytes of session and of transport and
+//! [`MAX_ID_LEN`](sse::history::MAX_ID_LEN) bytes of `Last-Event-ID`, and only for as long as
+//! the server reports the connection (every open one and a fixed number of closed ones).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use sse::history::{MAX_ID_LEN, bounded_id};
+use sse::history::bounded_id;
 use wirelab_examples::server::{self, Conn, Request, Server};
 
 /// The longest `session` or `transport` the demo records. The pages draw 8-character session
@@ -146,6 +146,7 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
+    use sse::history::MAX_ID_LEN;
 
     /// What the tags hold: each record, and the bytes of it a peer chose.
     fn held_bytes(sessions: &Sessions) -> usize {
