@@ -391,9 +391,9 @@ mod tests {
     fn a_long_unknown_id_gets_a_bounded_gap_notice_that_parses() {
         let mut history = History::new(2);
         history.push(Event::new().data("kept"));
-        // Longer than any id the history gives out, digits or not; `é` is two bytes, so a cut
-        // at 20 bytes falls inside none of them, and `9` once more makes the cut fall inside
-        // one.
+        // Longer than any id the history gives out, digits or not. `é` is two bytes: ten of
+        // them end at byte 20, and a leading `9` puts byte 20 inside the tenth, so the cut has
+        // to step back to a character boundary.
         let long_ids = [
             "1".repeat(16 * 1024),
             "x".repeat(60 * 1024),
