@@ -9,10 +9,11 @@
 //!   `capacity` of them. Memory is bounded; the price is that a client away for too long
 //!   cannot get everything back.
 //! - Such a client is told so, clearly: its replay starts with an event of type
-//!   [`GAP_EVENT_TYPE`] (`"history-gap"`) whose data is the id the client sent, followed by
-//!   everything the history still holds. A client that does not listen for that type loses
-//!   nothing by it (`EventSource` only calls `onmessage` for type `message`). An id the history
-//!   never gave out, from before a server restart say, is treated the same way.
+//!   [`GAP_EVENT_TYPE`] (`"history-gap"`) whose data is the id the client sent (at most
+//!   [`MAX_ID_LEN`] bytes of it), followed by everything the history still holds. A client
+//!   that does not listen for that type loses nothing by it (`EventSource` only calls
+//!   `onmessage` for type `message`). An id the history could not have given out, from before
+//!   a server restart or longer than any of its ids, is treated the same way.
 //! - [`Hub`] puts a history beside a tokio broadcast channel, so that a subscriber gets the
 //!   replay and then the live events with none lost or doubled in between. A subscriber too
 //!   slow to keep up with the channel has its stream ended; its client reconnects with its
@@ -37,6 +38,11 @@ use crate::Event;
 // ANCHOR: gap_type
 /// The event type of the notice that a replay is incomplete.
 pub const GAP_EVENT_TYPE: &str = "history-gap";
+
+/// The longest id a [`History`] gives out: its ids are `u64`s in decimal, and `u64::MAX` has
+/// 20 digits. A `Last-Event-ID` any longer names none of its events, and the gap notice
+/// repeats at most this many bytes of the id it answers.
+pub const MAX_ID_LEN: usize = 20;
 // ANCHOR_END: gap_type
 
 // ANCHOR: published
@@ -118,22 +124,28 @@ impl History {
 
     // ANCHOR: replay
     /// What a client that last saw `last_event_id` has missed, in order. When the history can
-    /// no longer tell (the id fell out of it, or is unknown), the replay starts with a
-    /// [`GAP_EVENT_TYPE`] event and then holds every event still kept.
+    /// no longer tell (the id fell out of it, or is not one it could have given out), the
+    /// replay starts with a [`GAP_EVENT_TYPE`] event and then holds every event still kept.
     pub fn replay(&self, last_event_id: &str) -> Vec<Published> {
         let newest = self.next_id - 1;
         let oldest = self.events.front().map_or(self.next_id, |(id, _)| *id);
-        match last_event_id.parse::<u64>() {
+        match issued(last_event_id) {
             // The client has seen everything up to `seen`, and we hold everything after it.
-            Ok(seen) if seen <= newest && seen + 1 >= oldest => self
+            Some(seen) if seen <= newest && seen + 1 >= oldest => self
                 .events
                 .iter()
                 .filter(|(id, _)| *id > seen)
                 .map(|(_, event)| event.clone())
                 .collect(),
             _ => {
+                // The notice names the id it answers, so that a client (or a person reading
+                // the stream) sees which one could not be continued. Every id this history
+                // could have given out fits whole; a longer one is cut to its first bytes,
+                // enough to recognise it: echoing it whole would let a client make the server
+                // write back whatever it sent (up to a request head's size, on every
+                // reconnection), and the client knows its own id anyway.
                 let gap = Event::new()
-                    .data(last_event_id)
+                    .data(bounded_id(last_event_id))
                     .event(GAP_EVENT_TYPE)
                     .unwrap_or_default();
                 std::iter::once(Published::new(gap))
@@ -144,6 +156,30 @@ impl History {
     }
     // ANCHOR_END: replay
 }
+
+/// At most [`MAX_ID_LEN`] bytes of `last_event_id`, cut at a character boundary: the whole id
+/// whenever a [`History`] could have given it out. It is what the gap notice repeats, and what
+/// a server that records the ids its clients send can keep without letting a client choose how
+/// much it holds.
+pub fn bounded_id(last_event_id: &str) -> &str {
+    &last_event_id[..last_event_id.floor_char_boundary(MAX_ID_LEN)]
+}
+
+// ANCHOR: issued
+/// The number `last_event_id` names if this history could have given it out: the decimal
+/// form that [`History::push`] writes, so no sign, no leading zero, at most [`MAX_ID_LEN`]
+/// digits. The HTML Standard lets an id be any string without NUL (§9.2.6), so a client may
+/// send anything; an id we could not have sent is unknown, the same case as one older than
+/// the history, and gets the gap notice rather than a guess at what it meant (`"05"` or
+/// `"+5"` would parse as 5, but no event of ours was ever called that).
+fn issued(last_event_id: &str) -> Option<u64> {
+    if last_event_id.len() > MAX_ID_LEN {
+        return None;
+    }
+    let seen = last_event_id.parse::<u64>().ok()?;
+    (seen.to_string() == last_event_id).then_some(seen)
+}
+// ANCHOR_END: issued
 
 /// Publishes events to any number of subscribers, live, with replay on reconnection.
 ///
@@ -341,13 +377,53 @@ mod tests {
             "2 is just before the oldest"
         );
         assert!(history.replay("5").is_empty());
-        for lost in ["1", "6", "x", ""] {
+        // "03" and "+3" would parse as 3, but the history never wrote them.
+        for lost in ["1", "6", "x", "", "03", "+3"] {
             let replay = history.replay(lost);
             assert_eq!(replay.len(), 4, "{lost:?}");
             assert_eq!(data(&replay)[0], (Some(GAP_EVENT_TYPE), Some(lost)));
         }
     }
     // ANCHOR_END: test_replay
+
+    // ANCHOR: test_long_id
+    #[test]
+    fn a_long_unknown_id_gets_a_bounded_gap_notice_that_parses() {
+        let mut history = History::new(2);
+        history.push(Event::new().data("kept"));
+        // Longer than any id the history gives out, digits or not. `é` is two bytes: ten of
+        // them end at byte 20, and a leading `9` puts byte 20 inside the tenth, so the cut has
+        // to step back to a character boundary.
+        let long_ids = [
+            "1".repeat(16 * 1024),
+            "x".repeat(60 * 1024),
+            "é".repeat(1000),
+            format!("9{}", "é".repeat(1000)),
+        ];
+        for id in &long_ids {
+            let replay = history.replay(id);
+            let wire: Vec<u8> = replay.iter().flat_map(|e| e.wire().to_vec()).collect();
+            let (items, error) = crate::parser::parse_all(&wire, crate::ParserConfig::default());
+            assert!(error.is_none(), "{error:?}");
+            let events: Vec<_> = items
+                .into_iter()
+                .filter_map(|item| match item {
+                    crate::Item::Event(e) => Some((e.event_type, e.data)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(events.len(), 2, "the notice, then the kept event");
+            let (event_type, shown) = &events[0];
+            assert_eq!(event_type, GAP_EVENT_TYPE);
+            assert!(shown.len() <= MAX_ID_LEN && shown.len() > MAX_ID_LEN - 4);
+            assert!(id.starts_with(shown.as_str()), "a prefix of the id");
+            assert_eq!(events[1].1, "kept");
+        }
+        // The longest id the history could have given out is still read as a number.
+        assert_eq!(u64::MAX.to_string().len(), MAX_ID_LEN);
+        assert_eq!(issued(&u64::MAX.to_string()), Some(u64::MAX));
+    }
+    // ANCHOR_END: test_long_id
 
     #[test]
     fn a_published_event_is_encoded_once_and_shared() {

@@ -5,11 +5,22 @@
 //! The examples' server counts bytes per connection and knows nothing of pages; this file ties
 //! the two together by connection number. Each page load draws a random session name, so two
 //! tabs of one page count apart.
+//!
+//! Everything in a tag comes from a peer, so a tag holds a bounded amount of it: at most
+//! [`MAX_TAG_LEN`] bytes of session and of transport and
+//! [`MAX_ID_LEN`](sse::history::MAX_ID_LEN) bytes of `Last-Event-ID`, and only for as long as
+//! the server reports the connection (every open one and a fixed number of closed ones).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use sse::history::bounded_id;
 use wirelab_examples::server::{self, Conn, Request, Server};
+
+/// The longest `session` or `transport` the demo records. The pages draw 8-character session
+/// names and name their transports with a word (`sse`, `ws`, `post`, `progress`, ...); a
+/// longer one comes from no page, and its request is answered but not counted.
+const MAX_TAG_LEN: usize = 32;
 
 /// What a connection's request declared about itself.
 #[derive(Debug)]
@@ -46,20 +57,28 @@ impl Sessions {
     }
 
     // ANCHOR: tag
-    /// Records the request's `session` and `transport` query parameters (if both are present),
-    /// and its `Last-Event-ID` header, against the connection it came on.
+    /// Records the request's `session` and `transport` query parameters (if both are present
+    /// and at most [`MAX_TAG_LEN`] bytes), and its `Last-Event-ID` header, against the
+    /// connection it came on.
     pub(super) fn tag(&self, request: &Request, conn: &Conn) {
-        let session = server::query_param(request.uri(), "session");
-        let transport = server::query_param(request.uri(), "transport");
-        let (Some(session), Some(transport)) = (session, transport) else {
+        let param = |name| {
+            server::query_param(request.uri(), name).filter(|value| value.len() <= MAX_TAG_LEN)
+        };
+        let (Some(session), Some(transport)) = (param("session"), param("transport")) else {
             return;
         };
-        let last_event_id = sse::server::last_event_id(request).map(str::to_owned);
-        // The server reports a bounded number of closed connections, oldest first; a tag for
-        // one it no longer reports would never be read again.
-        let oldest = self.server.connections().first().map_or(0, |c| c.id);
+        // The ids this server gives out are numbers of at most `MAX_ID_LEN` digits, and those
+        // are kept whole. A longer id is none of ours: its first `MAX_ID_LEN` bytes say in
+        // `/stats` what it began with, and keeping more would let a client choose how much the
+        // demo holds for as long as the tag lives.
+        let last_event_id = sse::server::last_event_id(request).map(|id| bounded_id(id).to_owned());
+        // The server reports every open connection and a bounded number of closed ones; a tag
+        // for a connection it no longer reports would never be read again. (Tags newer than
+        // the oldest reported connection are not enough: one long-lived stream would keep
+        // every tag after it.)
+        let reported: Vec<u64> = self.server.connections().iter().map(|c| c.id).collect();
         let mut tags = self.tags();
-        tags.retain(|id, _| *id >= oldest);
+        tags.retain(|id, _| reported.binary_search(id).is_ok());
         let tag = Tag {
             session,
             transport,
@@ -116,4 +135,92 @@ impl Sessions {
             .collect();
         self.server.cut_where(|id| ids.contains(&id))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http::StatusCode;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use sse::history::MAX_ID_LEN;
+
+    /// What the tags hold: each record, and the bytes of it a peer chose.
+    fn held_bytes(sessions: &Sessions) -> usize {
+        sessions
+            .tags()
+            .values()
+            .map(|tag| {
+                size_of::<(u64, Tag)>()
+                    + tag.session.len()
+                    + tag.transport.len()
+                    + tag.last_event_id.as_ref().map_or(0, String::len)
+            })
+            .sum()
+    }
+
+    /// One request on its own connection, answered and closed.
+    async fn get(addr: std::net::SocketAddr, path: &str, last_event_id: &str) {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nLast-Event-ID: {last_event_id}\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.expect("read");
+        assert!(response.starts_with(b"HTTP/1.1 200"), "{path}");
+    }
+
+    // ANCHOR: test_records
+    #[tokio::test]
+    async fn what_a_peer_sends_is_held_in_bounded_records() {
+        let server = Server::new();
+        server.one_request_per_connection(true);
+        let sessions = Arc::new(Sessions::new(server.clone()));
+        let tagger = sessions.clone();
+        let handler = server::handler(move |request, conn| {
+            tagger.tag(&request, &conn);
+            async { server::full(StatusCode::OK, "text/plain", "") }
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(server::serve(listener, server.clone(), handler));
+
+        // One connection stays open for the whole test, older than all the others.
+        let _open = TcpStream::connect(addr).await.expect("connect");
+        // More requests than the server reports closed connections, each with an id that
+        // fills most of the 16 KiB a request head may have.
+        let long_id = "9".repeat(15 * 1024);
+        for _ in 0..1100 {
+            get(addr, "/static/demo.css?session=s&transport=css", &long_id).await;
+        }
+        // A session or transport no page would send is not recorded.
+        let long = "x".repeat(MAX_TAG_LEN + 1);
+        get(addr, &format!("/?session={long}&transport=css"), "1").await;
+        get(addr, &format!("/?session=t&transport={long}"), "1").await;
+        // An id this server could have given out is kept whole.
+        get(addr, "/?session=u&transport=sse", "42").await;
+
+        let reported = server.connections().len();
+        assert!(sessions.tags().len() <= reported);
+        let bound = reported * (size_of::<(u64, Tag)>() + 2 * MAX_TAG_LEN + MAX_ID_LEN);
+        let held = held_bytes(&sessions);
+        assert!(held <= bound, "{held} bytes held, more than {bound}");
+        println!("{} tags hold {held} bytes", sessions.tags().len());
+        // 1,100 ids of 15 KiB would be 16 MiB.
+        assert!(held < 1 << 20, "{held} bytes held");
+
+        let ids = &sessions.stats("s")["transports"]["css"]["last_event_ids"];
+        let ids = ids.as_array().expect("an array");
+        assert!(!ids.is_empty());
+        assert!(ids.iter().all(|id| id == &long_id[..MAX_ID_LEN]));
+        assert_eq!(sessions.stats(&long)["transports"], serde_json::json!({}));
+        assert_eq!(sessions.stats("t")["transports"], serde_json::json!({}));
+        let ids = &sessions.stats("u")["transports"]["sse"]["last_event_ids"];
+        assert_eq!(ids, &serde_json::json!(["42"]));
+    }
+    // ANCHOR_END: test_records
 }
