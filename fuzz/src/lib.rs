@@ -275,9 +275,10 @@ fn connection_limits() -> Limits {
 type Outcome = (Vec<Message>, Option<String>, Vec<(FrameHeader, Vec<u8>)>);
 
 /// `ws_connection`: a server's and a client's connection, fed arbitrary bytes in arbitrary
-/// pieces, never panic; after an error `next_event` returns nothing more; no message is over
-/// the limits; what they send is a sequence of whole frames, masked exactly when the client
-/// sends them; and the messages, error and frames are the same whatever the cutting.
+/// pieces, never panic; after an error `next_event` returns nothing more and nothing more is
+/// sent; no message is over the limits; each time their output is taken it is a sequence of
+/// whole frames, masked exactly when the client sends them; and the messages, error and frames
+/// are the same whatever the cutting.
 pub fn ws_connection(input: &[u8]) {
     for role in [Role::Server, Role::Client] {
         let pieced = run_connection(role, pieces(input));
@@ -292,15 +293,17 @@ fn run_connection<'a>(role: Role, pieces: impl Iterator<Item = &'a [u8]>) -> Out
     let mut conn = Connection::new(role, limits);
     let mut messages = Vec::new();
     let mut error = None;
-    let mut output = Vec::new();
+    let mut frames = Vec::new();
     for piece in pieces {
+        let failed = error.is_some();
         conn.receive(piece);
         drain_connection(&mut conn, &mut messages, &mut error);
-        output.extend_from_slice(&conn.take_output());
+        let sent = take_frames(&mut conn, &mut frames);
+        assert!(!(failed && sent), "frames sent after the error");
     }
     conn.receive_eof();
     drain_connection(&mut conn, &mut messages, &mut error);
-    output.extend_from_slice(&conn.take_output());
+    take_frames(&mut conn, &mut frames);
 
     for message in &messages {
         let len = match message {
@@ -314,8 +317,13 @@ fn run_connection<'a>(role: Role, pieces: impl Iterator<Item = &'a [u8]>) -> Out
         };
         assert!(len <= limits.max_message_size, "a message over the limit");
     }
+    (messages, error.map(|e| format!("{e:?}")), frames)
+}
 
-    let mut frames = Vec::new();
+/// Takes the connection's output, which must be whole frames, masked exactly when a client
+/// sends them, and appends them to `frames`; returns whether there were any.
+fn take_frames(conn: &mut Connection, frames: &mut Vec<(FrameHeader, Vec<u8>)>) -> bool {
+    let output = conn.take_output();
     let mut rest = &output[..];
     while !rest.is_empty() {
         let Ok(Some((frame, len))) = Frame::decode(rest) else {
@@ -323,7 +331,7 @@ fn run_connection<'a>(role: Role, pieces: impl Iterator<Item = &'a [u8]>) -> Out
         };
         assert_eq!(
             frame.header.mask.is_some(),
-            role == Role::Client,
+            conn.role() == Role::Client,
             "only a client masks, and always"
         );
         frames.push((
@@ -335,7 +343,7 @@ fn run_connection<'a>(role: Role, pieces: impl Iterator<Item = &'a [u8]>) -> Out
         ));
         rest = &rest[len..];
     }
-    (messages, error.map(|e| format!("{e:?}")), frames)
+    !output.is_empty()
 }
 
 /// Takes the connection's events until it needs more input; after an error, checks that
