@@ -144,6 +144,28 @@ fn handshake_limits() -> Limits {
     }
 }
 
+/// Feeds a handshake `input` in the pieces its first byte chooses, until `receive` finishes
+/// (with the head, whose bytes after it `rest` names, or with an error); the pieces after the
+/// end are added to those bytes, so the outcome compares with one read of the whole input.
+fn receive_in_pieces<T>(
+    input: &[u8],
+    mut receive: impl FnMut(&[u8]) -> Result<Option<T>, websocket::Error>,
+    rest: impl Fn(&mut T) -> &mut Vec<u8>,
+) -> Option<Result<T, websocket::Error>> {
+    let mut pieces = pieces(input);
+    for piece in &mut pieces {
+        match receive(piece) {
+            Ok(None) => {}
+            Ok(Some(mut done)) => {
+                pieces.for_each(|piece| rest(&mut done).extend_from_slice(piece));
+                return Some(Ok(done));
+            }
+            Err(error) => return Some(Err(error)),
+        }
+    }
+    None
+}
+
 /// `ws_handshake_server`: the server's handshake never panics; its outcome (the request and
 /// the bytes after it, or the error) is the same whatever the cutting of its input; and
 /// `check_request`, with and without an origin allow-list and a subprotocol choice, either
@@ -154,22 +176,7 @@ pub fn ws_handshake_server(input: &[u8]) {
     let whole = whole.transpose();
 
     let mut handshake = ServerHandshake::new(&limits);
-    let mut outcome = None;
-    let mut pieces = pieces(input);
-    for piece in &mut pieces {
-        match handshake.receive(piece) {
-            Ok(None) => {}
-            Ok(Some((request, mut rest))) => {
-                pieces.for_each(|piece| rest.extend_from_slice(piece));
-                outcome = Some(Ok((request, rest)));
-                break;
-            }
-            Err(error) => {
-                outcome = Some(Err(error));
-                break;
-            }
-        }
-    }
+    let outcome = receive_in_pieces(input, |piece| handshake.receive(piece), |(_, rest)| rest);
     assert_eq!(
         format!("{outcome:?}"),
         format!("{whole:?}"),
@@ -232,22 +239,7 @@ pub fn ws_handshake_client(input: &[u8]) {
     let whole = new().0.receive(data(input)).transpose();
 
     let mut handshake = new().0;
-    let mut outcome = None;
-    let mut pieces = pieces(input);
-    for piece in &mut pieces {
-        match handshake.receive(piece) {
-            Ok(None) => {}
-            Ok(Some((response, protocol, mut rest))) => {
-                pieces.for_each(|piece| rest.extend_from_slice(piece));
-                outcome = Some(Ok((response, protocol, rest)));
-                break;
-            }
-            Err(error) => {
-                outcome = Some(Err(error));
-                break;
-            }
-        }
-    }
+    let outcome = receive_in_pieces(input, |piece| handshake.receive(piece), |(_, _, rest)| rest);
     assert_eq!(
         format!("{outcome:?}"),
         format!("{whole:?}"),

@@ -293,17 +293,18 @@ mod tests {
         assert!(matches!(result, Err(Error::CloseTimeout)), "{result:?}");
     }
 
-    /// `Timeouts::close` bounds the closing handshake only: a server whose Close comes late
-    /// but in time, and whose FIN follows within `linger`, is a clean close, even if the two
-    /// together take longer than `Timeouts::close`.
-    #[tokio::test(start_paused = true)]
-    async fn close_is_clean_when_the_fin_comes_after_the_close_deadline() {
+    /// A server, by hand over `peer`, that waits for the client's Close, answers it after
+    /// `close_after`, closes TCP `fin_after` later (it closes first, §7.1.1), and returns what
+    /// its next read gets: 0 once the client's FIN has followed.
+    fn closing_server(
+        peer: tokio::io::DuplexStream,
+        close_after: Duration,
+        fin_after: Duration,
+    ) -> tokio::task::JoinHandle<usize> {
         use crate::config::Limits;
         use tokio::io::AsyncReadExt as _;
 
-        let (a, peer) = tokio::io::duplex(4096);
-        let mut ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
-        let server = tokio::spawn(async move {
+        tokio::spawn(async move {
             let (mut read, mut write) = tokio::io::split(peer);
             let mut conn = Connection::new(Role::Server, Limits::default());
             let mut buf = vec![0; 1024];
@@ -314,13 +315,23 @@ mod tests {
                     break;
                 }
             }
-            // The Close 4 s in (the deadline is 5 s), the FIN 3 s later.
-            tokio::time::sleep(Duration::from_secs(4)).await;
+            tokio::time::sleep(close_after).await;
             write.write_all(&conn.take_output()).await.expect("duplex");
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            tokio::time::sleep(fin_after).await;
             write.shutdown().await.expect("duplex");
             read.read(&mut buf).await.expect("duplex")
-        });
+        })
+    }
+
+    /// `Timeouts::close` bounds the closing handshake only: a server whose Close comes late
+    /// but in time, and whose FIN follows within `linger`, is a clean close, even if the two
+    /// together take longer than `Timeouts::close`.
+    #[tokio::test(start_paused = true)]
+    async fn close_is_clean_when_the_fin_comes_after_the_close_deadline() {
+        let (a, peer) = tokio::io::duplex(4096);
+        let mut ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
+        // The Close 4 s in (the deadline is 5 s), the FIN 3 s later.
+        let server = closing_server(peer, Duration::from_secs(4), Duration::from_secs(3));
         ws.close(1000, "bye").await.expect("a clean close");
         assert_eq!(server.await.expect("no panic"), 0, "our FIN followed");
     }
@@ -329,28 +340,9 @@ mod tests {
     /// server's, the server's FIN, then our own FIN, so the server's read ends too.
     #[tokio::test(start_paused = true)]
     async fn a_clients_close_ends_with_its_fin_after_the_servers() {
-        use crate::config::Limits;
-        use tokio::io::AsyncReadExt as _;
-
         let (a, peer) = tokio::io::duplex(4096);
         let mut ws = WebSocket::from_stream(a, Role::Client, Config::default(), &[], None);
-        let server = tokio::spawn(async move {
-            let (mut read, mut write) = tokio::io::split(peer);
-            let mut conn = Connection::new(Role::Server, Limits::default());
-            let mut buf = vec![0; 1024];
-            loop {
-                let n = read.read(&mut buf).await.expect("duplex");
-                conn.receive(&buf[..n]);
-                if let Some(Message::Close(_)) = conn.next_event().expect("valid frames") {
-                    break;
-                }
-            }
-            // Our reply, then the server closes TCP first.
-            write.write_all(&conn.take_output()).await.expect("duplex");
-            write.shutdown().await.expect("duplex");
-            // The client's FIN follows: the read ends, with nothing more.
-            read.read(&mut buf).await.expect("duplex")
-        });
+        let server = closing_server(peer, Duration::ZERO, Duration::ZERO);
         ws.close(1000, "bye").await.expect("a clean close");
         let after_fin = tokio::time::timeout(Duration::from_secs(1), server).await;
         assert_eq!(after_fin.expect("the client closed").expect("no panic"), 0);
