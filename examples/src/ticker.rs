@@ -158,8 +158,9 @@ impl Ticker {
             let reply = tokio::select! {
                 tick = ticks.next() => match tick {
                     Some(tick) => ws_text(&tick),
-                    // Too slow for the live feed: say so with a Close (1013, "try again
-                    // later", RFC 6455 §11.7), and let the client resume from its last id.
+                    // Too slow for the live feed: say so with a Close (1013, "Try Again
+                    // Later", from the IANA registry that RFC 6455 §11.7 created; the RFC
+                    // itself does not define it), and let the client resume from its last id.
                     None => {
                         let _ = server::close(&mut sender, 1013, "too slow for the live feed").await;
                         break;

@@ -1,7 +1,8 @@
 //! The client: an `EventSource` that you drive with `.next().await`.
 //!
-//! HTML §9.2.3 "Processing model" describes what a browser's `EventSource` does, and this
-//! client does the same, over plain HTTP/1.1 (`http://` URLs; no TLS):
+//! The HTML Standard describes what a browser's `EventSource` does in §9.2.2 (the constructor:
+//! the request, and the checks of the response) and §9.2.3 "Processing model" (announcing,
+//! reestablishing and failing the connection), and this client does the same, over plain HTTP/1.1 (`http://` URLs; no TLS):
 //!
 //! - It sends `GET` with `Accept: text/event-stream` and `Cache-Control: no-cache`, and, once
 //!   it knows a last event ID, `Last-Event-ID` on every reconnection (§9.2.4).
@@ -180,7 +181,8 @@ impl fmt::Display for Disconnect {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// HTTP 204 No Content: the server's way to say "stop reconnecting" (HTML §9.2.7).
+    /// HTTP 204 No Content: the server's way to say "stop reconnecting" (HTML §9.2.1 names it; to
+    /// §9.2.2 it is one of the statuses that are not 200, which fail the connection).
     NoContent,
     /// A status other than 200 (after redirects).
     Status(u16),
@@ -494,7 +496,7 @@ impl Client {
             let (response, task) = self.request(&url).await?;
             let status = response.status();
             if status == StatusCode::OK {
-                // HTML §9.2.3: announce the connection only if the Content-Type's essence is
+                // HTML §9.2.2, the constructor's fetch: announce the connection only if the Content-Type's essence is
                 // text/event-stream; parameters such as charset are ignored.
                 let content_type = response
                     .headers()

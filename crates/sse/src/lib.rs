@@ -30,7 +30,8 @@
 //!   - [`http1`] (feature `http1`, on by default): the same response without hyper, on a
 //!     hand-written HTTP/1.1 path that holds far less memory per idle connection;
 //!   - [`history`]: a bounded replay history, so a reconnecting client gets what it missed;
-//!   - [`client`]: an `EventSource`-like reconnecting client (§9.2.3, "Processing model");
+//!   - [`client`]: an `EventSource`-like reconnecting client (§9.2.2, the constructor, and §9.2.3,
+//!     "Processing model");
 //!   - [`backoff`]: the reconnection delay policy the client uses.
 //!
 //! The errors of every layer are one enum, [`Error`].

@@ -25,7 +25,9 @@
 //! # Closing
 //!
 //! Either side starts the closing handshake by sending a Close; the other answers with one
-//! Close, and neither sends anything after its Close (§5.5.1). The server then closes the TCP
+//! Close. §5.5.1 forbids data frames after a Close; this connection sends no frame at all after
+//! its Close, not even a Pong, which the RFC would allow: the peer is leaving, and one rule is
+//! simpler to hold and to test. The server then closes the TCP
 //! connection first (§7.1.1), so that the TIME_WAIT state stays on the server; the client
 //! waits for that, with a timeout (the I/O layer's job). A rule broken by the peer _Fails the
 //! WebSocket Connection_ (§7.1.7): we send a Close with the error's code and stop reading.
@@ -360,7 +362,8 @@ impl Connection {
         match header.opcode {
             OpCode::Ping => {
                 // §5.5.2: answer a Ping with a Pong carrying the same payload, unless our
-                // Close is already sent (§5.5.1: nothing after Close).
+                // Close is already sent: §5.5.1 forbids only data frames after a Close, but this
+                // connection sends nothing after its own (see "Closing" above).
                 if self.state == State::Open {
                     self.write_frame(OpCode::Pong, true, &payload)?;
                 }
@@ -510,7 +513,8 @@ impl Connection {
     /// Appends one frame to the output, masked with a fresh key if we are the client.
     // ANCHOR: write_frame
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
-        // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close".
+        // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close"; this
+        // connection holds the stricter rule of sending no frame at all after it.
         if self.state != State::Open {
             return Err(Error::AlreadyClosed);
         }

@@ -107,7 +107,8 @@ pub enum Error {
     KeepaliveTimeout,
     /// The peer did not complete the closing handshake in time (close code 1006).
     CloseTimeout,
-    /// A message was sent after the Close frame (§5.5.1: nothing may follow it), or after the
+    /// A message was sent after the Close frame (§5.5.1 forbids data frames after it, and this
+    /// crate sends no frame at all after it), or after the
     /// connection ended; or the connection ended while a `Sender` waited to write it.
     AlreadyClosed,
     /// The application asked for something the protocol forbids: a control payload over 125
