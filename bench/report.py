@@ -334,6 +334,40 @@ def main():
                       "WireLab / axum"], rows))
     out.append("")
 
+    # ---- the same deliveries over both protocols, WireLab's servers only
+    ws_fan = defaultdict(list)
+    for r in records:
+        if r.get("kind") == "ws-fan-out":
+            ws_fan[r["clients"]].append(r)
+    rows = []
+    for clients in sorted(ws_fan):
+        ws = ws_fan[clients]
+        ws_cpu = statistics.median(r["server_cpu_us_per_event"] for r in ws)
+        rows.append([clients, ws[0]["events_per_client"], "WebSocket (wirelab)",
+                     spread([r["events_per_sec"] for r in ws]),
+                     spread([r["server_cpu_us_per_event"] for r in ws], "{:.2f}"), "1.00x"])
+        for name in ("wirelab", "wirelab-http1"):
+            sse_runs = fan.get((clients, name), [])
+            if not sse_runs:
+                continue
+            sse_cpu = statistics.median(r["server_cpu_us_per_event"] for r in sse_runs)
+            rows.append([clients, sse_runs[0]["events_per_client"], f"SSE ({name})",
+                         spread([r["events_per_sec"] for r in sse_runs]),
+                         spread([r["server_cpu_us_per_event"] for r in sse_runs], "{:.2f}"),
+                         f"{sse_cpu / ws_cpu:.2f}x" if ws_cpu else ""])
+    if rows:
+        out.append("### One message to many clients: SSE against WebSocket")
+        out.append("")
+        out.append("The same deliveries over both protocols, from WireLab's own servers in the same "
+                   "rounds: the clients connect, then the server sends each of them the same "
+                   "20-byte text, as an event or as a Text frame. Server CPU per delivered message "
+                   "(user + system, from /proc) is the like-for-like figure; the last column is "
+                   "each server's CPU per message over the WebSocket server's (below 1: lighter).")
+        out.append("")
+        out.append(table(["clients", "messages each", "server", "messages/s",
+                          "server CPU us/message", "CPU vs WebSocket"], rows))
+        out.append("")
+
     # ---- idle
     rows = []
     for r in records:

@@ -105,8 +105,9 @@ fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-/// Opens a WebSocket connection with WireLab's sans-I/O client handshake.
-async fn ws_connect(addr: &str) -> Result<TcpStream> {
+/// Opens a WebSocket connection with WireLab's sans-I/O client handshake; returns the bytes
+/// that came after the `101` too (frames the server sent at once).
+async fn ws_connect(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let config = websocket::Limits::default();
@@ -120,10 +121,10 @@ async fn ws_connect(addr: &str) -> Result<TcpStream> {
             return Err("the server closed during the handshake".into());
         }
         if let Some((response, _, leftover)) = handshake.receive(&buf[..n])? {
-            if response.status != 101 || !leftover.is_empty() {
+            if response.status != 101 {
                 return Err(format!("handshake answered {}", response.status).into());
             }
-            return Ok(stream);
+            return Ok((stream, leftover.to_vec()));
         }
     }
 }
@@ -194,7 +195,11 @@ pub(crate) async fn echo(server: &Server, load: EchoLoad) -> Result<EchoResult> 
     // All connections first, a few at a time, then the clock starts.
     let mut streams = Vec::with_capacity(load.connections);
     for _ in 0..load.connections {
-        streams.push(ws_connect(&server.addr).await?);
+        let (stream, leftover) = ws_connect(&server.addr).await?;
+        if !leftover.is_empty() {
+            return Err("an echo server sent frames before it was asked".into());
+        }
+        streams.push(stream);
     }
     let cpu_before = server.cpu()?;
     let start = Instant::now();
@@ -337,7 +342,16 @@ async fn echo_connection(
     Ok((rtts, last))
 }
 
-/// SSE fan-out: what was measured.
+/// Which protocol a fan-out's clients speak.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FanOutKind {
+    /// `GET /events`; an event is counted at its blank line.
+    Sse,
+    /// A WebSocket; a message is counted at the header of its final frame.
+    WebSocket,
+}
+
+/// SSE or WebSocket fan-out: what was measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct FanOutResult {
     /// Connected clients.
@@ -356,6 +370,7 @@ pub(crate) struct FanOutResult {
 /// in) and waits until each has received them all.
 pub(crate) async fn fan_out(
     server: &Server,
+    kind: FanOutKind,
     clients: usize,
     events: usize,
 ) -> Result<FanOutResult> {
@@ -368,18 +383,26 @@ pub(crate) async fn fan_out(
         let ready = ready_tx.clone();
         tasks.push(tokio::spawn(async move {
             let permit = connecting.acquire_owned().await?;
-            let (mut stream, body) = sse_connect(&addr).await?;
+            let ((mut stream, body), mut counter) = match kind {
+                FanOutKind::Sse => (
+                    sse_connect(&addr).await?,
+                    Counter::Events(EventCounter::default()),
+                ),
+                FanOutKind::WebSocket => (
+                    ws_connect(&addr).await?,
+                    Counter::Frames(FrameCounter::default()),
+                ),
+            };
             drop(permit);
             let _ = ready.send(Instant::now());
-            let mut counter = EventCounter::default();
-            let mut got = counter.feed(&body);
+            let mut got = counter.feed(&body)?;
             let mut buf = vec![0u8; 16 << 10];
             while got < events {
                 let n = stream.read(&mut buf).await?;
                 if n == 0 {
                     return Err("the server ended the stream early".into());
                 }
-                got += counter.feed(&buf[..n]);
+                got += counter.feed(&buf[..n])?;
             }
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Instant::now())
         }));
@@ -414,6 +437,63 @@ pub(crate) async fn fan_out(
         events_per_sec: delivered / seconds,
         server_cpu_us_per_event: cpu.as_secs_f64() * 1e6 / delivered,
     })
+}
+
+/// Counts what a fan-out client receives, in the units its protocol delivers.
+enum Counter {
+    Events(EventCounter),
+    Frames(FrameCounter),
+}
+
+impl Counter {
+    fn feed(&mut self, bytes: &[u8]) -> Result<usize> {
+        match self {
+            Counter::Events(counter) => Ok(counter.feed(bytes)),
+            Counter::Frames(counter) => counter.feed(bytes),
+        }
+    }
+}
+
+/// Counts a server's Text and Binary frames across reads, skipping payloads without looking
+/// at them: the headers are read by the `websocket` crate's own parser.
+#[derive(Default)]
+struct FrameCounter {
+    /// The bytes of a header that is not complete yet.
+    header: Vec<u8>,
+    /// Payload bytes still to skip.
+    skip: u64,
+}
+
+impl FrameCounter {
+    fn feed(&mut self, mut bytes: &[u8]) -> Result<usize> {
+        let mut count = 0;
+        while !bytes.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len() as u64);
+                self.skip -= n;
+                bytes = &bytes[n as usize..];
+                continue;
+            }
+            // Only the header's bytes are copied; at most 14 of them.
+            let take = bytes
+                .len()
+                .min(websocket::frame::MAX_HEADER_LEN - self.header.len());
+            self.header.extend_from_slice(&bytes[..take]);
+            match websocket::frame::FrameHeader::parse(&self.header)? {
+                None => bytes = &bytes[take..],
+                Some((header, used)) => {
+                    // What was copied beyond the header is payload: give it back.
+                    bytes = &bytes[take - (self.header.len() - used)..];
+                    self.header.clear();
+                    self.skip = header.payload_len;
+                    if !header.opcode.is_control() && header.fin {
+                        count += 1;
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
 }
 
 /// Counts events in an event-stream body by their terminating blank line (`\n\n`), across
@@ -480,7 +560,7 @@ pub(crate) async fn idle(
         tasks.push(tokio::spawn(async move {
             let _permit = connecting.acquire_owned().await?;
             let stream = match kind {
-                IdleKind::WebSocket => ws_connect(&addr).await?,
+                IdleKind::WebSocket => ws_connect(&addr).await?.0,
                 IdleKind::Sse => sse_connect(&addr).await?.0,
             };
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(stream)
@@ -515,5 +595,22 @@ mod tests {
         assert_eq!(counter.feed(b"b\r\ndata: one\n\n\r\nb\r\ndata: two\n"), 1);
         assert_eq!(counter.feed(b"\n\r\n"), 1);
         assert_eq!(counter.feed(b"e\r\n: keep-alive\n\n\r\n"), 1);
+    }
+
+    #[test]
+    fn frame_counter_counts_data_frames_across_reads_and_skips_payloads() {
+        use websocket::frame::{Frame, OpCode};
+        let mut bytes = Vec::new();
+        Frame::new(OpCode::Text, b"one".to_vec()).encode(&mut bytes);
+        Frame::new(OpCode::Ping, vec![]).encode(&mut bytes);
+        // A payload that looks like headers must be skipped, not parsed.
+        Frame::new(OpCode::Binary, vec![0x81; 300]).encode(&mut bytes);
+        Frame::new(OpCode::Text, b"two".to_vec()).encode(&mut bytes);
+        for split in 0..bytes.len() {
+            let mut counter = FrameCounter::default();
+            let first = counter.feed(&bytes[..split]).unwrap();
+            let second = counter.feed(&bytes[split..]).unwrap();
+            assert_eq!(first + second, 3, "split at {split}");
+        }
     }
 }

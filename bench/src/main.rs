@@ -9,6 +9,7 @@
 //! ```text
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- echo --impl wirelab --connections 64 --size 20 --window 1
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- fan-out --impl axum --clients 1000 --events 200
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- ws-fan-out --clients 1000 --events 200
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- idle --ws tungstenite --connections 10000
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- wire
 //! ```
@@ -25,11 +26,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::load::{EchoLoad, IdleKind, Result, Server};
+use crate::load::{EchoLoad, FanOutKind, IdleKind, Result, Server};
 use crate::servers::{FanOut, SseImpl, WsImpl};
 
 #[derive(Debug, Parser)]
-#[command(about = "WireLab's load tool: echo, SSE fan-out, idle memory, bytes on the wire")]
+#[command(
+    about = "WireLab's load tool: echo, SSE and WebSocket fan-out, idle memory, bytes on the wire"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,6 +45,15 @@ enum Command {
     ServeWs {
         #[arg(long = "impl", value_enum)]
         which: WsImpl,
+        /// Serve a fan-out instead of an echo: publish once this many clients are connected.
+        #[arg(long, default_value_t = 0)]
+        clients: usize,
+        /// How many messages to publish then.
+        #[arg(long, default_value_t = 0)]
+        events: usize,
+        /// Bytes of text per message.
+        #[arg(long, default_value_t = 20)]
+        data_len: usize,
         /// Stop after this long in any case.
         #[arg(long, default_value_t = 1800)]
         max_seconds: u64,
@@ -86,6 +98,16 @@ enum Command {
     FanOut {
         #[arg(long = "impl", value_enum)]
         which: SseImpl,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 1000)]
+        events: usize,
+        #[arg(long, default_value_t = 20)]
+        data_len: usize,
+    },
+    /// WebSocket fan-out, the same deliveries as `fan-out` over the other protocol: N clients
+    /// connect, then the server sends M text messages to all (WireLab's server).
+    WsFanOut {
         #[arg(long, default_value_t = 100)]
         clients: usize,
         #[arg(long, default_value_t = 1000)]
@@ -146,8 +168,19 @@ fn main() -> Result<()> {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::ServeWs { which, max_seconds } => {
-            servers::serve_ws(which, max_seconds).await?;
+        Command::ServeWs {
+            which,
+            clients,
+            events,
+            data_len,
+            max_seconds,
+        } => {
+            let fan_out = FanOut {
+                clients,
+                events,
+                data_len,
+            };
+            servers::serve_ws(which, fan_out, max_seconds).await?;
         }
         Command::ServeSse {
             which,
@@ -219,7 +252,7 @@ async fn run(command: Command) -> Result<()> {
             ]
             .map(String::from);
             let server = Server::start(&args).await?;
-            let result = load::fan_out(&server, clients, events).await;
+            let result = load::fan_out(&server, FanOutKind::Sse, clients, events).await;
             server.stop().await;
             let result = result?;
             eprintln!(
@@ -231,6 +264,36 @@ async fn run(command: Command) -> Result<()> {
             let mut value = serde_json::to_value(&result)?;
             value["kind"] = json!("fan-out");
             value["impl"] = json!(sse_name(which));
+            println!("{value}");
+        }
+        Command::WsFanOut {
+            clients,
+            events,
+            data_len,
+        } => {
+            let args = [
+                "serve-ws",
+                "--impl",
+                ws_name(WsImpl::Wirelab),
+                "--clients",
+                &clients.to_string(),
+                "--events",
+                &events.to_string(),
+                "--data-len",
+                &data_len.to_string(),
+            ]
+            .map(String::from);
+            let server = Server::start(&args).await?;
+            let result = load::fan_out(&server, FanOutKind::WebSocket, clients, events).await;
+            server.stop().await;
+            let result = result?;
+            eprintln!(
+                "ws-fan-out wirelab: {clients} clients x {events} messages: {:.0} messages/s, server CPU {:.2} us/message",
+                result.events_per_sec, result.server_cpu_us_per_event
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("ws-fan-out");
+            value["impl"] = json!(ws_name(WsImpl::Wirelab));
             println!("{value}");
         }
         Command::Idle {

@@ -7,7 +7,11 @@
 //!   WireLab's sans-I/O handshake, since fastwebsockets leaves that to hyper or the caller);
 //! - SSE fan-out: WireLab (`sse::history::Hub` with `sse::server::response` on hyper, or with
 //!   `sse::http1::serve`, its hand-written HTTP/1.1 path) and axum
-//!   (`axum::response::sse::Sse` over a `tokio::sync::broadcast` receiver).
+//!   (`axum::response::sse::Sse` over a `tokio::sync::broadcast` receiver);
+//! - WebSocket fan-out, the same deliveries as the SSE fan-out over the other protocol, so that
+//!   the two protocols' server CPU per delivered message can be compared like for like:
+//!   WireLab (a `tokio::sync::broadcast` receiver per connection, whatever is ready written
+//!   with one flush, as the SSE servers write whatever events are ready at once).
 //!
 //! Every server sets `TCP_NODELAY` on its connections (tokio-tungstenite and fastwebsockets
 //! leave it to the caller; without it a request-response echo waits on Nagle's algorithm).
@@ -84,9 +88,25 @@ async fn stop_signal(max_seconds: u64) {
     let _ = tokio::time::timeout(Duration::from_secs(max_seconds), stdin_closed).await;
 }
 
-/// Runs a WebSocket echo server until stopped.
-pub(crate) async fn serve_ws(which: WsImpl, max_seconds: u64) -> std::io::Result<()> {
+/// Runs a WebSocket echo server until stopped; with `fan_out.clients > 0`, a fan-out server
+/// instead (WireLab only).
+pub(crate) async fn serve_ws(
+    which: WsImpl,
+    fan_out: FanOut,
+    max_seconds: u64,
+) -> std::io::Result<()> {
     let listener = listen().await?;
+    if fan_out.clients > 0 {
+        if which != WsImpl::Wirelab {
+            return Err(std::io::Error::other(
+                "the WebSocket fan-out is measured for WireLab only",
+            ));
+        }
+        return tokio::select! {
+            result = wirelab_ws_fan_out(listener, fan_out) => result,
+            () = stop_signal(max_seconds) => Ok(()),
+        };
+    }
     let accept_loop = async {
         loop {
             let (stream, _) = listener.accept().await?;
@@ -157,6 +177,47 @@ async fn echo_fastwebsockets(stream: TcpStream) -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+/// The WebSocket side of the fan-out: every connection gets every published message.
+async fn wirelab_ws_fan_out(listener: TcpListener, fan_out: FanOut) -> std::io::Result<()> {
+    use tokio::sync::broadcast;
+    use websocket::Message;
+
+    // As for the SSE hub, the channel holds every message of the run, so no connection lags.
+    let live = broadcast::channel::<Message>(fan_out.events.max(1)).0;
+    let subscribers = Arc::new(Subscribers {
+        count: AtomicUsize::new(0),
+        target: fan_out.clients,
+    });
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let live = live.clone();
+        let subscribers = subscribers.clone();
+        tokio::spawn(async move {
+            let options = websocket::handshake::ServerOptions::default();
+            let (ws, _) = websocket::io::accept(stream, &options).await?;
+            // Subscribed before it is counted, so the publishing it may start reaches it too.
+            let mut messages = live.subscribe();
+            if subscribers.arrived() {
+                let data = payload(fan_out.data_len);
+                for _ in 0..fan_out.events {
+                    let _ = live.send(Message::Text(data.clone()));
+                }
+            }
+            // The receiving half is kept but not read: the clients send nothing.
+            let (_receiver, mut sender) = ws.split();
+            while let Ok(message) = messages.recv().await {
+                sender.feed(message).await?;
+                while let Ok(message) = messages.try_recv() {
+                    sender.feed(message).await?;
+                }
+                sender.flush().await?;
+            }
+            Ok::<_, BoxError>(())
+        });
+    }
 }
 
 /// The opening handshake, read and answered with WireLab's sans-I/O handshake, for
