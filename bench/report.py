@@ -403,6 +403,21 @@ def main():
     out.append(table(["exchange", "payload B", "client to server B", "server to client B", "tap"], rows))
     out.append("")
 
+    rows = [[r["what"], r["payload"], r["websocket"], r["sse_base64"],
+             f"{r['sse_base64'] / r['websocket']:.3f}x",
+             "<br>".join(l.replace("|", "\\|") for l in r["tap"])]
+            for r in records if r.get("kind") == "binary"]
+    if rows:
+        out.append("### Binary payloads: a Binary frame against Base64 in an event")
+        out.append("")
+        out.append("Server to client, counted as the bytes arrive: the WebSocket server's Binary frame, "
+                   "and the SSE server's event carrying the same bytes as Base64 in one `data:` "
+                   "line (with its HTTP/1.1 chunk framing).")
+        out.append("")
+        out.append(table(["payload", "bytes", "WebSocket B", "SSE Base64 B", "SSE / WebSocket",
+                          "tap"], rows))
+        out.append("")
+
     failed = [r["args"] for r in records if r.get("kind") == "failed"]
     if failed:
         out.append("Measurements that failed in this run: " + "; ".join(f"`{a}`" for a in failed))

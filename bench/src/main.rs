@@ -12,6 +12,7 @@
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- ws-fan-out --clients 1000 --events 200
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- idle --ws tungstenite --connections 10000
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- wire
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- binary
 //! ```
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
@@ -134,6 +135,9 @@ enum Command {
     },
     /// Bytes on the wire per handshake and per message, WebSocket and SSE, both directions.
     Wire,
+    /// Binary payloads pushed by a server: a WebSocket Binary frame against Base64 in an SSE
+    /// `data:` line, bytes counted as they arrive.
+    Binary,
     /// Masking: WireLab, fastwebsockets and memcpy taking turns, round by round.
     Mask {
         #[arg(long, default_value_t = 100)]
@@ -344,6 +348,21 @@ async fn run(command: Command) -> Result<()> {
                 );
                 let mut value = serde_json::to_value(&row)?;
                 value["kind"] = json!("mask");
+                println!("{value}");
+            }
+        }
+        Command::Binary => {
+            for row in wire::measure_binary().await? {
+                eprintln!(
+                    "{} ({} B): WebSocket {} B, SSE Base64 {} B ({:.3}x)",
+                    row.what,
+                    row.payload,
+                    row.websocket,
+                    row.sse_base64,
+                    row.sse_base64 as f64 / row.websocket as f64
+                );
+                let mut value = serde_json::to_value(&row)?;
+                value["kind"] = json!("binary");
                 println!("{value}");
             }
         }

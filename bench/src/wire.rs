@@ -198,3 +198,115 @@ pub(crate) async fn measure() -> Result<Vec<WireRow>> {
     }
     Ok(rows)
 }
+
+/// One binary payload, sent both ways a server can push it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct BinaryRow {
+    /// What the payload is.
+    pub(crate) what: String,
+    /// Its size in bytes.
+    pub(crate) payload: usize,
+    /// Server to client, as one WebSocket Binary frame.
+    pub(crate) websocket: usize,
+    /// Server to client, as Base64 in one SSE `data:` line (one event, HTTP/1.1 chunked).
+    pub(crate) sse_base64: usize,
+    /// The tap's line for each.
+    pub(crate) tap: Vec<String>,
+}
+
+/// A real image: a screenshot of the demo's ticker page, as Chromium saved it (PNG, already
+/// compressed, so it is as incompressible as most binary payloads).
+const IMAGE: &[u8] = include_bytes!("../data/demo-ticker.png");
+
+/// Pseudo-random bytes (xorshift), the same on every run: binary data with no structure.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// The payloads measured by [`measure_binary`].
+fn binary_payloads() -> Vec<(String, Vec<u8>)> {
+    let mut payloads: Vec<(String, Vec<u8>)> = [16, 256, 4 << 10, 64 << 10]
+        .into_iter()
+        .map(|len| (format!("{len} random bytes"), noise(len)))
+        .collect();
+    payloads.push(("a PNG screenshot (bench/data)".into(), IMAGE.to_vec()));
+    payloads
+}
+
+/// Binary payloads pushed by a server: as a WebSocket Binary frame (echoed by the WebSocket
+/// server, so the bytes counted are the server's frame) and as Base64 in one event's `data:`
+/// line (published with a POST, so the bytes counted are the server's event and its chunk
+/// framing). Both counted as they arrive at the client.
+pub(crate) async fn measure_binary() -> Result<Vec<BinaryRow>> {
+    use base64::Engine as _;
+    let payloads = binary_payloads();
+    let mut rows = Vec::new();
+
+    let ws_server = Server::start(&["serve-ws".into(), "--impl".into(), "wirelab".into()]).await?;
+    let mut ws = Tapped::connect(&ws_server.addr).await?;
+    let limits = websocket::Limits::default();
+    let (_, request) =
+        websocket::handshake::ClientHandshake::new(&ws_server.addr, "/", &[], &limits)?;
+    ws.send(&request).await?;
+    ws.receive_until(head_complete).await?;
+    ws.row("handshake", 0);
+
+    // `--clients 0`: the server publishes only what is POSTed to it.
+    let sse_server =
+        Server::start(&["serve-sse".into(), "--impl".into(), "wirelab".into()]).await?;
+    let mut sse = Tapped::connect(&sse_server.addr).await?;
+    let request = format!(
+        "GET /events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        sse_server.addr
+    );
+    sse.send(request.as_bytes()).await?;
+    sse.receive_until(head_complete).await?;
+    sse.row("head", 0);
+
+    for (what, payload) in payloads {
+        let mut frame = Vec::new();
+        Frame::new(OpCode::Binary, payload.clone())
+            .masked([0x37, 0xfa, 0x21, 0x3d])
+            .encode(&mut frame);
+        ws.send(&frame).await?;
+        ws.receive_until(whole_frame).await?;
+        let ws_row = ws.row("", payload.len());
+
+        let text = base64::engine::general_purpose::STANDARD.encode(&payload);
+        let mut post = Tapped::connect(&sse_server.addr).await?;
+        let request = format!(
+            "POST /publish HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{text}",
+            sse_server.addr,
+            text.len()
+        );
+        post.send(request.as_bytes()).await?;
+        post.receive_until(head_complete).await?;
+        sse.receive_until(|b| b.ends_with(b"\n\n\r\n")).await?;
+        let sse_row = sse.row("", payload.len());
+
+        rows.push(BinaryRow {
+            what,
+            payload: payload.len(),
+            websocket: ws_row.to_client,
+            sse_base64: sse_row.to_client,
+            // The server's side only: the client's masked frame up is not what is compared.
+            tap: ws_row
+                .tap
+                .into_iter()
+                .filter(|line| !line.contains("MASK="))
+                .chain(sse_row.tap)
+                .collect(),
+        });
+    }
+    ws_server.stop().await;
+    sse_server.stop().await;
+    Ok(rows)
+}
