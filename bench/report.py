@@ -368,6 +368,46 @@ def main():
                           "server CPU us/message", "CPU vs WebSocket"], rows))
         out.append("")
 
+    # ---- latency: server to client at fixed rates, and round trips with each way up
+    lat = defaultdict(list)
+    for r in records:
+        if r.get("kind") == "push-latency":
+            lat[(r["rate"], r["transport"])].append(r)
+    rows = [[f"{rate:,.0f}", transport,
+             spread([r["p50_us"] for r in runs]), spread([r["p99_us"] for r in runs]),
+             spread([r["p999_us"] for r in runs]), spread([r["max_us"] for r in runs]),
+             sum(r["lost"] for r in runs)]
+            for (rate, transport), runs in sorted(lat.items())]
+    if rows:
+        out.append("### Delivery latency, server to client")
+        out.append("")
+        out.append("One client; the server publishes 20-byte messages at a fixed rate for 2 s, each "
+                   "stamped with the wall-clock time it left, and the client subtracts it from "
+                   "the same clock on arrival. Microseconds, median over rounds (min-max); lost "
+                   "is summed over rounds. Above 1,000 messages/s the messages due in one "
+                   "millisecond leave together (the timer's resolution).")
+        out.append("")
+        out.append(table(["messages/s", "transport", "p50 us", "p99 us", "p99.9 us", "max us",
+                          "lost"], rows))
+        out.append("")
+    rt = defaultdict(list)
+    for r in records:
+        if r.get("kind") == "round-trip":
+            rt[r["way"]].append(r)
+    rows = [[way, runs[0]["messages"], spread([r["p50_us"] for r in runs]),
+             spread([r["p99_us"] for r in runs]), spread([r["p999_us"] for r in runs])]
+            for way, runs in rt.items()]
+    if rows:
+        out.append("### Round trips: the way up")
+        out.append("")
+        out.append("A 20-byte message sent up and seen back down, one at a time: as a WebSocket "
+                   "frame echoed by the WebSocket server, or as an HTTP POST to the SSE server, "
+                   "which publishes it on the client's event stream. Microseconds, median over "
+                   "rounds (min-max).")
+        out.append("")
+        out.append(table(["way", "messages", "p50 us", "p99 us", "p99.9 us"], rows))
+        out.append("")
+
     # ---- idle
     rows = []
     for r in records:

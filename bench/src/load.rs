@@ -439,6 +439,229 @@ pub(crate) async fn fan_out(
     })
 }
 
+/// Delivery latency or round trips: what was measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct LatencyResult {
+    /// Messages measured.
+    pub(crate) messages: usize,
+    /// Messages sent but not received (push latency) before the deadline.
+    pub(crate) lost: usize,
+    /// Percentiles, microseconds.
+    pub(crate) p50_us: f64,
+    /// 99th percentile.
+    pub(crate) p99_us: f64,
+    /// 99.9th percentile.
+    pub(crate) p999_us: f64,
+    /// The largest.
+    pub(crate) max_us: f64,
+}
+
+impl LatencyResult {
+    fn from_nanos(mut nanos: Vec<u64>, lost: usize) -> Result<LatencyResult> {
+        if nanos.is_empty() {
+            return Err("no message arrived".into());
+        }
+        nanos.sort_unstable();
+        let pct = |p: f64| nanos[((nanos.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
+        Ok(LatencyResult {
+            messages: nanos.len(),
+            lost,
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+            p999_us: pct(0.999),
+            max_us: pct(1.0),
+        })
+    }
+}
+
+/// Server-to-client delivery latency: one client subscribes, the server publishes `events`
+/// messages at its configured rate, each stamped with the wall-clock time it was published,
+/// and the client subtracts that from its own clock when the message arrives.
+pub(crate) async fn push_latency(
+    server: &Server,
+    kind: FanOutKind,
+    events: usize,
+    deadline: Duration,
+) -> Result<LatencyResult> {
+    let (mut stream, first) = match kind {
+        FanOutKind::Sse => sse_connect(&server.addr).await?,
+        FanOutKind::WebSocket => ws_connect(&server.addr).await?,
+    };
+    let mut latencies = Vec::with_capacity(events);
+    let mut pending = first;
+    let mut buf = vec![0u8; 64 << 10];
+    let give_up = Instant::now() + deadline;
+    loop {
+        let now = now_nanos();
+        let used = match kind {
+            FanOutKind::Sse => take_sse_stamps(&pending, now, &mut latencies),
+            FanOutKind::WebSocket => take_ws_stamps(&pending, now, &mut latencies)?,
+        };
+        pending.drain(..used);
+        if latencies.len() >= events {
+            break;
+        }
+        let n = match tokio::time::timeout_at(give_up.into(), stream.read(&mut buf)).await {
+            Ok(n) => n?,
+            Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+    }
+    let lost = events.saturating_sub(latencies.len());
+    LatencyResult::from_nanos(latencies, lost)
+}
+
+/// The wall-clock time in nanoseconds since the Unix epoch (see `servers::stamp`).
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+/// The latency of a stamp that arrived at `now`: a stamp from the future (the clocks are one
+/// clock, so only a stepped clock does that) counts as 0.
+fn latency(stamp: &[u8], now: u128) -> Option<u64> {
+    let sent: u128 = std::str::from_utf8(stamp).ok()?.trim().parse().ok()?;
+    Some(now.saturating_sub(sent) as u64)
+}
+
+/// Takes the stamps of the complete `data:` lines in `bytes` (an event-stream body, chunk
+/// framing included: chunk-size lines are not `data:` lines); returns the bytes used.
+fn take_sse_stamps(bytes: &[u8], now: u128, out: &mut Vec<u64>) -> usize {
+    let mut used = 0;
+    while let Some(end) = bytes[used..].iter().position(|&b| b == b'\n') {
+        let line = &bytes[used..used + end];
+        if let Some(stamp) = line.strip_prefix(b"data: ") {
+            out.extend(latency(stamp, now));
+        }
+        used += end + 1;
+    }
+    used
+}
+
+/// Takes the stamps of the complete frames in `bytes` (each Text frame's payload is one);
+/// returns the bytes used.
+fn take_ws_stamps(bytes: &[u8], now: u128, out: &mut Vec<u64>) -> Result<usize> {
+    let mut used = 0;
+    while let Some((header, header_len)) = FrameHeader::parse(&bytes[used..])? {
+        let len = header.payload_len as usize;
+        if bytes.len() - used < header_len + len {
+            break;
+        }
+        if header.opcode == OpCode::Text {
+            out.extend(latency(
+                &bytes[used + header_len..used + header_len + len],
+                now,
+            ));
+        }
+        used += header_len + len;
+    }
+    Ok(used)
+}
+
+/// How a client sends a message up and sees it come back (a chat's round trip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UpWay {
+    /// A masked frame on the WebSocket, echoed by the server as a frame.
+    WebSocket,
+    /// An HTTP POST on a kept-alive connection; the message comes back on the event stream.
+    Post,
+    /// An HTTP POST on a new connection each time (`Connection: close`), as a client without
+    /// keep-alive sends it; it comes back on the event stream.
+    PostNewConnection,
+}
+
+/// Round trips, one message at a time: the time from sending a 20-byte message up to its
+/// arrival back down, `messages` times.
+pub(crate) async fn round_trips(
+    server: &Server,
+    way: UpWay,
+    messages: usize,
+) -> Result<LatencyResult> {
+    let body = "a".repeat(20);
+    let mut rtts = Vec::with_capacity(messages);
+    let mut buf = vec![0u8; 16 << 10];
+    let step = Duration::from_secs(10);
+    if way == UpWay::WebSocket {
+        let (mut stream, _) = ws_connect(&server.addr).await?;
+        let mut frame = Vec::new();
+        for k in 0..messages {
+            frame.clear();
+            Frame::new(OpCode::Text, body.clone().into_bytes())
+                .masked((k as u32).to_le_bytes())
+                .encode(&mut frame);
+            let start = Instant::now();
+            stream.write_all(&frame).await?;
+            let mut got = Vec::new();
+            while !matches!(FrameHeader::parse(&got)?, Some((h, n)) if got.len() >= n + h.payload_len as usize)
+            {
+                let n = tokio::time::timeout(step, stream.read(&mut buf)).await??;
+                if n == 0 {
+                    return Err("the echo server closed".into());
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            rtts.push(start.elapsed().as_nanos() as u64);
+        }
+        return LatencyResult::from_nanos(rtts, 0);
+    }
+    let (mut events, _) = sse_connect(&server.addr).await?;
+    let mut post = None;
+    let mut counter = EventCounter::default();
+    for _ in 0..messages {
+        let start = Instant::now();
+        let mut connection = match post.take() {
+            Some(connection) => connection,
+            None => {
+                let connection = TcpStream::connect(&server.addr).await?;
+                connection.set_nodelay(true)?;
+                connection
+            }
+        };
+        let close = if way == UpWay::PostNewConnection {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        let request = format!(
+            "POST /publish HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain\r\n{close}Content-Length: {}\r\n\r\n{body}",
+            server.addr,
+            body.len()
+        );
+        connection.write_all(request.as_bytes()).await?;
+        // The message is back when its event arrives; the POST's answer is read after, as
+        // a client must before it reuses the connection.
+        let mut got = 0;
+        while got == 0 {
+            let n = tokio::time::timeout(step, events.read(&mut buf)).await??;
+            if n == 0 {
+                return Err("the event stream ended".into());
+            }
+            got += counter.feed(&buf[..n]);
+        }
+        rtts.push(start.elapsed().as_nanos() as u64);
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::time::timeout(step, connection.read(&mut buf)).await??;
+            if n == 0 {
+                return Err("the POST connection closed before its answer".into());
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        if !head.starts_with(b"HTTP/1.1 204") {
+            return Err("the POST was not answered 204".into());
+        }
+        if way == UpWay::Post {
+            post = Some(connection);
+        }
+    }
+    LatencyResult::from_nanos(rtts, 0)
+}
+
 /// Counts what a fan-out client receives, in the units its protocol delivers.
 enum Counter {
     Events(EventCounter),

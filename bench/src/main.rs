@@ -13,6 +13,8 @@
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- idle --ws tungstenite --connections 10000
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- wire
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- binary
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- push-latency --transport ws --rate 1000
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- round-trip --way post
 //! ```
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
@@ -27,7 +29,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::load::{EchoLoad, FanOutKind, IdleKind, Result, Server};
+use crate::load::{EchoLoad, FanOutKind, IdleKind, Result, Server, UpWay};
 use crate::servers::{FanOut, SseImpl, WsImpl};
 
 #[derive(Debug, Parser)]
@@ -55,6 +57,9 @@ enum Command {
         /// Bytes of text per message.
         #[arg(long, default_value_t = 20)]
         data_len: usize,
+        /// Messages per second, each stamped with its send time (0: as fast as possible).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         /// Stop after this long in any case.
         #[arg(long, default_value_t = 1800)]
         max_seconds: u64,
@@ -72,6 +77,9 @@ enum Command {
         /// Bytes of data per event.
         #[arg(long, default_value_t = 20)]
         data_len: usize,
+        /// Events per second, each stamped with its send time (0: as fast as possible).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         /// Stop after this long in any case.
         #[arg(long, default_value_t = 1800)]
         max_seconds: u64,
@@ -116,6 +124,26 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         data_len: usize,
     },
+    /// Server-to-client delivery latency: one client, the server publishing at a fixed rate,
+    /// each message stamped with the time it was published.
+    PushLatency {
+        #[arg(long, value_enum)]
+        transport: Transport,
+        /// Messages per second.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Seconds of publishing.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
+    /// Round trips of a 20-byte message, one at a time: up as a WebSocket frame or as an HTTP
+    /// POST, and back down on the same WebSocket or on an event stream.
+    RoundTrip {
+        #[arg(long, value_enum)]
+        way: Way,
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+    },
     /// Idle memory: N connections that finish their handshake and then wait; the server's
     /// RSS is read from /proc.
     Idle {
@@ -143,6 +171,30 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         rounds: usize,
     },
+}
+
+/// A transport for `push-latency`: WireLab's servers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Transport {
+    /// Event stream, `sse::server` on hyper.
+    Sse,
+    /// Event stream, `sse::http1`.
+    #[value(name = "sse-http1")]
+    SseHttp1,
+    /// WebSocket Text frames.
+    Ws,
+}
+
+/// The way up for `round-trip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Way {
+    /// A WebSocket frame, echoed.
+    Ws,
+    /// A POST on a kept-alive connection, back on the event stream.
+    Post,
+    /// A POST on a new connection each time, back on the event stream.
+    #[value(name = "post-new-connection")]
+    PostNewConnection,
 }
 
 fn ws_name(which: WsImpl) -> &'static str {
@@ -177,12 +229,14 @@ async fn run(command: Command) -> Result<()> {
             clients,
             events,
             data_len,
+            rate,
             max_seconds,
         } => {
             let fan_out = FanOut {
                 clients,
                 events,
                 data_len,
+                rate,
             };
             servers::serve_ws(which, fan_out, max_seconds).await?;
         }
@@ -191,12 +245,14 @@ async fn run(command: Command) -> Result<()> {
             clients,
             events,
             data_len,
+            rate,
             max_seconds,
         } => {
             let fan_out = FanOut {
                 clients,
                 events,
                 data_len,
+                rate,
             };
             servers::serve_sse(which, fan_out, max_seconds).await?;
         }
@@ -298,6 +354,80 @@ async fn run(command: Command) -> Result<()> {
             let mut value = serde_json::to_value(&result)?;
             value["kind"] = json!("ws-fan-out");
             value["impl"] = json!(ws_name(WsImpl::Wirelab));
+            println!("{value}");
+        }
+        Command::PushLatency {
+            transport,
+            rate,
+            seconds,
+        } => {
+            let events = ((rate * seconds) as usize).max(1);
+            let (serve, name, kind) = match transport {
+                Transport::Sse => ("serve-sse", "wirelab", FanOutKind::Sse),
+                Transport::SseHttp1 => ("serve-sse", "wirelab-http1", FanOutKind::Sse),
+                Transport::Ws => ("serve-ws", "wirelab", FanOutKind::WebSocket),
+            };
+            let args = [
+                serve,
+                "--impl",
+                name,
+                "--clients",
+                "1",
+                "--events",
+                &events.to_string(),
+                "--rate",
+                &rate.to_string(),
+            ]
+            .map(String::from);
+            let server = Server::start(&args).await?;
+            let deadline = Duration::from_secs_f64(seconds + 10.0);
+            let result = load::push_latency(&server, kind, events, deadline).await;
+            server.stop().await;
+            let result = result?;
+            let label = match transport {
+                Transport::Sse => "SSE (hyper)",
+                Transport::SseHttp1 => "SSE (sse::http1)",
+                Transport::Ws => "WebSocket",
+            };
+            eprintln!(
+                "push-latency {label} at {rate} msg/s: p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us, {} lost",
+                result.p50_us, result.p99_us, result.p999_us, result.max_us, result.lost
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("push-latency");
+            value["transport"] = json!(label);
+            value["rate"] = json!(rate);
+            println!("{value}");
+        }
+        Command::RoundTrip { way, messages } => {
+            let (args, up, label): (Vec<String>, UpWay, &str) = match way {
+                Way::Ws => (
+                    vec!["serve-ws".into(), "--impl".into(), "wirelab".into()],
+                    UpWay::WebSocket,
+                    "WebSocket frame up, frame down",
+                ),
+                Way::Post => (
+                    vec!["serve-sse".into(), "--impl".into(), "wirelab".into()],
+                    UpWay::Post,
+                    "POST up (keep-alive), event down",
+                ),
+                Way::PostNewConnection => (
+                    vec!["serve-sse".into(), "--impl".into(), "wirelab".into()],
+                    UpWay::PostNewConnection,
+                    "POST up (new connection each), event down",
+                ),
+            };
+            let server = Server::start(&args).await?;
+            let result = load::round_trips(&server, up, messages).await;
+            server.stop().await;
+            let result = result?;
+            eprintln!(
+                "round-trip {label}: p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us",
+                result.p50_us, result.p99_us, result.p999_us, result.max_us
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("round-trip");
+            value["way"] = json!(label);
             println!("{value}");
         }
         Command::Idle {

@@ -65,6 +65,40 @@ pub(crate) struct FanOut {
     pub(crate) events: usize,
     /// Bytes of data per event.
     pub(crate) data_len: usize,
+    /// Events per second, or 0 for as fast as the server can. At a rate, each event's data is
+    /// the wall-clock time it was published ([`stamp`]), for the delivery latency.
+    pub(crate) rate: f64,
+}
+
+/// The wall-clock time now, in nanoseconds since the Unix epoch, as 20 decimal digits: what a
+/// paced event carries, and what the client subtracts from its own clock on arrival (both run
+/// on one machine, so they read one clock).
+pub(crate) fn stamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{:020}", now.as_nanos())
+}
+
+/// Publishes `fan_out.events` events through `publish`: as fast as it can, or paced at
+/// `fan_out.rate`, each stamped. The timer's resolution is a millisecond, so above 1,000 per
+/// second the events due in one millisecond leave together; each is stamped as it leaves.
+async fn publish_all(fan_out: FanOut, mut publish: impl FnMut(String)) {
+    if fan_out.rate <= 0.0 {
+        let data = payload(fan_out.data_len);
+        for _ in 0..fan_out.events {
+            publish(data.clone());
+        }
+        return;
+    }
+    let start = tokio::time::Instant::now();
+    for k in 0..fan_out.events {
+        let due = start + Duration::from_secs_f64(k as f64 / fan_out.rate);
+        if due > tokio::time::Instant::now() {
+            tokio::time::sleep_until(due).await;
+        }
+        publish(stamp());
+    }
 }
 
 /// Binds 127.0.0.1 on an ephemeral port and prints `listening ADDR` on standard output.
@@ -201,10 +235,10 @@ async fn wirelab_ws_fan_out(listener: TcpListener, fan_out: FanOut) -> std::io::
             // Subscribed before it is counted, so the publishing it may start reaches it too.
             let mut messages = live.subscribe();
             if subscribers.arrived() {
-                let data = payload(fan_out.data_len);
-                for _ in 0..fan_out.events {
-                    let _ = live.send(Message::Text(data.clone()));
-                }
+                let live = live.clone();
+                tokio::spawn(publish_all(fan_out, move |data| {
+                    let _ = live.send(Message::Text(data));
+                }));
             }
             // The receiving half is kept but not read: the clients send nothing.
             let (_receiver, mut sender) = ws.split();
@@ -318,12 +352,9 @@ impl WirelabFanOut {
     fn arrived(self: &Arc<Self>) {
         if self.subscribers.arrived() {
             let this = self.clone();
-            tokio::spawn(async move {
-                let data = payload(this.fan_out.data_len);
-                for _ in 0..this.fan_out.events {
-                    this.hub.publish(sse::Event::new().data(data.clone()));
-                }
-            });
+            tokio::spawn(publish_all(this.fan_out, move |data| {
+                this.hub.publish(sse::Event::new().data(data));
+            }));
         }
     }
 }
@@ -413,13 +444,10 @@ async fn axum_sse(listener: TcpListener, fan_out: FanOut) -> std::io::Result<()>
     ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
         let receiver = state.live.subscribe();
         if state.subscribers.arrived() {
-            let data: Arc<str> = payload(state.fan_out.data_len).into();
             let live = state.live.clone();
-            tokio::spawn(async move {
-                for _ in 0..state.fan_out.events {
-                    let _ = live.send(data.clone());
-                }
-            });
+            tokio::spawn(publish_all(state.fan_out, move |data| {
+                let _ = live.send(data.into());
+            }));
         }
         let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
             let data = receiver.recv().await.ok()?;
