@@ -821,6 +821,26 @@ mod tests {
     }
 
     #[test]
+    fn stamps_are_taken_from_whole_lines_and_frames_only() {
+        let now = 1_000_000_000_000_000_000u128;
+        let mut out = Vec::new();
+        // A chunked event stream: the chunk-size line is not data; the second event is cut.
+        let body = b"1f\r\ndata: 00999999999999999000\n\n\r\n1f\r\ndata: 0099999";
+        let used = take_sse_stamps(body, now, &mut out);
+        assert_eq!(out, [1_000]);
+        assert_eq!(&body[used..], b"data: 0099999");
+
+        out.clear();
+        let mut frames = Vec::new();
+        Frame::new(OpCode::Text, b"00999999999999998000".to_vec()).encode(&mut frames);
+        Frame::new(OpCode::Text, b"00999999999999999000".to_vec()).encode(&mut frames);
+        let cut = frames.len() - 3;
+        let used = take_ws_stamps(&frames[..cut], now, &mut out).unwrap();
+        assert_eq!(out, [2_000]);
+        assert_eq!(used, 22);
+    }
+
+    #[test]
     fn frame_counter_counts_data_frames_across_reads_and_skips_payloads() {
         use websocket::frame::{Frame, OpCode};
         let mut bytes = Vec::new();
