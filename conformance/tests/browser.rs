@@ -240,6 +240,41 @@ async fn chat_users_on_sse_plus_post_and_on_websocket_hear_each_other() {
     );
 }
 
+/// The chat's round trip timed by the page itself (`performance.now()`), one message at a
+/// time: up as a POST and back on the event stream, against up and back on the WebSocket. The
+/// test checks that every message came back and prints the figures (the claims ledger's claim
+/// 13 quotes them); it asserts no timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_round_trips_timed_by_the_page() {
+    let Some(chromium) = require(Peer::Chromium, "browser: chat round trips") else {
+        return;
+    };
+    let base = start_demo().await;
+    let n = 50;
+    let result = run_page(&chromium, &format!("{base}/chat?measure=rtt&n={n}")).await;
+    assert_eq!(result["ok"], true, "{result:#}");
+    for (panel, way) in [
+        ("sse", "POST up, event down"),
+        ("ws", "WebSocket frame up, frame down"),
+    ] {
+        let mut times: Vec<f64> = result["rtt"][panel]
+            .as_array()
+            .unwrap_or_else(|| panic!("no round trips for {panel}: {result:#}"))
+            .iter()
+            .map(|t| t.as_f64().expect("a number"))
+            .collect();
+        assert_eq!(times.len(), n, "{panel}: every message came back");
+        times.sort_by(f64::total_cmp);
+        let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+        eprintln!(
+            "figure: Chromium chat round trip, {way}: p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms ({n} messages)",
+            pct(0.5),
+            pct(0.9),
+            pct(1.0)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_room_positions_survive_a_server_stop_and_204_ends_eventsource() {
     let Some(chromium) = require(Peer::Chromium, "browser: waiting room") else {
