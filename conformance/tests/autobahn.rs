@@ -39,6 +39,10 @@ const CASE_BOUND: Duration = Duration::from_secs(60);
 /// the suite's own timeouts meaningful.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+// req: ws/5.1/server-requires-mask ws/5.2/rsv ws/5.2/opcode ws/5.4/fragmented
+// req: ws/5.4/control-in-middle ws/5.4/no-interleave ws/5.4/fragment-types ws/5.5/control-125
+// req: ws/5.5.2/pong ws/5.5.1/reply-close ws/5.6/utf8 ws/8.1/utf8-fail ws/7.4.1/reserved-codes
+// req: ws/6.2/unmask ws/10.4/limits
 #[test]
 fn fuzzingclient_against_wirelab_echo() {
     let Some(wstest) = require(Peer::Wstest, "autobahn fuzzingclient") else {
@@ -83,6 +87,7 @@ fn fuzzingclient_against_wirelab_echo() {
     check("fuzzingclient", &dir);
 }
 
+// req: ws/5.1/client-masks ws/4.1/check-accept ws/5.4/fragmented ws/5.5.2/pong ws/5.6/utf8
 #[test]
 fn fuzzingserver_against_wirelab_client() {
     let Some(wstest) = require(Peer::Wstest, "autobahn fuzzingserver") else {

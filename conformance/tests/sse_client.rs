@@ -74,6 +74,7 @@ fn expected_messages(total: u64) -> Vec<(String, String)> {
         .collect()
 }
 
+// req: sse/9.2.2/end-of-body sse/9.2.3/reestablish sse/9.2.4/last-event-id
 #[tokio::test]
 async fn every_event_once_in_order_across_clean_drops() {
     const TOTAL: u64 = 20;
@@ -216,6 +217,7 @@ async fn closes_after_one_request(
     reason
 }
 
+// req: sse/9.2.2/status-type sse/9.2.3/fail
 #[tokio::test]
 async fn no_content_stops_without_retrying() {
     let reason = closes_after_one_request(|| plain(StatusCode::NO_CONTENT, "text/plain", "")).await;
@@ -251,6 +253,7 @@ async fn multiple_choices_is_not_a_redirect() {
     assert!(matches!(reason, CloseReason::Status(300)), "{reason}");
 }
 
+// req: sse/9.2.2/status-type
 #[tokio::test]
 async fn wrong_content_type_stops_without_retrying() {
     let reason =
@@ -261,6 +264,7 @@ async fn wrong_content_type_stops_without_retrying() {
     );
 }
 
+// req: sse/9.2.2/announce sse/9.2.3/announce
 #[tokio::test]
 async fn content_type_parameters_and_case_are_accepted() {
     let server = serve(|_| {
@@ -436,6 +440,7 @@ async fn an_endless_line_hits_the_bound_and_closes_with_a_clear_error() {
     guarded(server).await.expect("server task");
 }
 
+// req: sse/9.2.5/mime
 #[tokio::test]
 async fn keep_alive_comments_while_idle() {
     let (_tx, rx) = tokio::sync::mpsc::channel::<Event>(1);
@@ -533,6 +538,7 @@ async fn a_client_whose_id_fell_out_of_the_history_is_told() {
     assert_eq!(got, std::iter::once(gap).chain(kept).collect::<Vec<_>>());
 }
 
+// req: sse/9.2.2/network-error
 #[tokio::test]
 async fn connection_refused_is_retried_with_backoff_then_given_up() {
     // Bind and drop: nothing listens on the port any more.
@@ -703,6 +709,7 @@ async fn a_hostile_stream_neither_panics_nor_stalls_the_client() {
     assert_eq!(last_event_id, "7");
 }
 
+// req: sse/9.2.2/request sse/9.2.4/last-event-id
 #[tokio::test]
 async fn requests_carry_the_eventsource_headers() {
     let requests = Arc::new(Mutex::new(Vec::new()));

@@ -94,6 +94,10 @@ fn there_are_vectors_for_every_rule() {
     assert!(vectors.len() >= 60, "{} vectors", vectors.len());
 }
 
+// req: sse/9.2.5/encoding sse/9.2.5/bom sse/9.2.5/line-ends sse/9.2.6/blank-line sse/9.2.6/comment
+// req: sse/9.2.6/field sse/9.2.6/field-no-colon sse/9.2.6/event sse/9.2.6/data sse/9.2.6/id
+// req: sse/9.2.6/retry sse/9.2.6/unknown sse/9.2.6/end-of-stream sse/9.2.6/dispatch-id
+// req: sse/9.2.6/dispatch-empty sse/9.2.6/dispatch-trailing-lf sse/9.2.6/dispatch-type
 #[test]
 fn whole() {
     for vector in load() {

@@ -72,6 +72,7 @@ fn fails(bytes: &[u8]) -> (Error, u16) {
     (error, code)
 }
 
+// req: ws/5.4/control-in-middle ws/5.4/fragmented ws/6.2/receive ws/6.2/unmask
 #[test]
 fn fragments_with_control_frames_between() {
     let mut conn = server();
@@ -94,6 +95,9 @@ fn fragments_with_control_frames_between() {
     assert_eq!(frames, [Frame::new(OpCode::Pong, b"p".to_vec())]);
 }
 
+// req: ws/5.2/rsv ws/5.8/negotiated ws/5.2/opcode ws/5.1/server-requires-mask ws/5.4/fragment-types
+// req: ws/5.4/no-interleave ws/5.4/control-unfragmented ws/5.5/control-125 ws/5.2/minimal-length
+// req: ws/7.1.7/fail ws/10.7/validate
 #[test]
 fn protocol_errors_close_with_1002() {
     let mut rsv = client(OpCode::Text, true, b"x");
@@ -137,6 +141,7 @@ fn protocol_errors_close_with_1002() {
     ));
 }
 
+// req: ws/8.1/utf8-fail ws/5.6/utf8
 #[test]
 fn invalid_utf8_fails_at_the_first_bad_byte_before_the_frame_ends() {
     let mut conn = server();
@@ -150,6 +155,7 @@ fn invalid_utf8_fails_at_the_first_bad_byte_before_the_frame_ends() {
     assert_eq!(sent(&mut conn)[0].payload[..2], 1007u16.to_be_bytes());
 }
 
+// req: ws/5.6/utf8
 #[test]
 fn utf8_may_be_cut_between_fragments_but_not_end_cut() {
     let mut conn = server();
@@ -161,6 +167,7 @@ fn utf8_may_be_cut_between_fragments_but_not_end_cut() {
     assert!(matches!(fails(&truncated), (Error::InvalidUtf8, 1007)));
 }
 
+// req: ws/5.5.1/reply-close ws/5.5.1/no-data-after-close ws/7.1.7/stop
 #[test]
 fn closing_handshake_replies_once_and_then_nothing() {
     let mut conn = server();
@@ -191,6 +198,7 @@ fn closing_handshake_replies_once_and_then_nothing() {
     ));
 }
 
+// req: ws/5.5.1/reply-close
 #[test]
 fn empty_close_is_answered_with_an_empty_close() {
     let mut conn = server();
@@ -199,6 +207,7 @@ fn empty_close_is_answered_with_an_empty_close() {
     assert_eq!(sent(&mut conn), [Frame::new(OpCode::Close, vec![])]);
 }
 
+// req: ws/7.1.2/start ws/5.5.2/pong
 #[test]
 fn we_close_first_and_wait_for_the_reply() {
     let mut conn = server();
@@ -222,6 +231,7 @@ fn we_close_first_and_wait_for_the_reply() {
     assert_eq!(conn.output_len(), 0);
 }
 
+// req: ws/7.4.1/reserved-codes ws/5.5.1/close-code
 #[test]
 fn close_codes() {
     for code in [
@@ -253,6 +263,7 @@ fn close_codes() {
     ));
 }
 
+// req: ws/10.4/limits
 #[test]
 fn limits_fail_with_1009_before_the_payload() {
     let config = Limits {
@@ -277,6 +288,7 @@ fn limits_fail_with_1009_before_the_payload() {
     assert_eq!(error.close_code(), Some(1009));
 }
 
+// req: ws/7.2.1/lost
 #[test]
 fn the_peer_vanishing_is_1006_and_nothing_is_sent() {
     let mut conn = server();
@@ -289,6 +301,7 @@ fn the_peer_vanishing_is_1006_and_nothing_is_sent() {
     assert_eq!(conn.output_len(), 0, "1006 is never sent");
 }
 
+// req: ws/5.1/client-masks ws/5.1/client-refuses-mask
 #[test]
 fn client_masks_and_rejects_masked_frames() {
     let mut conn = Connection::new(Role::Client, Limits::default());
@@ -302,6 +315,8 @@ fn client_masks_and_rejects_masked_frames() {
     assert!(matches!(conn.next_event(), Err(Error::WrongMasking)));
 }
 
+// req: ws/6.1/frames ws/6.1/open ws/5.5/control-125 ws/5.4/control-unfragmented
+// req: ws/7.4.1/reserved-codes
 #[test]
 fn sending_rules() {
     let mut conn = server();
@@ -363,4 +378,33 @@ fn message_memory_stays_within_the_limit() {
     };
     assert_eq!(payload.len(), 600);
     assert!(payload.capacity() <= 700, "capacity {}", payload.capacity());
+}
+
+// req: ws/5.3/fresh-key
+#[test]
+fn every_client_frame_has_its_own_masking_key() {
+    let mut conn = Connection::new(Role::Client, Limits::default());
+    for _ in 0..64 {
+        conn.send(Message::Binary(vec![0; 8])).unwrap();
+    }
+    let keys: std::collections::HashSet<[u8; 4]> = sent(&mut conn)
+        .iter()
+        .map(|f| f.header.mask.expect("a client masks"))
+        .collect();
+    // 64 keys drawn from 2^32: a repeat would mean the keys are not fresh (a chance of about
+    // one in ten million for a good source).
+    assert_eq!(keys.len(), 64);
+}
+
+// req: ws/7.4.1/reason
+#[test]
+fn a_failure_says_why_in_the_close_reason() {
+    let mut conn = server();
+    let mut rsv = client(OpCode::Text, true, b"x");
+    rsv[0] |= 0x40;
+    let error = run(&mut conn, &rsv).unwrap_err();
+    let frames = sent(&mut conn);
+    let reason = std::str::from_utf8(&frames[0].payload[2..]).expect("a UTF-8 reason");
+    assert!(!reason.is_empty());
+    assert_eq!(reason, error.to_string());
 }

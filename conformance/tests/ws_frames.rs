@@ -136,6 +136,7 @@ fn feed(conn: &mut Connection, bytes: &[u8], cuts: &[usize]) -> (Vec<Message>, O
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
+    // req: ws/5.2/minimal-length
     /// decode(encode(frame)) == frame, and the whole input is consumed.
     #[test]
     fn frame_round_trip(frame in frame()) {

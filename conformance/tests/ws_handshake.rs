@@ -85,11 +85,13 @@ fn repeated(name: &str) -> Vec<String> {
     lines
 }
 
+// req: ws/4.2.2/response
 #[test]
 fn accept_key_of_the_rfc() {
     assert_eq!(accept_key(KEY.as_bytes()), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
+// req: ws/4.1/request ws/4.1/host ws/4.1/upgrade-connection ws/4.1/version ws/4.1/key
 #[test]
 fn client_request() {
     let key = *b"the sample nonce";
@@ -103,11 +105,14 @@ fn client_request() {
     insta::assert_snapshot!(String::from_utf8(request).unwrap());
 }
 
+// req: ws/4.2.2/response
 #[test]
 fn server_accepts() {
     insta::assert_snapshot!(answer(&valid_lines()));
 }
 
+// req: ws/4.2.1/refuse ws/4.2.1/request ws/4.2.1/upgrade-connection ws/4.2.1/key ws/4.2.2/version
+// req: ws/4.2.2/refuse-status ws/10.7/validate
 #[test]
 fn server_rejections_say_why() {
     let cases: Vec<(&str, Vec<String>)> = vec![
@@ -150,6 +155,7 @@ fn server_rejections_say_why() {
     insta::assert_snapshot!(transcript);
 }
 
+// req: ws/4.2.1/upgrade-connection
 #[test]
 fn header_tokens_are_case_insensitive_lists() {
     let mut lines = with("Upgrade", Some("upgrade: WebSocket"));
@@ -166,6 +172,7 @@ fn header_tokens_are_case_insensitive_lists() {
     assert!(answer(&lines).starts_with("HTTP/1.1 101 "));
 }
 
+// req: ws/4.2.2/protocol
 #[test]
 fn no_subprotocol_unless_offered_and_chosen() {
     let lines = with(
@@ -244,6 +251,8 @@ fn client_check(response: &str) -> Result<Option<String>, Error> {
         .map(|done| done.expect("a whole head").1)
 }
 
+// req: ws/4.1/check-101 ws/4.1/check-upgrade ws/4.1/check-connection ws/4.1/check-accept
+// req: ws/4.1/check-extensions
 #[test]
 fn client_checks_the_response() {
     let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -282,6 +291,7 @@ fn client_checks_the_response() {
     ));
 }
 
+// req: ws/4.1/check-protocol
 /// RFC 6455 §4.1: the response names one subprotocol, one the client offered. Two headers, or
 /// a list in one, fail the handshake rather than pass as "no subprotocol".
 #[test]
@@ -300,6 +310,7 @@ fn client_accepts_exactly_one_offered_subprotocol() {
     }
 }
 
+// req: ws/4.1/uri-valid ws/4.1/protocol-tokens
 /// What goes into the request line and the headers is checked: a CR LF in the path, the host
 /// or a subprotocol would add a header of the caller's choosing.
 #[test]
@@ -332,6 +343,7 @@ fn both_rejections_carry_the_same_headers() {
     }
 }
 
+// req: ws/4.1/key
 #[test]
 fn client_keys_are_fresh() {
     let config = Limits::default();
@@ -340,6 +352,7 @@ fn client_keys_are_fresh() {
     assert_ne!(a, b);
 }
 
+// req: ws/10.2/origin
 /// §4.2.2, §10.2: with an allow-list, two `Origin` headers are refused like a forbidden one,
 /// even when both name an allowed origin (a browser never sends two).
 #[test]
@@ -480,6 +493,7 @@ async fn rfc9112_3_2_one_host_upgrade() {
     assert_refused_once(&answer, "Host", "RFC 9112 §3.2");
 }
 
+// req: ws/11.3/request-once
 #[tokio::test]
 async fn rfc6455_11_3_1_one_key_accept() {
     let answer = answer_of_accept(&repeated("Sec-WebSocket-Key")).await;
@@ -498,6 +512,7 @@ async fn rfc6455_11_3_5_one_version_accept() {
     assert_refused_once(&answer, "Sec-WebSocket-Version", "RFC 6455 §11.3.5");
 }
 
+// req: ws/11.3/request-once
 #[tokio::test]
 async fn rfc6455_11_3_5_one_version_upgrade() {
     let answer = answer_of_upgrade(&repeated("Sec-WebSocket-Version")).await;
@@ -536,6 +551,7 @@ async fn two_origins_are_refused_by_upgrade() {
 const SWITCHED: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                         Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
 
+// req: ws/11.3/response-once
 #[test]
 fn rfc6455_11_3_3_one_accept_in_response() {
     let twice = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
@@ -552,6 +568,7 @@ fn rfc6455_11_3_3_one_accept_in_response() {
     );
 }
 
+// req: ws/11.3/response-once
 #[test]
 fn rfc6455_11_3_4_one_protocol_in_response() {
     for twice in [
@@ -570,4 +587,20 @@ fn rfc6455_11_3_4_one_protocol_in_response() {
             "{twice:?}: {result:?}"
         );
     }
+}
+
+// req: ws/4.2.2/extensions
+#[test]
+fn an_offered_extension_is_not_answered() {
+    let mut lines = valid_lines();
+    // An extension this server does not implement: it must not appear in the answer.
+    lines.push("Sec-WebSocket-Extensions: x-wirelab-unknown; level=3".into());
+    let answer = answer(&lines);
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    assert!(
+        !answer
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "{answer}"
+    );
 }

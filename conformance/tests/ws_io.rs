@@ -28,6 +28,7 @@ async fn listener() -> (TcpListener, String) {
     (listener, url)
 }
 
+// req: ws/4.1/wait ws/5.1/server-no-mask
 #[tokio::test]
 async fn echo_through_accept_and_connect() {
     bounded(async {
@@ -120,6 +121,7 @@ async fn one_hyper_port_serves_a_page_and_websocket() {
     .await;
 }
 
+// req: ws/4.2.1/refuse ws/10.7/validate
 #[tokio::test]
 async fn a_rejected_handshake_gets_an_answer_that_says_why() {
     bounded(async {
@@ -190,6 +192,7 @@ async fn split_halves_read_and_write_at_once() {
     .await;
 }
 
+// req: ws/5.5.2/pong
 #[tokio::test]
 async fn pongs_go_out_while_the_application_only_reads() {
     bounded(async {
@@ -221,6 +224,7 @@ async fn pongs_go_out_while_the_application_only_reads() {
     .await;
 }
 
+// req: ws/7.1.1/server-first ws/5.5.1/close-tcp ws/7.1.1/clean-close
 #[tokio::test]
 async fn the_server_closes_tcp_first() {
     bounded(async {
@@ -270,6 +274,7 @@ async fn the_server_closes_tcp_first() {
     .await;
 }
 
+// req: ws/7.2.1/lost
 #[tokio::test]
 async fn a_peer_that_vanishes_is_reported_as_1006() {
     bounded(async {
@@ -454,6 +459,7 @@ async fn autobahn_client_mode_helpers() {
     .await;
 }
 
+// req: ws/4.1/wait
 /// A server that writes its 101 and its first frame in one write: the frame must not be lost
 /// with the handshake head (RFC 6455 §4.1: the bytes after the head are frames).
 #[tokio::test]
@@ -552,4 +558,17 @@ async fn the_echo_server_lets_go_of_a_silent_peer() {
         "{ended:?}"
     );
     drop(peer);
+}
+
+// req: ws/4.1/connect-fail
+#[tokio::test]
+async fn a_connection_that_cannot_be_opened_fails_the_client() {
+    bounded(async {
+        // A port that was just free: nothing listens on it now.
+        let (listener, url) = listener().await;
+        drop(listener);
+        let result = connect(&url).await;
+        assert!(matches!(result, Err(Error::Io(_))), "{result:?}");
+    })
+    .await;
 }

@@ -55,6 +55,7 @@ impl Default for Policy {
     }
 }
 
+// req: ws/7.2.3/backoff
 // ANCHOR: delay
 /// The wait before attempt number `attempt` (1 for the first reconnection): `base` doubled for
 /// each earlier failure, capped at `max`, of which a random half ("equal jitter": half fixed,
@@ -247,6 +248,7 @@ impl ReconnectingWs {
 mod tests {
     use super::*;
 
+    // req: ws/7.2.3/backoff
     // ANCHOR: test_delays
     #[test]
     fn delays_double_to_the_cap_with_half_of_each_random() {

@@ -176,6 +176,7 @@ impl fmt::Display for Disconnect {
     }
 }
 
+// req: sse/9.2.2/close
 // ANCHOR: close_reason
 /// Why the client closed for good.
 #[derive(Debug)]
@@ -280,6 +281,7 @@ pub struct Client {
 }
 
 impl Client {
+    // req: sse/9.2.2/url sse/9.2.2/reconnection-time
     /// A client for `url`, which must be an absolute `http://` URL. It connects on the first
     /// call to [`Client::next`].
     ///
@@ -435,6 +437,7 @@ impl Client {
     }
     // ANCHOR_END: drain_parser
 
+    // req: sse/9.2.3/fail sse/9.2.3/reestablish sse/9.2.2/network-error sse/9.2.2/end-of-body
     // ANCHOR: fail_reconnect
     /// HTML §9.2.3, "fail the connection": closed for good.
     fn fail(&mut self, reason: CloseReason) {
@@ -484,6 +487,7 @@ impl Client {
     }
     // ANCHOR_END: fail_reconnect
 
+    // req: sse/9.2.2/status-type sse/9.2.2/announce sse/9.2.3/announce
     // ANCHOR: connect
     /// One connection: request, redirects (each one pushed to `redirects`), and the checks
     /// that announce it.
@@ -496,8 +500,9 @@ impl Client {
             let (response, task) = self.request(&url).await?;
             let status = response.status();
             if status == StatusCode::OK {
-                // HTML §9.2.2, the constructor's fetch: announce the connection only if the Content-Type's essence is
-                // text/event-stream; parameters such as charset are ignored.
+                // HTML §9.2.2, the constructor's fetch: announce the connection only if the
+                // Content-Type's essence is text/event-stream; parameters such as charset are
+                // ignored.
                 let content_type = response
                     .headers()
                     .get(header::CONTENT_TYPE)
@@ -537,6 +542,7 @@ impl Client {
     }
     // ANCHOR_END: connect
 
+    // req: sse/9.2.2/request sse/9.2.4/last-event-id
     // ANCHOR: request
     async fn request(
         &self,
@@ -651,6 +657,7 @@ mod tests {
         assert_eq!(resolved(""), None);
     }
 
+    // req: sse/9.2.2/url
     #[test]
     fn only_http_urls() {
         let config = ClientConfig::default;
@@ -667,5 +674,23 @@ mod tests {
             assert!(matches!(error, Error::UrlHasCredentials), "{url}");
             assert!(!error.to_string().contains("pw"));
         }
+    }
+
+    // req: sse/9.2.2/reconnection-time
+    #[test]
+    fn the_reconnection_time_starts_at_a_few_seconds() {
+        let time = ClientConfig::default().reconnection_time;
+        assert!((1..=10).contains(&time.as_secs()), "{time:?}");
+    }
+
+    // req: sse/9.2.2/close
+    #[tokio::test]
+    async fn close_is_for_good() {
+        // Nothing listens on port 1: an attempt, had one been made, would fail and reconnect.
+        let mut client = Client::new("http://127.0.0.1:1/events", ClientConfig::default()).unwrap();
+        client.close();
+        assert_eq!(client.ready_state(), ReadyState::Closed);
+        assert!(client.next().await.is_none());
+        assert!(client.next().await.is_none());
     }
 }

@@ -147,6 +147,7 @@ impl Event {
         len(&self.comment) + len(&self.id) + len(&self.event_type) + len(&self.data) + 24
     }
 
+    // req: sse/9.2.5/encoding
     // ANCHOR: encode
     /// Appends the wire form to `out`. The one place the format is written: `Display` and
     /// `to_bytes` both come here. (Plain appends, not `write!`: an event is encoded once per

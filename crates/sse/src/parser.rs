@@ -143,7 +143,7 @@ pub struct Parser {
     event_type_buffer: String,
     /// Replaced whole by each `id` field, so it can be shared with the events.
     last_event_id_buffer: Arc<str>,
-    /// HTML §9.2.3: the `EventSource` object's "last event ID string", set at each dispatch.
+    /// HTML §9.2.2: the `EventSource` object's "last event ID string", set at each dispatch.
     /// It is what a client sends as `Last-Event-ID` when it reconnects.
     last_event_id: Arc<str>,
     items: VecDeque<Result<Item, Error>>,
@@ -201,6 +201,7 @@ impl Parser {
             + self.last_event_id_buffer.len()
     }
 
+    // req: sse/9.2.5/encoding
     // ANCHOR: feed
     /// Parses the next chunk of the stream. The results wait in a queue: take them with
     /// [`Parser::next_item`].
@@ -230,6 +231,7 @@ impl Parser {
     }
     // ANCHOR_END: feed
 
+    // req: sse/9.2.6/end-of-stream
     // ANCHOR: finish
     /// Ends the stream. HTML §9.2.6: "Once the end of the file is reached, any pending data
     /// must be discarded. (If the file ends in the middle of an event, before the final empty
@@ -263,6 +265,7 @@ impl Parser {
     }
     // ANCHOR_END: next_item
 
+    // req: sse/9.2.5/bom
     // ANCHOR: strip_bom
     /// Encoding Standard, "UTF-8 decode": one leading BOM is removed, even when its three bytes
     /// arrive in different chunks. A BOM later in the stream is data (it decodes to U+FEFF).
@@ -313,6 +316,7 @@ impl Parser {
     }
     // ANCHOR_END: bound
 
+    // req: sse/9.2.6/blank-line sse/9.2.6/comment sse/9.2.6/field sse/9.2.6/field-no-colon
     // ANCHOR: process_line
     /// HTML §9.2.6: what each kind of line does.
     fn process_line(&mut self, line: &str) {
@@ -331,6 +335,7 @@ impl Parser {
     }
     // ANCHOR_END: process_line
 
+    // req: sse/9.2.6/event sse/9.2.6/data sse/9.2.6/id sse/9.2.6/retry sse/9.2.6/unknown
     // ANCHOR: process_field
     /// HTML §9.2.6, "Process the field". Field names are case-sensitive.
     fn process_field(&mut self, name: &str, value: &str) {
@@ -373,6 +378,8 @@ impl Parser {
     }
     // ANCHOR_END: process_field
 
+    // req: sse/9.2.6/dispatch-id sse/9.2.6/dispatch-empty sse/9.2.6/dispatch-trailing-lf
+    // req: sse/9.2.6/dispatch-type
     // ANCHOR: dispatch
     /// HTML §9.2.6, "dispatch the event".
     fn dispatch(&mut self) {
@@ -451,6 +458,7 @@ impl<'a> Line<'a> {
 }
 // ANCHOR_END: line_kinds
 
+// req: sse/9.2.5/line-ends
 // ANCHOR: lines
 /// Cuts an event stream into lines as HTML §9.2.5 defines them: a line ends at CRLF, at a lone
 /// LF or at a lone CR, and the CR and LF of one CRLF may arrive in different chunks.

@@ -54,6 +54,7 @@ impl Default for ServerConfig {
 pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 // ANCHOR_END: keep_alive
 
+// req: sse/9.2.5/mime
 // ANCHOR: response_headers
 /// The header fields of an event-stream response, besides the framing each server adds.
 ///

@@ -94,6 +94,7 @@ pub enum State {
 /// reserved, and 1005, 1006 and 1015 are for reporting only: they must never be sent.
 /// 3000-3999 are registered by libraries and frameworks, 4000-4999 are private use.
 /// Everything else (0-999, 1016-2999, 5000 and up) is invalid.
+// req: ws/7.4.1/reserved-codes
 // ANCHOR: close_codes
 pub fn is_valid_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
@@ -241,6 +242,7 @@ impl Connection {
     }
     // ANCHOR_END: next_event
 
+    // req: ws/6.2/receive ws/6.2/unmask ws/7.1.7/stop
     // ANCHOR: receive_loop
     fn parse(&mut self) -> Result<Option<Message>, Error> {
         // §5.5.1: after the peer's Close, nothing it sends is data; after a failure we stop.
@@ -291,6 +293,7 @@ impl Connection {
     // ANCHOR_END: receive_loop
 
     /// No complete event in the input: compact it, and report a peer that vanished.
+    // req: ws/7.2.1/lost
     // ANCHOR: need_more
     fn need_more(&mut self) -> Result<Option<Message>, Error> {
         self.input.drain(..self.input_pos);
@@ -308,6 +311,8 @@ impl Connection {
     // ANCHOR_END: need_more
 
     /// The checks a header must pass before its payload is read.
+    // req: ws/5.1/server-requires-mask ws/5.1/client-refuses-mask ws/5.2/rsv ws/5.8/negotiated
+    // req: ws/5.4/fragmented ws/5.4/no-interleave ws/5.4/fragment-types ws/10.4/limits
     // ANCHOR: check_header
     fn check_header(&mut self, header: &FrameHeader) -> Result<(), Error> {
         // §5.1: "a client MUST mask all frames that it sends to the server", and "a server
@@ -356,6 +361,7 @@ impl Connection {
     // ANCHOR_END: check_header
 
     /// A frame's payload is complete: act on it, and return a message if one is done.
+    // req: ws/5.5.2/pong ws/5.5.1/reply-close ws/5.4/control-in-middle
     // ANCHOR: finish_frame
     fn finish_frame(&mut self, header: &FrameHeader) -> Result<Option<Message>, Error> {
         let payload = std::mem::take(&mut self.control);
@@ -400,6 +406,7 @@ impl Connection {
 
     /// §7.1.7 _Fail the WebSocket Connection_: send a Close with the error's code (if the
     /// connection can still carry one) and stop reading.
+    // req: ws/7.1.7/fail ws/10.7/validate ws/7.4.1/reason
     // ANCHOR: fail
     fn fail(&mut self, error: &Error) {
         self.message = None;
@@ -432,6 +439,7 @@ impl Connection {
     /// the next ones with `Continuation`, the last with `fin` set. Control messages may be
     /// sent between fragments with [`Connection::send`]. The caller is responsible for the
     /// UTF-8 of a text message as a whole.
+    // req: ws/6.1/frames ws/5.4/no-interleave ws/5.4/control-unfragmented
     // ANCHOR: send_fragment
     pub fn send_fragment(
         &mut self,
@@ -464,6 +472,7 @@ impl Connection {
         self.write_frame(opcode, true, payload)
     }
 
+    // req: ws/5.5/control-125
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::InvalidSend("control payload over 125 bytes"));
@@ -472,6 +481,7 @@ impl Connection {
     }
 
     /// Queues our Close, after which nothing more is sent.
+    // req: ws/7.1.2/start ws/7.4.1/reserved-codes
     // ANCHOR: send_close_frame
     fn send_close_frame(&mut self, frame: Option<&CloseFrame>) -> Result<(), Error> {
         let mut payload = Vec::new();
@@ -492,6 +502,7 @@ impl Connection {
     // ANCHOR_END: send_close_frame
 
     /// §5.3: "a fresh masking key", "derived from a strong source of entropy", for every frame.
+    // req: ws/5.3/fresh-key
     // ANCHOR: next_mask_key
     fn next_mask_key(&mut self) -> Result<[u8; 4], Error> {
         let pool = self.keys.get_or_insert_with(|| {
@@ -511,6 +522,7 @@ impl Connection {
     // ANCHOR_END: next_mask_key
 
     /// Appends one frame to the output, masked with a fresh key if we are the client.
+    // req: ws/5.1/client-masks ws/5.1/server-no-mask ws/5.5.1/no-data-after-close ws/6.1/open
     // ANCHOR: write_frame
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
         // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close"; this
@@ -538,6 +550,7 @@ impl Connection {
 }
 
 /// Reads a Close payload: nothing, or a valid code and a UTF-8 reason (§5.5.1, §7.4).
+// req: ws/5.5.1/close-code ws/8.1/utf8-fail
 // ANCHOR: parse_close_payload
 fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Error> {
     match payload {

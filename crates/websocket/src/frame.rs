@@ -130,6 +130,8 @@ impl FrameHeader {
     ///
     /// Returns `Ok(None)` when `buf` holds only part of a header, and `Ok(Some((header, n)))`
     /// when the header is the first `n` bytes.
+    // req: ws/5.2/opcode ws/5.2/length-msb ws/5.2/minimal-length ws/5.5/control-125
+    // req: ws/5.4/control-unfragmented
     // ANCHOR: parse_header
     pub fn parse(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, Error> {
         let [b0, b1, ..] = *buf else {
@@ -199,6 +201,7 @@ impl FrameHeader {
     }
     // ANCHOR_END: parse_header
 
+    // req: ws/5.2/minimal-length
     /// Appends the header's bytes to `out`, with the length in its minimal form.
     // ANCHOR: encode_header
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -431,6 +434,8 @@ mod tests {
         }
     }
 
+    // req: ws/5.2/opcode ws/5.2/length-msb ws/5.2/minimal-length ws/5.5/control-125
+    // req: ws/5.4/control-unfragmented
     // ANCHOR: test_rejects
     #[test]
     fn rejects_what_no_frame_may_be() {

@@ -42,6 +42,7 @@ pub use http_head::{HeadBuffer, Header, Refusal};
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 // ANCHOR_END: guid
 
+// req: ws/4.2.2/response
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (§4.2.2).
 ///
 /// ```
@@ -134,6 +135,7 @@ fn is_uri_text(text: &str, extra: &[u8]) -> bool {
 
 /// Checks what a client puts in its request line and `Host` header: a host (with its port,
 /// an IPv6 literal in brackets) and a resource name, `/path?query` (RFC 6455 §3).
+// req: ws/3/no-fragment ws/4.1/uri-valid
 // ANCHOR: check_target
 pub(crate) fn check_target(host: &str, resource: &str) -> Result<(), Error> {
     let host_ok = !host.is_empty() && is_uri_text(host, b":[]");
@@ -146,6 +148,7 @@ pub(crate) fn check_target(host: &str, resource: &str) -> Result<(), Error> {
 }
 // ANCHOR_END: check_target
 
+// req: ws/4.1/protocol-tokens
 /// RFC 9110 §5.6.2: a token, what a subprotocol name must be (RFC 6455 §4.1).
 fn is_token(text: &str) -> bool {
     !text.is_empty()
@@ -235,6 +238,7 @@ pub struct Accepted {
 
 impl Accepted {
     /// The `101 Switching Protocols` response.
+    // req: ws/4.2.2/response
     // ANCHOR: response_bytes
     pub fn response_bytes(&self) -> Vec<u8> {
         let headers = [
@@ -252,6 +256,9 @@ impl Accepted {
 }
 
 /// Checks a request against RFC 6455 §4.2.1 and the server's options.
+// req: ws/4.2.1/request ws/4.2.1/upgrade-connection ws/4.2.1/key ws/4.2.2/version
+// req: ws/11.3/request-once ws/10.2/origin ws/4.2.1/no-origin ws/4.2.2/protocol ws/4.2.2/extensions
+// req: ws/5.8/negotiated
 // ANCHOR: check_request
 pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted, Error> {
     let h = &req.headers;
@@ -316,6 +323,7 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
 }
 // ANCHOR_END: check_request
 
+// req: ws/4.2.2/version
 /// The headers that a rejection with `status` carries besides its body: for 426, the versions
 /// this server speaks (§4.4); for 405, the method it allows (RFC 9110 §15.5.6).
 // ANCHOR: rejection_headers
@@ -328,6 +336,7 @@ pub fn rejection_headers(status: u16) -> &'static [(&'static str, &'static str)]
 }
 // ANCHOR_END: rejection_headers
 
+// req: ws/4.2.1/refuse ws/4.2.2/refuse-status ws/10.7/validate
 /// The one description of the response that rejects a handshake: the status from
 /// [`Error::http_status`] (or 400), the headers of [`rejection_headers`], and the error as the
 /// body. [`reject_response`] writes it as bytes, and the I/O layer's hyper rejection is built
@@ -362,6 +371,7 @@ pub struct ClientHandshake {
 }
 
 impl ClientHandshake {
+    // req: ws/4.1/key ws/4.1/protocol-tokens
     /// Starts a handshake with a fresh random key (§4.1: "randomly selected", 16 bytes).
     /// Returns the handshake and the request bytes to send.
     ///
@@ -389,6 +399,7 @@ impl ClientHandshake {
 
     /// Like [`ClientHandshake::new`], with a chosen key: for tests and snapshots only. A real
     /// client must not reuse keys. Its arguments are not checked.
+    // req: ws/4.1/request ws/4.1/host ws/4.1/upgrade-connection ws/4.1/version
     // ANCHOR: client_with_key
     pub fn with_key(
         key: [u8; 16],
@@ -425,6 +436,8 @@ impl ClientHandshake {
 
     /// Feeds received bytes. Once the response head is complete and valid, returns it, the
     /// subprotocol the server chose, and the bytes that followed the head (the first frames).
+    // req: ws/4.1/check-101 ws/4.1/check-upgrade ws/4.1/check-connection ws/4.1/check-accept
+    // req: ws/4.1/check-protocol ws/4.1/check-extensions ws/11.3/response-once
     // ANCHOR: client_receive
     pub fn receive(&mut self, data: &[u8]) -> Result<Option<Switched>, Error> {
         let Some(end) = self.head.push(data).map_err(head_error)? else {

@@ -45,6 +45,7 @@
 // ANCHOR: apply_mask
 // Inlined across crates: masking runs once per frame, and most frames are small; for a
 // 16-byte payload an out-of-line call costs about as much as the masking itself.
+// req: ws/6.2/unmask ws/5.1/client-masks
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // The key as seen from buf[0].
@@ -113,6 +114,7 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
 mod tests {
     use super::*;
 
+    // req: ws/6.2/unmask
     // ANCHOR: test_mask
     #[test]
     fn matches_bytewise_for_every_length_and_offset() {

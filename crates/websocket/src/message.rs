@@ -93,6 +93,7 @@ impl IncompleteMessage {
         self.payload.is_empty()
     }
 
+    // req: ws/5.6/utf8 ws/8.1/utf8-fail
     /// Appends an unmasked piece of payload. `whole` says that the piece is the entire
     /// message (one frame with FIN, arrived in one read): its UTF-8 is checked once, when it
     /// becomes a `String`, rather than twice.
@@ -141,6 +142,7 @@ impl IncompleteMessage {
     }
 }
 
+// req: ws/10.4/limits
 /// §10.4 asks for limits; 1009 says "too big" (§7.4.1).
 #[inline]
 fn check_size(len: u64, max: usize) -> Result<(), Error> {
@@ -154,6 +156,7 @@ fn check_size(len: u64, max: usize) -> Result<(), Error> {
 mod tests {
     use super::*;
 
+    // req: ws/8.1/utf8-fail
     #[test]
     fn text_fails_at_the_first_bad_byte_not_at_the_end() {
         let mut message = IncompleteMessage::new(OpCode::Text, 4, 0, 100).expect("fits");

@@ -36,6 +36,7 @@ impl Utf8Validator {
         Self::default()
     }
 
+    // req: ws/5.6/utf8
     /// Checks the next piece. Fails as soon as the bytes seen so far cannot start valid UTF-8.
     // ANCHOR: utf8_feed
     pub fn feed(&mut self, mut piece: &[u8]) -> Result<(), InvalidUtf8> {
@@ -89,6 +90,7 @@ mod tests {
         v.finish()
     }
 
+    // req: ws/5.6/utf8
     #[test]
     fn agrees_with_std_for_every_split() {
         let samples: &[&[u8]] = &[

@@ -67,6 +67,7 @@ async fn within_10s(test: impl std::future::Future<Output = ()>) {
         .expect("the test took more than 10 s: something hangs");
 }
 
+// req: ws/4.2.1/no-origin ws/10.2/origin
 #[tokio::test]
 async fn the_demo_refuses_other_sites_and_accepts_its_own_pages_and_programs() {
     within_10s(async {
@@ -175,4 +176,19 @@ fn help_says_echo_is_open_to_every_origin_and_both_servers_take_allow_origin() {
     );
     assert!(echo.contains("--allow-origin <ORIGIN>"), "{echo}");
     assert!(help("demo").contains("--allow-origin <ORIGIN>"));
+}
+
+// req: ws/4.2.2/not-found
+#[tokio::test]
+async fn a_handshake_for_a_socket_the_demo_does_not_serve_gets_404() {
+    within_10s(async {
+        let addr = demo(Origins::default()).await;
+        assert_eq!(
+            status(addr, &upgrade(addr, "/no/such/socket", "")).await,
+            404
+        );
+        // The same handshake for a socket it serves is accepted.
+        assert_eq!(status(addr, &upgrade(addr, "/echo/ws", "")).await, 101);
+    })
+    .await;
 }

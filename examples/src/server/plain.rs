@@ -20,6 +20,7 @@ pub fn full(status: StatusCode, content_type: &'static str, body: impl Into<Byte
     response
 }
 
+// req: ws/4.2.2/not-found
 /// `404 Not Found`.
 pub fn not_found() -> Response {
     full(

@@ -31,6 +31,7 @@ struct WsUrl {
     resource: String,
 }
 
+// req: ws/3/no-fragment ws/4.1/uri-valid
 // ANCHOR: parse_url
 fn parse_url(url: &str) -> Result<WsUrl, Error> {
     let bad = || Error::BadUrl(url.to_owned());
@@ -81,6 +82,7 @@ pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Erro
     connect_with(url, &ClientOptions::default()).await
 }
 
+// req: ws/4.1/connect-fail ws/4.1/wait
 /// Connects to a `ws://` URL: TCP, then the opening handshake, within
 /// `options.config.timeouts.handshake`.
 // ANCHOR: connect_with
@@ -120,6 +122,7 @@ pub async fn connect_with(
 mod tests {
     use super::*;
 
+    // req: ws/3/no-fragment ws/4.1/uri-valid
     #[test]
     fn urls() {
         let u = parse_url("ws://127.0.0.1:9001/runCase?case=1&agent=x").unwrap();

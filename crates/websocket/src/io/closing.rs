@@ -46,6 +46,7 @@ pub(crate) enum Ending {
 }
 // ANCHOR_END: ending
 
+// req: ws/5.5.1/close-tcp ws/7.1.1/server-first ws/7.1.1/clean-close ws/7.1.7/fail
 /// Ends the connection on the TCP side. Failures are not reported: the application has the
 /// reason already (the Close, or the error), and what is left is a courtesy to the peer.
 // ANCHOR: end
