@@ -37,11 +37,12 @@ use wirelab_examples::ticker::Ticker;
 /// The hang guard of one wait for the tap.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// An example behind a tap.
+/// An example (or any server) behind a tap.
 struct Tapped {
     /// Where clients connect: the tap.
     addr: SocketAddr,
-    server: Server,
+    /// The examples' server, when the upstream is one.
+    server: Option<Server>,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
@@ -49,6 +50,10 @@ struct Tapped {
 impl Tapped {
     async fn start(handler: Handler) -> Tapped {
         let (upstream, server) = server::spawn_local(handler).await.expect("bind");
+        Tapped::in_front_of(upstream, Some(server)).await
+    }
+
+    async fn in_front_of(upstream: SocketAddr, server: Option<Server>) -> Tapped {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         // Room for every line a scenario prints, so the tap never waits for the test to read.
@@ -86,8 +91,24 @@ impl Tapped {
         self.wait_for_nth(needle, 1).await;
     }
 
+    /// Drops every connection of the examples' server, without a goodbye.
+    fn cut(&self) {
+        if let Some(server) = &self.server {
+            server.cut();
+        }
+    }
+
     /// What the tap printed, normalized and grouped by connection.
-    fn transcript(mut self) -> String {
+    fn transcript(self) -> String {
+        self.transcript_lines()
+            .split(|line| line.is_empty())
+            .map(|lines| lines.join("\n"))
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+
+    /// [`Tapped::transcript`]'s lines, with an empty line between connections.
+    fn transcript_lines(mut self) -> Vec<String> {
         while let Ok(line) = self.lines.try_recv() {
             self.seen.push(line);
         }
@@ -100,11 +121,14 @@ impl Tapped {
                 .unwrap_or(0);
             connections.entry(id).or_default().push(normalize(line));
         }
-        connections
-            .into_values()
-            .map(|lines| lines.join("\n"))
-            .collect::<Vec<_>>()
-            .join("\n\n")
+        let mut lines = Vec::new();
+        for (n, connection) in connections.into_values().enumerate() {
+            if n > 0 {
+                lines.push(String::new());
+            }
+            lines.extend(connection);
+        }
+        lines
     }
 }
 
@@ -194,7 +218,7 @@ async fn ticker_over_sse() {
     tap.wait_for_nth("(blank line: dispatch)", 4).await;
     drop(stream);
     tap.wait_for("C->S end of stream").await;
-    tap.server.cut();
+    tap.cut();
     tap.wait_for("closed").await;
     insta::assert_snapshot!("ticker_sse", tap.transcript());
 }
@@ -249,7 +273,7 @@ async fn chat_over_sse_and_post() {
     tap.wait_for_nth("(blank line: dispatch)", 2).await;
     drop(events);
     tap.wait_for("#1 C->S end of stream").await;
-    tap.server.cut();
+    tap.cut();
     tap.wait_for("#1 closed").await;
     insta::assert_snapshot!("chat_sse_post", tap.transcript());
 }
@@ -290,7 +314,7 @@ async fn progress_transcript(path: &str) -> String {
     tap.wait_for("(end of body)").await;
     drop(stream);
     tap.wait_for("C->S end of stream").await;
-    tap.server.cut();
+    tap.cut();
     tap.wait_for("closed").await;
     tap.transcript()
 }
@@ -340,6 +364,149 @@ async fn seats_over_websocket() {
     bo.close(1000, "bye").await.expect("close");
     tap.wait_for("#2 closed").await;
     insta::assert_snapshot!("seats_ws", tap.transcript());
+}
+
+/// Compares a diagram with the book's copy, `book/src/diagrams/NAME.svg`;
+/// `WIRELAB_BLESS=1` writes it instead.
+fn assert_diagram(name: &str, title: &str, lines: &[String]) {
+    let lines: Vec<String> = lines.iter().filter(|l| !l.is_empty()).cloned().collect();
+    let svg = tap::diagram::svg(title, &lines);
+    let path = wirelab_conformance::workspace_root().join(format!("book/src/diagrams/{name}.svg"));
+    if std::env::var_os("WIRELAB_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(&path, &svg).expect("write the diagram");
+        return;
+    }
+    let book = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        book == svg,
+        "{} is not what the tap drew: run `WIRELAB_BLESS=1 cargo test -p wirelab-conformance \
+         --test tap_examples` and review the diff",
+        path.display()
+    );
+}
+
+/// The lines from the first one containing `from` to the first one after it containing `to`.
+fn slice(lines: &[String], from: &str, to: &str) -> Vec<String> {
+    let start = lines
+        .iter()
+        .position(|l| l.contains(from))
+        .unwrap_or_else(|| panic!("no {from:?}"));
+    let end = lines[start..]
+        .iter()
+        .position(|l| l.contains(to))
+        .unwrap_or_else(|| panic!("no {to:?} after {from:?}"));
+    lines[start..=start + end].to_vec()
+}
+
+/// A WebSocket session with `wirelab echo`, through the tap: the opening handshake, a message
+/// sent in two fragments with a Ping between them, and the closing handshake. Three of the
+/// book's sequence diagrams are drawn from it.
+#[tokio::test]
+async fn websocket_session_diagrams() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let upstream = listener.local_addr().expect("address");
+    tokio::spawn(wirelab::echo::serve(listener));
+    let mut tap = Tapped::in_front_of(upstream, None).await;
+    let (ws, _) = websocket::io::connect(&format!("ws://{}/", tap.addr))
+        .await
+        .expect("connect");
+    let (mut receiver, mut sender) = ws.split();
+    sender
+        .send_fragment(websocket::frame::OpCode::Text, b"Hel", false)
+        .await
+        .expect("first fragment");
+    sender
+        .send(Message::Ping(b"still there?".to_vec()))
+        .await
+        .expect("ping");
+    // The Pong before the last fragment, so that the picture is the same on every run.
+    let pong = receiver.recv().await.expect("recv");
+    assert!(matches!(pong, Some(Message::Pong(p)) if p == b"still there?"));
+    tap.wait_for("S->C frame FIN - - - Pong").await;
+    sender
+        .send_fragment(websocket::frame::OpCode::Continuation, b"lo", true)
+        .await
+        .expect("last fragment");
+    let echo = receiver.recv().await.expect("recv");
+    assert!(matches!(echo, Some(Message::Text(t)) if t == "Hello"));
+    tap.wait_for("payload:  \"Hello\"").await;
+    sender.close(1000, "bye").await.expect("close");
+    while let Ok(Some(_)) = receiver.recv().await {}
+    tap.wait_for("closed").await;
+    let lines = tap.transcript_lines();
+    assert_diagram(
+        "ws-opening-handshake",
+        "The WebSocket opening handshake",
+        &slice(&lines, "open from", "(switching protocols"),
+    );
+    assert_diagram(
+        "ws-fragmented-ping",
+        "A message in two fragments, with a Ping between them",
+        &slice(&lines, "frame - - - - Text", "payload:  \"Hello\""),
+    );
+    assert_diagram(
+        "ws-closing-handshake",
+        "The WebSocket closing handshake",
+        &slice(&lines, "Close MASK", " closed"),
+    );
+}
+
+/// An event stream cut by the server and resumed by the `sse` crate's client with
+/// `Last-Event-ID`, through the tap: the book's reconnection diagram.
+#[tokio::test]
+async fn sse_reconnection_diagram() {
+    let hub = std::sync::Arc::new(sse::history::Hub::new(16, 16));
+    let serving = hub.clone();
+    let mut tap = Tapped::start(server::handler(move |request, conn| {
+        let events = serving.subscribe(sse::server::last_event_id(&request));
+        async move { server::sse(&conn, events, Some(Duration::from_millis(200))) }
+    }))
+    .await;
+    let config = sse::client::ClientConfig {
+        reconnection_time: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let mut client =
+        sse::client::Client::new(&format!("http://{}/events", tap.addr), config).expect("client");
+    let (got, mut messages) = mpsc::unbounded_channel();
+    let driving = tokio::spawn(async move {
+        while let Some(event) = client.next().await {
+            if let sse::client::ClientEvent::Message(message) = event {
+                let _ = got.send(message.data);
+            }
+        }
+    });
+    tap.wait_for("retry: \"200\"").await;
+    hub.publish(sse::Event::new().data("one"));
+    hub.publish(sse::Event::new().data("two"));
+    tap.wait_for("id: \"2\"").await;
+    tap.cut();
+    tap.wait_for("#1 closed").await;
+    // The client comes back by itself, saying where it stopped.
+    tap.wait_for("#2 C->S (end of head").await;
+    hub.publish(sse::Event::new().data("three"));
+    tap.wait_for("id: \"3\"").await;
+    let mut received = Vec::new();
+    while received.len() < 3 {
+        let data = tokio::time::timeout(WAIT, messages.recv()).await;
+        received.push(data.expect("in time").expect("a message"));
+    }
+    assert_eq!(received, ["one", "two", "three"]);
+    driving.abort();
+    tap.wait_for("#2 C->S end of stream").await;
+    tap.cut();
+    tap.wait_for("#2 closed").await;
+    let lines = tap.transcript_lines();
+    assert!(
+        lines.iter().any(|l| l == "#2 C->S last-event-id: 2"),
+        "{lines:#?}"
+    );
+    assert_diagram(
+        "sse-reconnection",
+        "An event stream cut, and resumed with Last-Event-ID",
+        &lines,
+    );
 }
 
 #[test]

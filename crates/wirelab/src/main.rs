@@ -71,6 +71,10 @@ enum Command {
         /// Also print a hex dump of every read.
         #[arg(long)]
         hex: bool,
+        /// Also draw each connection, when it closes, as a sequence diagram:
+        /// DIR/connection-N.svg.
+        #[arg(long, value_name = "DIR")]
+        svg: Option<std::path::PathBuf>,
     },
 }
 
@@ -155,6 +159,7 @@ async fn run(command: Command) -> ExitCode {
             listen,
             upstream,
             hex,
+            svg,
         } => {
             let listener = match bind(listen).await {
                 Ok(listener) => listener,
@@ -165,8 +170,14 @@ async fn run(command: Command) -> ExitCode {
             let (out, mut lines) = tokio::sync::mpsc::channel(1024);
             let options = wirelab::tap::TapOptions { hex };
             let tap = tokio::spawn(wirelab::tap::run(listener, upstream, options, out));
+            let mut diagrams = svg.map(wirelab::tap::diagram::Collector::new);
             while let Some(line) = lines.recv().await {
                 println!("{line}");
+                if let Some(diagrams) = &mut diagrams
+                    && let Err(e) = diagrams.push(line)
+                {
+                    eprintln!("wirelab tap: cannot write a diagram: {e}");
+                }
             }
             match tap.await {
                 Ok(outcome) => result(outcome),

@@ -13,6 +13,8 @@
 //!   it was on the wire (masked) and as it was meant (unmasked).
 //!
 //! `--hex` adds a hex dump of every read, for when the annotations hide what you want to see.
+//! `--svg DIR` also draws each connection, when it closes, as a sequence diagram
+//! ([`diagram`]), made from the same lines.
 //!
 //! The tap is also how the book's wire listings are made: the tests run the examples through
 //! it and keep its output as snapshots, so a listing in the book is what the code sent.
@@ -28,7 +30,8 @@
 //! - `chunked.rs`: the `Transfer-Encoding: chunked` decoder;
 //! - `event_stream.rs`: an event stream, line by line;
 //! - `frames.rs`: WebSocket frames;
-//! - `show.rs`: how bytes are printed (quoted, in hex, as a hex dump).
+//! - `show.rs`: how bytes are printed (quoted, in hex, as a hex dump);
+//! - `diagram.rs`: the printed lines drawn as a sequence diagram.
 //!
 //! The annotator never changes the bytes; the proxy forwards exactly what it read, after
 //! annotating it. Annotating before forwarding is what makes the output causal: the client
@@ -44,6 +47,7 @@
 
 mod annotator;
 mod chunked;
+pub mod diagram;
 mod event_stream;
 mod frames;
 mod http;
