@@ -175,6 +175,16 @@ mod tests {
     }
 
     #[test]
+    fn a_header_alone_reserves_nothing() {
+        // A peer that announces 1 MiB and sends only the header holds no memory for it.
+        let message = IncompleteMessage::new(OpCode::Binary, 1 << 20, 0, 16 << 20).expect("fits");
+        assert_eq!(message.capacity(), 0);
+        // What has arrived is reserved, and no more than the header announced.
+        let message = IncompleteMessage::new(OpCode::Binary, 100, 4096, 16 << 20).expect("fits");
+        assert_eq!(message.capacity(), 100);
+    }
+
+    #[test]
     fn growth_stops_at_the_limit() {
         let mut message = IncompleteMessage::new(OpCode::Binary, 60, 60, 100).expect("fits");
         message.extend(&[1; 60], false).expect("fits");
