@@ -63,8 +63,12 @@ where
 {
     let keep_alive = !conn.server.inner.one_request.load(std::sync::atomic::Ordering::Relaxed);
     let service_conn = conn.clone();
-    let service = hyper::service::service_fn(move |request: Request| {
+    let service = hyper::service::service_fn(move |mut request: Request| {
         service_conn.counters.count_request();
+        // Handlers see how the request came (`origin::own_origin` needs the scheme).
+        if let Some(protocol) = service_conn.protocol() {
+            request.extensions_mut().insert(protocol.clone());
+        }
         let response = handler(request, service_conn.clone());
         async move { Ok::<_, Infallible>(response.await) }
     });
