@@ -71,12 +71,12 @@ async fn watch_prints_events_and_reconnections() {
         got,
         [
             json!({"state": "connecting", "url": url}),
-            json!({"state": "open"}),
+            json!({"state": "open", "http": "HTTP/1.1", "tcp_connections": 1}),
             event(1),
             event(2),
             json!({"state": "reconnecting", "reason": "the server ended the stream",
                    "delay_ms": "?", "last_event_id": "2", "attempt": 1}),
-            json!({"state": "open"}),
+            json!({"state": "open", "http": "HTTP/1.1", "tcp_connections": 2}),
             event(3),
             event(4),
         ]
@@ -99,8 +99,8 @@ async fn watch_fails_when_the_client_closes_for_good() {
         lines(&output).last(),
         Some(&json!({"state": "closed", "reason": "HTTP status 404, not 200"}))
     );
-    let error = guarded(watch("https://example.invalid/", fast(), None, &mut output))
+    let error = guarded(watch("ftp://example.invalid/", fast(), None, &mut output))
         .await
-        .expect_err("https is not supported");
+        .expect_err("ftp is not supported");
     assert!(matches!(error, WatchError::Url(_)), "{error}");
 }
