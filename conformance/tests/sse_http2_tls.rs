@@ -2,14 +2,18 @@
 //! the connection preface, TLS with ALPN) and the `sse` client (its `Connector`), with the
 //! server's per-connection records showing what carried each stream; and the bad inputs of
 //! that transport: plain HTTP to the TLS port, an untrusted certificate, a client with no
-//! ALPN, a stream reset in the middle of an event.
+//! ALPN, a stream reset in the middle of an event. Python's `h2` package is an independent
+//! HTTP/2 peer (`conformance/peers/sse_h2_client.py`): it reads several event streams on one
+//! connection, over h2c and over TLS with ALPN `h2`.
 //!
-//! Run: `cargo test -p wirelab-conformance --test sse_http2_tls`
+//! Run: `WIRELAB_PYTHON=target/peers/venv/bin/python cargo test -p wirelab-conformance --test
+//! sse_http2_tls` (the venv `scripts/test` makes; without it the Python tests say `skipped`).
 
 mod sse_support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::pin::Pin;
 use std::future::Future as _;
 use std::sync::{Arc, Mutex};
@@ -23,6 +27,7 @@ use http::{Request, Response, Version};
 use hyper::body::{Body, Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::CertificateDer;
+use serde_json::Value;
 use rustls_pki_types::pem::PemObject as _;
 use sse::backoff::BackoffConfig;
 use sse::client::{Client, ClientConfig, ClientEvent, CloseReason, Connector, tls_config};
@@ -30,7 +35,9 @@ use sse::{Event, MessageEvent};
 use sse_support::guarded;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::Command;
 use tokio::sync::oneshot;
+use wirelab_conformance::{Peer, require, workspace_root};
 use wirelab_examples::server::tls::{ALPN_H2_HTTP1, ALPN_HTTP1_ONLY, DevCert};
 use wirelab_examples::server::{self, ConnStats, Conn, Server};
 
@@ -381,4 +388,114 @@ async fn the_sse_response_over_http2_has_no_connection_specific_fields() {
         .expect("a frame")
         .expect("data");
     assert_eq!(frame.into_data().expect("data"), "id: 1\ndata: /fields\n\n");
+}
+
+/// Runs `conformance/peers/sse_h2_client.py` (Python's `h2`) against `url`: `streams`
+/// concurrent requests on one connection, each read to `events` events. `None` when Python
+/// is missing (and peers are not required).
+async fn python_h2(test: &str, url: &str, streams: usize, ca: Option<&Path>) -> Option<Value> {
+    let python = require(Peer::Python, test)?;
+    let script = workspace_root().join("conformance/peers/sse_h2_client.py");
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .arg(url)
+        .arg(streams.to_string())
+        .arg("2")
+        .kill_on_drop(true);
+    if let Some(ca) = ca {
+        command.arg(ca);
+    }
+    let output = guarded(command.output()).await.expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    Some(serde_json::from_str(&stdout).expect("one JSON object"))
+}
+
+/// The server of the Python tests: two events per stream, then an open stream.
+async fn spawn_two_event_server(tls: Option<&DevCert>) -> (SocketAddr, Server) {
+    let server = Server::new();
+    if let Some(dev) = tls {
+        server.use_tls(dev.identity.acceptor(ALPN_H2_HTTP1).expect("acceptor"));
+    }
+    let handler = server::handler(|_: server::Request, conn: Conn| async move {
+        let events = vec![
+            Event::new().id("1").expect("id").data("one"),
+            Event::new().event("update").expect("type").data("two\nlines"),
+        ];
+        server::sse(&conn, ThenWait(events.into_iter()), None)
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(server::serve(listener, server.clone(), handler));
+    (addr, server)
+}
+
+/// What the Python peer saw on each stream: the right fields, and the events as sent.
+fn check_python_streams(report: &Value, streams: usize) {
+    // SETTINGS_ENABLE_CONNECT_PROTOCOL (0x8) = 1 (RFC 8441 §3), as an independent peer reads it.
+    assert_eq!(report["settings"]["8"], 1, "{report}");
+    let seen = report["streams"].as_array().expect("streams");
+    assert_eq!(seen.len(), streams);
+    for stream in seen {
+        assert_eq!(stream["headers"][":status"], "200", "{stream}");
+        assert_eq!(stream["headers"]["content-type"], "text/event-stream");
+        // One DATA frame per event: each went out when it was produced.
+        assert_eq!(stream["data_frames"], 2, "{stream}");
+        let body = stream["body"].as_str().expect("body");
+        let (items, error) = sse::parser::parse_all(body.as_bytes(), Default::default());
+        assert!(error.is_none());
+        let events: Vec<_> = items
+            .into_iter()
+            .filter_map(|item| match item {
+                sse::Item::Event(e) => Some((e.event_type, e.data, e.last_event_id.to_string())),
+                _ => None,
+            })
+            .collect();
+        let expected = [
+            ("message".to_owned(), "one".to_owned(), "1".to_owned()),
+            ("update".to_owned(), "two\nlines".to_owned(), "1".to_owned()),
+        ];
+        assert_eq!(events, expected);
+    }
+}
+
+#[tokio::test]
+async fn python_h2_reads_event_streams_over_h2c() {
+    let test = "sse_http2_tls::python_h2_reads_event_streams_over_h2c";
+    let (addr, server) = spawn_two_event_server(None).await;
+    let Some(report) = python_h2(test, &format!("http://{addr}/events"), 3, None).await else {
+        return;
+    };
+    check_python_streams(&report, 3);
+    let conns = used(&server);
+    assert_eq!(conns.len(), 1, "{conns:?}");
+    assert_eq!(conns[0].requests, 3);
+    let protocol = conns[0].protocol.clone().expect("protocol");
+    assert_eq!((protocol.tls, protocol.version), (false, Version::HTTP_2));
+}
+
+#[tokio::test]
+async fn python_h2_reads_event_streams_over_tls_with_alpn_h2() {
+    let test = "sse_http2_tls::python_h2_reads_event_streams_over_tls_with_alpn_h2";
+    let dev = DevCert::generate().expect("certificate");
+    let ca = std::env::temp_dir().join(format!("wirelab-h2-peer-{}.pem", std::process::id()));
+    dev.write_cert(&ca).expect("write the certificate");
+    let (addr, server) = spawn_two_event_server(Some(&dev)).await;
+    let url = format!("https://localhost:{}/events", addr.port());
+    let report = python_h2(test, &url, 2, Some(&ca)).await;
+    let _ = std::fs::remove_file(&ca);
+    let Some(report) = report else {
+        return;
+    };
+    assert_eq!(report["alpn"], "h2");
+    check_python_streams(&report, 2);
+    let conns = used(&server);
+    assert_eq!(conns.len(), 1, "{conns:?}");
+    assert_eq!(conns[0].requests, 2);
+    assert_eq!(
+        conns[0].protocol.clone().and_then(|p| p.alpn).as_deref(),
+        Some("h2")
+    );
 }
