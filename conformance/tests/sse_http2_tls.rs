@@ -12,12 +12,12 @@
 mod sse_support;
 
 use std::convert::Infallible;
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
-use std::future::Future as _;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,8 +27,8 @@ use http::{Request, Response, Version};
 use hyper::body::{Body, Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::CertificateDer;
-use serde_json::Value;
 use rustls_pki_types::pem::PemObject as _;
+use serde_json::Value;
 use sse::backoff::BackoffConfig;
 use sse::client::{Client, ClientConfig, ClientEvent, CloseReason, Connector, tls_config};
 use sse::{Event, MessageEvent};
@@ -39,7 +39,7 @@ use tokio::process::Command;
 use tokio::sync::oneshot;
 use wirelab_conformance::{Peer, require, workspace_root};
 use wirelab_examples::server::tls::{ALPN_H2_HTTP1, ALPN_HTTP1_ONLY, DevCert};
-use wirelab_examples::server::{self, ConnStats, Conn, Server};
+use wirelab_examples::server::{self, Conn, ConnStats, Server};
 
 /// Events, then nothing: the stream stays open, as a live feed between events.
 struct ThenWait(std::vec::IntoIter<Event>);
@@ -93,7 +93,10 @@ fn config(connector: Connector) -> ClientConfig {
 /// The client's next message; anything but `Open`, a comment or a retry before it fails.
 async fn message(client: &mut Client) -> MessageEvent {
     loop {
-        match guarded(client.next()).await.expect("the client is not closed") {
+        match guarded(client.next())
+            .await
+            .expect("the client is not closed")
+        {
             ClientEvent::Message(message) => return message,
             ClientEvent::Open | ClientEvent::Comment(_) | ClientEvent::Retry(_) => {}
             other => panic!("expected a message, got {other:?}"),
@@ -208,8 +211,13 @@ async fn plain_http_to_the_tls_port_gets_a_clear_400() {
         .await
         .expect("write");
     let mut answer = String::new();
-    guarded(tcp.read_to_string(&mut answer)).await.expect("read");
-    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+    guarded(tcp.read_to_string(&mut answer))
+        .await
+        .expect("read");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
     assert!(answer.contains("use https://"), "{answer}");
     // Bytes that are neither TLS nor HTTP: the connection just ends.
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
@@ -308,13 +316,19 @@ async fn a_stream_reset_mid_event_is_a_network_error_and_the_client_reconnects()
             let on_reset = on_reset.clone();
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let n = seen.fetch_add(1, Ordering::Relaxed);
-                let last = sse::server::last_event_id(&request).unwrap_or("").to_owned();
+                let last = sse::server::last_event_id(&request)
+                    .unwrap_or("")
+                    .to_owned();
                 // The first stream stops in the middle of its second event; the second says
                 // which Last-Event-ID it was asked to resume from.
                 let pieces = if n == 0 {
                     vec!["id: 1\ndata: one\n\n", "id: 2\ndata: tw"]
                 } else {
-                    vec![if last == "1" { "data: resumed after 1\n\n" } else { "data: ?\n\n" }]
+                    vec![if last == "1" {
+                        "data: resumed after 1\n\n"
+                    } else {
+                        "data: ?\n\n"
+                    }]
                 };
                 let reset = on_reset.lock().expect("lock").take();
                 let response = Response::builder()
@@ -372,14 +386,22 @@ async fn the_sse_response_over_http2_has_no_connection_specific_fields() {
     let request = Request::get(format!("http://{addr}/fields"))
         .body(http_body_util::Empty::<Bytes>::new())
         .expect("request");
-    let response = guarded(sender.send_request(request)).await.expect("response");
+    let response = guarded(sender.send_request(request))
+        .await
+        .expect("response");
     assert_eq!(response.version(), Version::HTTP_2);
     let headers = response.headers();
     assert_eq!(headers["content-type"], "text/event-stream");
     assert_eq!(headers["cache-control"], "no-cache");
     // RFC 9113 §8.2.2: a message with a connection-specific field is malformed. (The h2
     // client would refuse such a response; this says which fields they are.)
-    for name in ["connection", "transfer-encoding", "keep-alive", "upgrade", "proxy-connection"] {
+    for name in [
+        "connection",
+        "transfer-encoding",
+        "keep-alive",
+        "upgrade",
+        "proxy-connection",
+    ] {
         assert!(!headers.contains_key(name), "{name}");
     }
     let mut body = response.into_body();
@@ -409,7 +431,10 @@ async fn python_h2(test: &str, url: &str, streams: usize, ca: Option<&Path>) -> 
     let output = guarded(command.output()).await.expect("python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     Some(serde_json::from_str(&stdout).expect("one JSON object"))
 }
 
@@ -422,7 +447,10 @@ async fn spawn_two_event_server(tls: Option<&DevCert>) -> (SocketAddr, Server) {
     let handler = server::handler(|_: server::Request, conn: Conn| async move {
         let events = vec![
             Event::new().id("1").expect("id").data("one"),
-            Event::new().event("update").expect("type").data("two\nlines"),
+            Event::new()
+                .event("update")
+                .expect("type")
+                .data("two\nlines"),
         ];
         server::sse(&conn, ThenWait(events.into_iter()), None)
     });

@@ -135,13 +135,15 @@ mod tests {
             own_origin(&request).as_deref(),
             Some("https://127.0.0.1:8443")
         );
-        request
-            .headers_mut()
-            .insert(ORIGIN, http::HeaderValue::from_static("https://127.0.0.1:8443"));
+        request.headers_mut().insert(
+            ORIGIN,
+            http::HeaderValue::from_static("https://127.0.0.1:8443"),
+        );
         assert_eq!(Origins::default().check(&request), Ok(()));
-        request
-            .headers_mut()
-            .insert(ORIGIN, http::HeaderValue::from_static("http://127.0.0.1:8443"));
+        request.headers_mut().insert(
+            ORIGIN,
+            http::HeaderValue::from_static("http://127.0.0.1:8443"),
+        );
         assert!(Origins::default().check(&request).is_err());
     }
 

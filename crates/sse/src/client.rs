@@ -559,7 +559,10 @@ impl Client {
     // ANCHOR: request
     async fn request(&self, url: &Uri) -> Result<Sent, Failure> {
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         // HTML §9.2.3: "If the EventSource object's last event ID string is not the empty
         // string, set (`Last-Event-ID`, last event ID string)". An id that is not a valid

@@ -41,8 +41,8 @@ pub mod tls;
 mod ws;
 
 pub use event_stream::{channel_stream, sse};
-pub use protocol::PREFACE;
 pub use plain::{full, json, not_found, query_param, read_body};
+pub use protocol::PREFACE;
 pub use ws::{
     MAX_MESSAGE, PING_INTERVAL, SEND_TIMEOUT, Ws, WsSender, close, pong_for, send, websocket,
 };
@@ -58,9 +58,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::Version;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
-use http::Version;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;

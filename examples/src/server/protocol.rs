@@ -39,10 +39,14 @@ const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Errors
 ///
 /// When reading fails, or nothing comes within [`FIRST_BYTES_TIMEOUT`].
-pub(super) async fn sniff<S: AsyncRead + Unpin>(mut stream: S) -> io::Result<(Version, Prefixed<S>)> {
+pub(super) async fn sniff<S: AsyncRead + Unpin>(
+    mut stream: S,
+) -> io::Result<(Version, Prefixed<S>)> {
     let start = tokio::time::timeout(
         FIRST_BYTES_TIMEOUT,
-        read_start(&mut stream, PREFACE.len(), |so_far| PREFACE.starts_with(so_far)),
+        read_start(&mut stream, PREFACE.len(), |so_far| {
+            PREFACE.starts_with(so_far)
+        }),
     )
     .await
     .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request in time"))??;
@@ -61,7 +65,11 @@ pub(super) async fn serve_http<I>(io: I, version: Version, handler: Handler, con
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let keep_alive = !conn.server.inner.one_request.load(std::sync::atomic::Ordering::Relaxed);
+    let keep_alive = !conn
+        .server
+        .inner
+        .one_request
+        .load(std::sync::atomic::Ordering::Relaxed);
     let service_conn = conn.clone();
     let service = hyper::service::service_fn(move |mut request: Request| {
         service_conn.counters.count_request();

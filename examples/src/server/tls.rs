@@ -113,9 +113,8 @@ impl DevCert {
             rcgen::generate_simple_self_signed(names).map_err(TlsError::Generate)?;
         let spki = rcgen::PublicKeyData::subject_public_key_info(&signing_key);
         let digest = ring::digest::digest(&ring::digest::SHA256, &spki);
-        let key = PrivateKeyDer::try_from(signing_key.serialize_der()).map_err(|why| {
-            TlsError::Pem(format!("rcgen made a key rustls cannot read: {why}"))
-        })?;
+        let key = PrivateKeyDer::try_from(signing_key.serialize_der())
+            .map_err(|why| TlsError::Pem(format!("rcgen made a key rustls cannot read: {why}")))?;
         Ok(DevCert {
             identity: Identity {
                 chain: vec![cert.der().clone()],
@@ -164,7 +163,8 @@ impl Identity {
                 cert.display()
             )));
         }
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error(key, "private key", e))?;
+        let key =
+            PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error(key, "private key", e))?;
         Ok(Identity { chain, key })
     }
 

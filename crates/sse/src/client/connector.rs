@@ -1,22 +1,6 @@
 //! How the client reaches a server: TCP, TLS with ALPN for `https://`, HTTP/1.1 or HTTP/2,
-//! and one HTTP/2 connection per origin shared by every client of a [`Connector`].
-//!
-//! Over HTTP/1.1 an event stream holds its connection for as long as it lasts: a second
-//! stream needs a second connection (which is why a browser, allowing six per host, runs out).
-//! Over HTTP/2 each stream is one request on a shared connection, so this connector keeps, per
-//! origin (scheme, host and port), the connection that said `h2`, and every client made with a
-//! clone of the same [`Connector`] opens its stream there. Which HTTP a connection speaks:
-//!
-//! - `https://`: what the TLS handshake's ALPN chose (RFC 7301): `h2`, or HTTP/1.1 for
-//!   `http/1.1` or none;
-//! - `http://`: HTTP/1.1, unless [`Connector::with_http2_prior_knowledge`] asks for clear-text
-//!   HTTP/2 (h2c, RFC 9113 §3.3), which only a server known to speak it answers.
-//!
-//! The event stream itself is the same either way: the same request fields, the same checks of
-//! the response, the same parser over the body's bytes, whether they came in chunks or in
-//! DATA frames. A stream reset (`RST_STREAM`) or a `GOAWAY` reaches the client as an error of
-//! the body, a network error like a TCP reset, and the client reconnects as it would over
-//! HTTP/1.1; the next attempt opens a new connection when the shared one is closed.
+//! and one HTTP/2 connection per origin shared by every client of a [`Connector`] (whose
+//! documentation says how each is chosen).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,7 +34,24 @@ type Slot = Arc<tokio::sync::Mutex<Option<Shared>>>;
 
 // ANCHOR: connector
 /// How clients connect, and the HTTP/2 connections they share. Cheap to clone; clones share
-/// the connections. See the [module documentation](self).
+/// the connections.
+///
+/// Over HTTP/1.1 an event stream holds its connection for as long as it lasts: a second
+/// stream needs a second connection (which is why a browser, allowing six per host, runs out).
+/// Over HTTP/2 each stream is one request on a shared connection, so a connector keeps, per
+/// origin (scheme, host and port), the connection that said `h2`, and every client made with
+/// a clone of it opens its stream there. Which HTTP a connection speaks:
+///
+/// - `https://`: what the TLS handshake's ALPN chose (RFC 7301): `h2`, or HTTP/1.1 for
+///   `http/1.1` or none;
+/// - `http://`: HTTP/1.1, unless [`Connector::with_http2_prior_knowledge`] asks for
+///   clear-text HTTP/2 (h2c, RFC 9113 §3.3), which only a server known to speak it answers.
+///
+/// The event stream itself is the same either way: the same request fields, the same checks
+/// of the response, the same parser over the body's bytes, whether they came in chunks or in
+/// DATA frames. A stream reset (`RST_STREAM`) or a `GOAWAY` reaches the client as an error of
+/// the body, a network error like a TCP reset, and the client reconnects as it would over
+/// HTTP/1.1; the next attempt opens a new connection when the shared one is closed.
 #[derive(Clone, Default)]
 pub struct Connector {
     inner: Arc<Inner>,
