@@ -527,3 +527,154 @@ async fn python_h2_reads_event_streams_over_tls_with_alpn_h2() {
         Some("h2")
     );
 }
+
+/// The one connection of `server` that carried a request: its bytes written so far.
+fn written(server: &Server) -> u64 {
+    let conns = used(server);
+    assert_eq!(conns.len(), 1, "{conns:?}");
+    conns[0].written
+}
+
+/// The bytes the server writes for one 13-byte event (`data: hello\n\n`) on an open stream, over
+/// the transport that `tls` and `connector` make.
+async fn bytes_of_one_event(tls: Option<(&DevCert, &[&[u8]])>, connector: Connector) -> u64 {
+    let (events, receiver) = tokio::sync::mpsc::channel(4);
+    let receiver = Arc::new(Mutex::new(Some(receiver)));
+    let server = Server::new();
+    if let Some((dev, alpn)) = tls {
+        server.use_tls(dev.identity.acceptor(alpn).expect("acceptor"));
+    }
+    let handler = server::handler(move |_: server::Request, conn: Conn| {
+        let receiver = receiver.lock().expect("lock").take().expect("one request");
+        async move { server::sse(&conn, server::channel_stream(receiver), None) }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(server::serve(listener, server.clone(), handler));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://127.0.0.1:{}/push", addr.port());
+    let mut client = Client::new(&url, config(connector)).expect("url");
+    assert!(matches!(
+        guarded(client.next()).await,
+        Some(ClientEvent::Open)
+    ));
+    // The head is out and nothing else is queued: what is written next is the event alone.
+    let before = written(&server);
+    events
+        .send(Event::new().data("hello"))
+        .await
+        .expect("the stream is open");
+    assert_eq!(message(&mut client).await.data, "hello");
+    written(&server) - before
+}
+
+// ANCHOR: event_bytes
+/// What one event costs on the wire, by transport: its 13 bytes, plus HTTP/1.1's chunk
+/// framing (`d\r\n` before, `\r\n` after: 5 bytes), or HTTP/2's DATA frame header (9 bytes),
+/// plus, over TLS 1.3, one record's 22 bytes (a 5-byte header, the 1-byte inner content type
+/// and a 16-byte AEAD tag). Printed by
+/// `cargo test -p wirelab-conformance --test sse_http2_tls bytes -- --nocapture`.
+#[tokio::test]
+async fn bytes_of_one_event_by_transport() {
+    let dev = DevCert::generate().expect("certificate");
+    let trusting = || Connector::new().with_tls(tls_config(root(&dev)).expect("roots"));
+    let costs = [
+        ("HTTP/1.1", bytes_of_one_event(None, Connector::new()).await),
+        (
+            "HTTP/2 (h2c)",
+            bytes_of_one_event(None, Connector::new().with_http2_prior_knowledge()).await,
+        ),
+        (
+            "HTTP/1.1 + TLS",
+            bytes_of_one_event(Some((&dev, ALPN_HTTP1_ONLY)), trusting()).await,
+        ),
+        (
+            "HTTP/2 + TLS",
+            bytes_of_one_event(Some((&dev, ALPN_H2_HTTP1)), trusting()).await,
+        ),
+    ];
+    for (transport, bytes) in costs {
+        println!("{transport:>16}: 13-byte event, {bytes} bytes written");
+    }
+    let expected = [13 + 5, 13 + 9, 13 + 5 + 22, 13 + 9 + 22];
+    assert_eq!(costs.map(|(_, bytes)| bytes), expected);
+}
+// ANCHOR_END: event_bytes
+
+/// The bytes the server writes for the response heads of two event streams, one after the
+/// other on one warmed-up connection (a plain request went first), in `version`.
+async fn two_response_heads(version: Version) -> (u64, u64) {
+    let server = Server::new();
+    let handler = server::handler(|request: server::Request, conn: Conn| async move {
+        if request.uri().path() == "/plain" {
+            return server::full(http::StatusCode::OK, "text/plain", "ok");
+        }
+        server::sse(&conn, ThenWait(Vec::new().into_iter()), None)
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(server::serve(listener, server.clone(), handler));
+    let connect = || async { TokioIo::new(TcpStream::connect(addr).await.expect("connect")) };
+    let request = |path: &str| {
+        let uri = format!("http://{addr}{path}");
+        let builder = Request::get(uri).header("accept", "text/event-stream");
+        let builder = if version == Version::HTTP_11 {
+            builder.header("host", addr.to_string())
+        } else {
+            builder
+        };
+        builder
+            .body(http_body_util::Empty::<Bytes>::new())
+            .expect("request")
+    };
+    let mut heads = Vec::new();
+    // The streams stay open until the heads are counted.
+    let mut bodies = Vec::new();
+    if version == Version::HTTP_2 {
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), connect().await)
+                .await
+                .expect("handshake");
+        tokio::spawn(connection);
+        let plain = guarded(sender.send_request(request("/plain"))).await;
+        let body = plain.expect("response").into_body();
+        guarded(http_body_util::BodyExt::collect(body))
+            .await
+            .expect("body");
+        for _ in 0..2 {
+            let before = written(&server);
+            let response = guarded(sender.send_request(request("/events"))).await;
+            heads.push(written(&server) - before);
+            bodies.push(response.expect("response"));
+        }
+    } else {
+        // HTTP/1.1 carries one stream at a time: each stream on a connection of its own.
+        for _ in 0..2 {
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(connect().await)
+                .await
+                .expect("handshake");
+            tokio::spawn(connection);
+            let response = guarded(sender.send_request(request("/events"))).await;
+            let last = server.connections().last().expect("connection").written;
+            heads.push(last);
+            bodies.push(response.expect("response"));
+        }
+    }
+    (heads[0], heads[1])
+}
+
+// ANCHOR: head_bytes
+/// What an event stream's response head costs: over HTTP/1.1 the same text each time; over
+/// HTTP/2 the first head of a connection fills HPACK's dynamic table (RFC 7541 §2.3.2) and a
+/// repeated one refers to its entries with a byte or so each. Printed by
+/// `cargo test -p wirelab-conformance --test sse_http2_tls heads -- --nocapture`.
+#[tokio::test]
+async fn response_heads_by_transport() {
+    let (first, again) = two_response_heads(Version::HTTP_11).await;
+    println!("HTTP/1.1 event-stream response head: {first} bytes, then {again} bytes");
+    assert_eq!(first, again);
+    let (first, again) = two_response_heads(Version::HTTP_2).await;
+    println!("HTTP/2 event-stream response head: {first} bytes, then {again} bytes");
+    assert!(again < first / 2, "{first} then {again}");
+}
+// ANCHOR_END: head_bytes
