@@ -113,7 +113,6 @@ fn used(server: &Server) -> Vec<ConnStats> {
         .collect()
 }
 
-// ANCHOR: h2c
 #[tokio::test]
 async fn an_event_stream_over_clear_text_http2() {
     let (addr, server) = spawn_server(None).await;
@@ -127,7 +126,6 @@ async fn an_event_stream_over_clear_text_http2() {
     let protocol = conns[0].protocol.clone().expect("protocol");
     assert_eq!((protocol.tls, protocol.version), (false, Version::HTTP_2));
 }
-// ANCHOR_END: h2c
 
 #[tokio::test]
 async fn an_event_stream_over_tls_with_alpn_h2() {

@@ -5,7 +5,7 @@
 //! side: both start as an HTTP/1.1 request to the same server. An event stream stays an HTTP
 //! response that never ends; a WebSocket leaves HTTP after the `101 Switching Protocols`.
 //!
-//! Besides routing requests to a [`Handler`], the server does three things an example needs
+//! Besides routing requests to a [`Handler`], the server does four things an example needs
 //! to teach with:
 //!
 //! - **It counts bytes.** Every accepted TCP connection is wrapped in a counter of the bytes
@@ -21,6 +21,12 @@
 //!   that a connection's bytes are exactly one request's bytes. The demo uses it to attribute
 //!   bytes to transports exactly; payload bytes are the same as with keep-alive, only the TCP
 //!   handshakes (which are not counted) are more.
+//!
+//! - **It speaks HTTP/1.1 and HTTP/2, in clear text or over TLS** ([`Server::use_tls`]): over
+//!   TLS as ALPN decides (`tls.rs`), in clear text by the connection's first bytes, the
+//!   HTTP/2 preface or a request (`protocol.rs`, with `prefixed.rs` to hand those bytes back).
+//!   Each connection's record says which ([`Protocol`]) and how many requests, one per HTTP/2
+//!   stream, it carried ([`ConnStats::requests`]).
 //!
 //! This file holds the server itself: its connections, their records and the controls.
 //! Handlers answer in one of three ways, each helped by a file of its own, whose items are
