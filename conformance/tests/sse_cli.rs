@@ -6,28 +6,14 @@
 mod sse_support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use sse::backoff::BackoffConfig;
-use sse::client::{ClientConfig, CloseReason};
+use sse::client::CloseReason;
 use sse::history::Hub;
 use sse::{Event, server};
-use sse_support::{Take, guarded, plain, serve, sse_response};
+use sse_support::{Take, fast, guarded, plain, serve, sse_response};
 use wirelab::sse_cmd::{WatchError, watch};
-
-fn fast() -> ClientConfig {
-    ClientConfig {
-        reconnection_time: Duration::from_millis(5),
-        backoff: BackoffConfig {
-            base: Duration::from_millis(1),
-            max: Duration::from_millis(10),
-            healthy_after: Duration::from_secs(30),
-        },
-        ..ClientConfig::default()
-    }
-}
 
 fn lines(output: &[u8]) -> Vec<Value> {
     String::from_utf8(output.to_vec())

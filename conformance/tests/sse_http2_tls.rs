@@ -19,7 +19,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -29,10 +28,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 use serde_json::Value;
-use sse::backoff::BackoffConfig;
 use sse::client::{Client, ClientConfig, ClientEvent, CloseReason, Connector, tls_config};
 use sse::{Event, MessageEvent};
-use sse_support::guarded;
+use sse_support::{fast, guarded};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
@@ -79,14 +77,8 @@ fn root(dev: &DevCert) -> Vec<CertificateDer<'static>> {
 
 fn config(connector: Connector) -> ClientConfig {
     ClientConfig {
-        reconnection_time: Duration::from_millis(5),
-        backoff: BackoffConfig {
-            base: Duration::from_millis(1),
-            max: Duration::from_millis(10),
-            healthy_after: Duration::from_secs(30),
-        },
         connector,
-        ..ClientConfig::default()
+        ..fast()
     }
 }
 
