@@ -26,6 +26,9 @@ use super::{Conn, Handler, Request};
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 // ANCHOR_END: preface
 
+/// Silence on an HTTP/2 connection after which the server sends a PING.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
+
 /// The longest wait for a clear-text client's first bytes: hyper's own wait for an HTTP/1.1
 /// request head.
 const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
@@ -95,9 +98,12 @@ where
         // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3): a client may open a WebSocket as an
         // extended CONNECT on a stream of this connection, and hyper hands it to the handler
         // like any request. One-request-per-connection has no HTTP/2 form: every stream of
-        // the connection is served.
+        // the connection is served. A PING after 30 s of silence, answered within hyper's
+        // 20 s, finds a peer that vanished without closing TCP, as the WebSocket sessions'
+        // pings do.
         let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
+            .keep_alive_interval(H2_PING_INTERVAL)
             .enable_connect_protocol()
             .max_header_list_size(u32::try_from(limits.max_handshake_size).unwrap_or(u32::MAX))
             .serve_connection(io, service)
