@@ -1,6 +1,6 @@
 //! Shared helpers for WireLab's conformance suite.
 //!
-//! The suite talks to real peers: Python's `websockets` and `httpx-sse`, curl, the
+//! The suite talks to real peers: Python's `websockets`, `httpx-sse` and `h2`, curl, the
 //! Autobahn|Testsuite (`wstest`) and headless Chromium. The test command (`scripts/test`)
 //! provisions what it can and passes the paths in environment variables; this module finds
 //! them. A peer that is missing makes its test print a `skipped: <why>` line straight to the
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     /// The Python 3 interpreter of the venv made by `scripts/test`, with `websockets`,
-    /// `httpx` and `httpx-sse` installed. Environment variable: `WIRELAB_PYTHON`.
+    /// `httpx`, `httpx-sse` and `h2` installed. Environment variable: `WIRELAB_PYTHON`.
     Python,
     /// The Autobahn|Testsuite's `wstest`, on Python 2.7. Environment variable: `WIRELAB_WSTEST`.
     Wstest,

@@ -20,7 +20,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::Command;
-use wirelab_conformance::{Peer, require};
+use wirelab_conformance::{Peer, require, workspace_root};
+use wirelab_examples::server::tls::{ALPN_H2_HTTP1, ALPN_HTTP1_ONLY, DevCert};
+use wirelab_examples::server::{self, Conn, Server};
 
 /// The hang guard of one browser run: loading, the scenario, and the result.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
@@ -35,6 +37,11 @@ async fn start_demo() -> String {
 
 /// Opens `url` in headless Chromium and returns the page's `RESULT` JSON.
 async fn run_page(chromium: &Path, url: &str) -> Value {
+    run_page_with(chromium, url, &[]).await
+}
+
+/// [`run_page`], with more Chromium flags.
+async fn run_page_with(chromium: &Path, url: &str, flags: &[String]) -> Value {
     static RUNS: AtomicU32 = AtomicU32::new(0);
     let profile = std::env::temp_dir().join(format!(
         "wirelab-chromium-{}-{}",
@@ -58,6 +65,7 @@ async fn run_page(chromium: &Path, url: &str) -> Value {
             "--v=0",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
+        .args(flags)
         .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -351,3 +359,125 @@ async fn seat_pickers_see_each_other_and_the_first_pick_wins() {
     }
     assert_eq!(result["bo_refused"], serde_json::json!([3]));
 }
+
+/// Events, then nothing: an event stream that stays open.
+struct ThenWait(Option<sse::Event>);
+
+impl futures_core::Stream for ThenWait {
+    type Item = sse::Event;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<sse::Event>> {
+        match self.0.take() {
+            Some(event) => std::task::Poll::Ready(Some(event)),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+/// The experiment's server, over TLS offering `alpn`: the page, eight event streams, `/ping`,
+/// and `/records`, the server's own record of its connections.
+async fn start_experiment(dev: &DevCert, alpn: &[&[u8]]) -> String {
+    let server = Server::new();
+    server.use_tls(dev.identity.acceptor(alpn).expect("acceptor"));
+    let records = server.clone();
+    let handler = server::handler(move |request: server::Request, conn: Conn| {
+        let records = records.clone();
+        async move {
+            let path = request.uri().path();
+            if path == "/" {
+                let page = include_str!("six_connections.html");
+                return server::full(http::StatusCode::OK, "text/html; charset=utf-8", page);
+            }
+            if path.starts_with("/es/") {
+                let event = sse::Event::new().data(path);
+                return server::sse(&conn, ThenWait(Some(event)), None);
+            }
+            if path == "/records" {
+                let conns: Vec<Value> = records
+                    .connections()
+                    .iter()
+                    .filter(|c| c.requests > 0)
+                    .map(|c| {
+                        let protocol = c.protocol.as_ref();
+                        serde_json::json!({
+                            "id": c.id,
+                            "http": protocol.map(|p| format!("{:?}", p.version)),
+                            "alpn": protocol.and_then(|p| p.alpn.clone()),
+                            "requests": c.requests,
+                        })
+                    })
+                    .collect();
+                return server::json(http::StatusCode::OK, &Value::from(conns));
+            }
+            server::full(http::StatusCode::OK, "text/plain", "pong")
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(server::serve(listener, server, handler));
+    format!("https://{addr}/")
+}
+
+// ANCHOR: six_connections
+/// Issue 11's experiment: eight `EventSource`s to one origin, then a `fetch`. Over HTTP/1.1
+/// (TLS, ALPN `http/1.1`) Chromium opens six connections and no more: the seventh and eighth
+/// streams and the fetch wait until an `EventSource` closes. Over HTTP/2 (TLS, ALPN `h2`) all
+/// eight open at once and the fetch does not wait, all on one TCP connection, as the server's
+/// own record shows. The measured times go to `target/experiments/six-connections.json`:
+/// `cargo test -p wirelab-conformance --test browser eight_eventsources`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_eventsources_over_http1_and_over_http2() {
+    let Some(chromium) = require(Peer::Chromium, "browser: six connections") else {
+        return;
+    };
+    let dev = DevCert::generate().expect("certificate");
+    // This certificate's key, and no other, is accepted: the test is about the protocols.
+    let trust = vec![format!(
+        "--ignore-certificate-errors-spki-list={}",
+        dev.spki_sha256
+    )];
+    let http1 = run_page_with(
+        &chromium,
+        &start_experiment(&dev, ALPN_HTTP1_ONLY).await,
+        &trust,
+    )
+    .await;
+    let http2 = run_page_with(
+        &chromium,
+        &start_experiment(&dev, ALPN_H2_HTTP1).await,
+        &trust,
+    )
+    .await;
+    let dir = workspace_root().join("target/experiments");
+    std::fs::create_dir_all(&dir).expect("target/experiments");
+    let measured = serde_json::json!({ "http1": http1, "http2": http2 });
+    std::fs::write(dir.join("six-connections.json"), format!("{measured:#}\n"))
+        .expect("write the figures");
+
+    // HTTP/1.1: six streams, and the fetch waits behind them.
+    assert_eq!(http1["openBeforeFetch"], 6, "{http1:#}");
+    assert_eq!(http1["fetchWaited"], true, "{http1:#}");
+    let all_opened = |result: &Value| {
+        result["opened"]
+            .as_array()
+            .is_some_and(|o| o.iter().all(Value::is_u64))
+    };
+    assert!(all_opened(&http1), "{http1:#}");
+    let records = http1["records"].as_array().expect("records");
+    assert!(records.iter().all(|r| r["http"] == "HTTP/1.1"), "{http1:#}");
+    assert!(records.len() >= 7, "{http1:#}");
+    // HTTP/2: eight streams and the fetch at once, on one connection.
+    assert_eq!(http2["openBeforeFetch"], 8, "{http2:#}");
+    assert_eq!(http2["fetchWaited"], false, "{http2:#}");
+    assert!(all_opened(&http2), "{http2:#}");
+    let records = http2["records"].as_array().expect("records");
+    assert_eq!(records.len(), 1, "{http2:#}");
+    assert_eq!(records[0]["http"], "HTTP/2.0", "{http2:#}");
+    assert_eq!(records[0]["alpn"], "h2", "{http2:#}");
+    // The page, eight streams, the fetch and `/records` itself, at least.
+    assert!(u64_at(&records[0], "/requests") >= 11, "{http2:#}");
+}
+// ANCHOR_END: six_connections

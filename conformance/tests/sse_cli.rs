@@ -6,28 +6,14 @@
 mod sse_support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use sse::backoff::BackoffConfig;
-use sse::client::{ClientConfig, CloseReason};
+use sse::client::CloseReason;
 use sse::history::Hub;
 use sse::{Event, server};
-use sse_support::{Take, guarded, plain, serve, sse_response};
+use sse_support::{Take, fast, guarded, plain, serve, sse_response};
 use wirelab::sse_cmd::{WatchError, watch};
-
-fn fast() -> ClientConfig {
-    ClientConfig {
-        reconnection_time: Duration::from_millis(5),
-        backoff: BackoffConfig {
-            base: Duration::from_millis(1),
-            max: Duration::from_millis(10),
-            healthy_after: Duration::from_secs(30),
-        },
-        ..ClientConfig::default()
-    }
-}
 
 fn lines(output: &[u8]) -> Vec<Value> {
     String::from_utf8(output.to_vec())
@@ -71,12 +57,12 @@ async fn watch_prints_events_and_reconnections() {
         got,
         [
             json!({"state": "connecting", "url": url}),
-            json!({"state": "open"}),
+            json!({"state": "open", "http": "HTTP/1.1", "tcp_connections": 1}),
             event(1),
             event(2),
             json!({"state": "reconnecting", "reason": "the server ended the stream",
                    "delay_ms": "?", "last_event_id": "2", "attempt": 1}),
-            json!({"state": "open"}),
+            json!({"state": "open", "http": "HTTP/1.1", "tcp_connections": 2}),
             event(3),
             event(4),
         ]
@@ -99,8 +85,8 @@ async fn watch_fails_when_the_client_closes_for_good() {
         lines(&output).last(),
         Some(&json!({"state": "closed", "reason": "HTTP status 404, not 200"}))
     );
-    let error = guarded(watch("https://example.invalid/", fast(), None, &mut output))
+    let error = guarded(watch("ftp://example.invalid/", fast(), None, &mut output))
         .await
-        .expect_err("https is not supported");
+        .expect_err("ftp is not supported");
     assert!(matches!(error, WatchError::Url(_)), "{error}");
 }

@@ -16,8 +16,10 @@
 //! refusal is that crate's `403 Forbidden`. A server adds origins with [`Origins::allow`],
 //! carried to the examples' handlers in the request's extensions.
 
-use http::HeaderMap;
+use http::Request;
 use http::header::{HOST, ORIGIN};
+
+use crate::server::Protocol;
 
 /// The header in which a browser says how the page that made a request relates to its target
 /// (Fetch Metadata): `same-origin`, `same-site`, `cross-site` or `none`.
@@ -43,8 +45,8 @@ impl Origins {
     }
 
     /// Every origin that may make this request: its own, then those allowed besides.
-    pub fn for_request(&self, headers: &HeaderMap) -> Vec<String> {
-        own_origin(headers)
+    pub fn for_request<B>(&self, request: &Request<B>) -> Vec<String> {
+        own_origin(request)
             .into_iter()
             .chain(self.also.iter().cloned())
             .collect()
@@ -56,7 +58,8 @@ impl Origins {
     /// is not allowed, two `Origin` headers (as the `websocket` crate refuses them: a browser
     /// sends one), and a request the browser itself calls cross-site (`Sec-Fetch-Site:
     /// cross-site`, which it sends with or without `Origin`).
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), String> {
+    pub fn check<B>(&self, request: &Request<B>) -> Result<(), String> {
+        let headers = request.headers();
         if headers
             .get(SEC_FETCH_SITE)
             .is_some_and(|site| site == "cross-site")
@@ -68,7 +71,7 @@ impl Origins {
             return Ok(());
         };
         let origin = String::from_utf8_lossy(first.as_bytes()).into_owned();
-        if origins.next().is_none() && self.for_request(headers).contains(&origin) {
+        if origins.next().is_none() && self.for_request(request).contains(&origin) {
             Ok(())
         } else {
             Err(format!("Origin: {origin}"))
@@ -78,7 +81,8 @@ impl Origins {
 }
 
 // ANCHOR: own_origin
-/// The request's own origin: `http://` and its `Host` header.
+/// The request's own origin: `http://`, or `https://` for a request that came over TLS, and
+/// its `Host` header (HTTP/1.1) or its `:authority` (HTTP/2, which hyper puts in the URI).
 ///
 /// Taken from `Host` rather than from the address the server listens on, because `Host` is
 /// what the browser put in the page's address bar: a page opened as `http://localhost:8080/`
@@ -87,10 +91,19 @@ impl Origins {
 /// bound. Both headers come from the same URL, so they agree for every page the server
 /// served itself. (A page that reaches the server through a hostile DNS name, DNS rebinding,
 /// is same-origin under this rule; refusing that takes a check of `Host` itself, which these
-/// loopback examples do not make.) The scheme is `http` because the examples serve no TLS.
-pub fn own_origin(headers: &HeaderMap) -> Option<String> {
-    let host = headers.get(HOST)?.to_str().ok()?;
-    Some(format!("http://{host}"))
+/// loopback examples do not make.) The scheme is the one of the connection, which the server
+/// records in each request's extensions ([`Protocol`]).
+pub fn own_origin<B>(request: &Request<B>) -> Option<String> {
+    let tls = request
+        .extensions()
+        .get::<Protocol>()
+        .is_some_and(|protocol| protocol.tls);
+    let scheme = if tls { "https" } else { "http" };
+    let host = match request.uri().authority() {
+        Some(authority) => authority.as_str(),
+        None => request.headers().get(HOST)?.to_str().ok()?,
+    };
+    Some(format!("{scheme}://{host}"))
 }
 // ANCHOR_END: own_origin
 
@@ -98,12 +111,40 @@ pub fn own_origin(headers: &HeaderMap) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
+    fn headers(pairs: &[(&'static str, &'static str)]) -> Request<()> {
+        let mut request = Request::new(());
         for (name, value) in pairs {
-            map.append(*name, http::HeaderValue::from_static(value));
+            request
+                .headers_mut()
+                .append(*name, http::HeaderValue::from_static(value));
         }
-        map
+        request
+    }
+
+    #[test]
+    fn over_tls_and_http2_the_own_origin_is_https_and_the_authority() {
+        let mut request = Request::get("https://127.0.0.1:8443/chat/send")
+            .body(())
+            .expect("request");
+        request.extensions_mut().insert(Protocol {
+            tls: true,
+            alpn: Some("h2".to_owned()),
+            version: http::Version::HTTP_2,
+        });
+        assert_eq!(
+            own_origin(&request).as_deref(),
+            Some("https://127.0.0.1:8443")
+        );
+        request.headers_mut().insert(
+            ORIGIN,
+            http::HeaderValue::from_static("https://127.0.0.1:8443"),
+        );
+        assert_eq!(Origins::default().check(&request), Ok(()));
+        request.headers_mut().insert(
+            ORIGIN,
+            http::HeaderValue::from_static("http://127.0.0.1:8443"),
+        );
+        assert!(Origins::default().check(&request).is_err());
     }
 
     #[test]

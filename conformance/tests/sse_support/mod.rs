@@ -133,6 +133,19 @@ where
     }
 }
 
+/// A client that reconnects fast: tests wait milliseconds, not seconds.
+pub fn fast() -> sse::client::ClientConfig {
+    sse::client::ClientConfig {
+        reconnection_time: Duration::from_millis(5),
+        backoff: sse::backoff::BackoffConfig {
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(10),
+            healthy_after: Duration::from_secs(30),
+        },
+        ..sse::client::ClientConfig::default()
+    }
+}
+
 /// Runs `future` under the hang guard.
 pub async fn guarded<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(HANG_GUARD, future)

@@ -2,7 +2,9 @@
 //!
 //! The HTML Standard describes what a browser's `EventSource` does in §9.2.2 (the constructor:
 //! the request, and the checks of the response) and §9.2.3 "Processing model" (announcing,
-//! reestablishing and failing the connection), and this client does the same, over plain HTTP/1.1 (`http://` URLs; no TLS):
+//! reestablishing and failing the connection), and this client does the same, over HTTP/1.1
+//! or HTTP/2, in clear text (`http://`) or over TLS (`https://`); [`Connector`] says how it
+//! connects, and lets clients share one HTTP/2 connection per origin:
 //!
 //! - It sends `GET` with `Accept: text/event-stream` and `Cache-Control: no-cache`, and, once
 //!   it knows a last event ID, `Last-Event-ID` on every reconnection (§9.2.4).
@@ -51,17 +53,18 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderValue, Request, StatusCode, Uri, header};
-use http_body_util::{BodyExt, Empty};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, Version, header};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::{Error, Item, MessageEvent, Parser, ParserConfig};
+
+mod connector;
+
+use connector::{ConnectionTask, Sent};
+pub use connector::{Connector, tls_config};
 
 // ANCHOR: config
 /// The client's settings.
@@ -89,6 +92,10 @@ pub struct ClientConfig {
     /// The last event ID to start from, as if an earlier connection had received it.
     /// Default: empty, none.
     pub last_event_id: String,
+    /// How to connect: TLS settings, HTTP/2 in clear text, and the HTTP/2 connections that
+    /// clients made with clones of one config share. Default: [`Connector::new`], the
+    /// system's roots, a connector of this config's own.
+    pub connector: Connector,
 }
 
 impl Default for ClientConfig {
@@ -101,6 +108,7 @@ impl Default for ClientConfig {
             max_attempts: None,
             timeout: None,
             last_event_id: String::new(),
+            connector: Connector::new(),
         }
     }
 }
@@ -191,10 +199,16 @@ pub enum CloseReason {
     ContentType(String),
     /// More than [`ClientConfig::max_redirects`] redirects.
     TooManyRedirects(usize),
-    /// A redirect without a usable `Location` (missing, not `http://`, or not absolute).
+    /// A redirect without a usable `Location` (missing, not `http://` or `https://`, or not
+    /// absolute).
     BadRedirect(String),
     /// The stream broke the parser's bound ([`Error::EventTooLarge`]).
     Protocol(Error),
+    /// The TLS handshake failed ([`Error::Tls`]): an untrusted certificate, or an alert from
+    /// the server. HTML §9.2.3 lets a user agent fail the connection rather than reestablish
+    /// it when it "knows that to be futile", and the same handshake with the same server
+    /// would fail again.
+    Tls(Error),
     /// [`ClientConfig::max_attempts`] reconnection attempts failed in a row.
     GaveUp {
         /// How many.
@@ -217,21 +231,11 @@ impl fmt::Display for CloseReason {
             CloseReason::BadRedirect(location) => {
                 write!(f, "cannot follow redirect to {location:?}")
             }
-            CloseReason::Protocol(e) => write!(f, "{e}"),
+            CloseReason::Protocol(e) | CloseReason::Tls(e) => write!(f, "{e}"),
             CloseReason::GaveUp { attempts } => {
                 write!(f, "gave up after {attempts} reconnection attempts")
             }
         }
-    }
-}
-
-/// Aborts the hyper connection task when the connection is done with.
-#[derive(Debug)]
-struct ConnectionTask(JoinHandle<()>);
-
-impl Drop for ConnectionTask {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -247,7 +251,10 @@ enum State {
         since: Instant,
         /// At least one event arrived on this connection.
         delivered: bool,
-        _task: ConnectionTask,
+        /// The HTTP version of the response.
+        version: Version,
+        /// The connection, when this stream has it to itself (HTTP/1.1).
+        _task: Option<ConnectionTask>,
     },
     Waiting {
         until: Instant,
@@ -264,7 +271,10 @@ enum Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Failure::Retry(e)
+        match e {
+            Error::Tls(_) => Failure::Fatal(CloseReason::Tls(e)),
+            e => Failure::Retry(e),
+        }
     }
 }
 
@@ -282,17 +292,18 @@ pub struct Client {
 
 impl Client {
     // req: sse/9.2.2/url sse/9.2.2/reconnection-time
-    /// A client for `url`, which must be an absolute `http://` URL. It connects on the first
-    /// call to [`Client::next`].
+    /// A client for `url`, which must be an absolute `http://` or `https://` URL. It
+    /// connects on the first call to [`Client::next`].
     ///
     /// # Errors
     ///
     /// [`Error::UrlHasCredentials`] for a URL with `user:password@`, which this client would
     /// not send as credentials (and must not send as part of `Host`);
-    /// [`Error::InvalidUrl`] for anything else that is not an absolute `http://` URL.
+    /// [`Error::InvalidUrl`] for anything else that is not an absolute `http://` or
+    /// `https://` URL.
     pub fn new(url: &str, config: ClientConfig) -> Result<Self, Error> {
         let uri: Uri = url.parse().map_err(|_| Error::InvalidUrl(url.into()))?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(Error::InvalidUrl(url.into()));
         }
         if has_userinfo(&uri) {
@@ -315,6 +326,14 @@ impl Client {
             State::Connecting | State::Waiting { .. } => ReadyState::Connecting,
             State::Open { .. } => ReadyState::Open,
             State::Closed => ReadyState::Closed,
+        }
+    }
+
+    /// The HTTP version of the open stream (`None` unless [`ReadyState::Open`]).
+    pub fn http_version(&self) -> Option<Version> {
+        match &self.state {
+            State::Open { version, .. } => Some(*version),
+            _ => None,
         }
     }
 
@@ -362,8 +381,9 @@ impl Client {
                     let result = within(self.config.timeout, self.connect(&mut redirects)).await;
                     self.queue.extend(redirects);
                     match result {
-                        Ok((body, task)) => {
+                        Ok((body, version, task)) => {
                             self.state = State::Open {
+                                version,
                                 body,
                                 parser: Parser::with_last_event_id(
                                     self.config.parser,
@@ -494,10 +514,10 @@ impl Client {
     async fn connect(
         &self,
         redirects: &mut Vec<ClientEvent>,
-    ) -> Result<(Incoming, ConnectionTask), Failure> {
+    ) -> Result<(Incoming, Version, Option<ConnectionTask>), Failure> {
         let mut url = self.url.clone();
         loop {
-            let (response, task) = self.request(&url).await?;
+            let Sent { response, task } = self.request(&url).await?;
             let status = response.status();
             if status == StatusCode::OK {
                 // HTML §9.2.2, the constructor's fetch: announce the connection only if the
@@ -512,7 +532,8 @@ impl Client {
                 if !essence.eq_ignore_ascii_case("text/event-stream") {
                     return Err(Failure::Fatal(CloseReason::ContentType(content_type)));
                 }
-                return Ok((response.into_body(), task));
+                let version = response.version();
+                return Ok((response.into_body(), version, task));
             }
             if status == StatusCode::NO_CONTENT {
                 return Err(Failure::Fatal(CloseReason::NoContent));
@@ -544,46 +565,22 @@ impl Client {
 
     // req: sse/9.2.2/request sse/9.2.4/last-event-id
     // ANCHOR: request
-    async fn request(
-        &self,
-        url: &Uri,
-    ) -> Result<(http::Response<Incoming>, ConnectionTask), Failure> {
-        let authority = url
-            .authority()
-            .ok_or_else(|| Error::InvalidUrl(url.to_string()))?;
-        let port = authority.port_u16().unwrap_or(80);
-        // IPv6 literals come bracketed in URLs; the socket address wants them bare.
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let stream = TcpStream::connect((host, port)).await.map_err(Error::Io)?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(Error::Http)?;
-        let task = ConnectionTask(tokio::spawn(async move {
-            // Its errors reach us through the response body.
-            let _ = connection.await;
-        }));
-        let path = url.path_and_query().map_or("/", |p| p.as_str());
-        let mut request = Request::get(path)
-            // Never holds `user:password@`: `Client::new` and `resolve` refuse such URLs.
-            .header(header::HOST, authority.as_str())
-            .header(header::ACCEPT, "text/event-stream")
-            .header(header::CACHE_CONTROL, "no-cache");
+    async fn request(&self, url: &Uri) -> Result<Sent, Failure> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         // HTML §9.2.3: "If the EventSource object's last event ID string is not the empty
         // string, set (`Last-Event-ID`, last event ID string)". An id that is not a valid
         // header value (a control character) cannot be sent, so it is left out.
         if !self.last_event_id.is_empty()
             && let Ok(value) = HeaderValue::from_bytes(self.last_event_id.as_bytes())
         {
-            request = request.header("last-event-id", value);
+            headers.insert("last-event-id", value);
         }
-        let request = request
-            .body(Empty::<Bytes>::new())
-            .map_err(|_| Error::InvalidUrl(url.to_string()))?;
-        let response = sender.send_request(request).await.map_err(Error::Http)?;
-        Ok((response, task))
+        Ok(self.config.connector.send(url, headers).await?)
     }
     // ANCHOR_END: request
 }
@@ -607,13 +604,13 @@ async fn within<T, E: From<Error>>(
 // ANCHOR_END: within
 
 // ANCHOR: resolve
-/// Where a redirect's `Location` points, relative to `base`: an absolute `http://` URL or an
-/// absolute path. Other forms (other schemes, relative paths, URLs with credentials) are
-/// refused.
+/// Where a redirect's `Location` points, relative to `base`: an absolute `http://` or
+/// `https://` URL or an absolute path. Other forms (other schemes, relative paths, URLs with
+/// credentials) are refused.
 fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     let target: Uri = location.parse().ok()?;
     if target.scheme().is_some() {
-        let usable = target.scheme_str() == Some("http")
+        let usable = matches!(target.scheme_str(), Some("http" | "https"))
             && target.host().is_some()
             && !has_userinfo(&target);
         return usable.then_some(target);
@@ -622,7 +619,7 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
         return None;
     }
     Uri::builder()
-        .scheme("http")
+        .scheme(base.scheme()?.clone())
         .authority(base.authority()?.clone())
         .path_and_query(location)
         .build()
@@ -651,7 +648,11 @@ mod tests {
             resolved("http://localhost:9/e").as_deref(),
             Some("http://localhost:9/e")
         );
-        assert_eq!(resolved("https://example.com/"), None);
+        assert_eq!(
+            resolved("https://example.com/").as_deref(),
+            Some("https://example.com/")
+        );
+        assert_eq!(resolved("ftp://example.com/"), None);
         assert_eq!(resolved("http://user:pw@localhost:9/e"), None);
         assert_eq!(resolved("c"), None);
         assert_eq!(resolved(""), None);
@@ -659,10 +660,11 @@ mod tests {
 
     // req: sse/9.2.2/url
     #[test]
-    fn only_http_urls() {
+    fn only_http_and_https_urls() {
         let config = ClientConfig::default;
         assert!(Client::new("http://127.0.0.1:1/events", config()).is_ok());
-        for url in ["https://example.com/", "/events", "not a url", "ws://x/"] {
+        assert!(Client::new("https://localhost/events", config()).is_ok());
+        for url in ["wss://example.com/", "/events", "not a url", "ws://x/"] {
             assert!(
                 matches!(Client::new(url, config()), Err(Error::InvalidUrl(_))),
                 "{url}"

@@ -33,7 +33,13 @@ pub enum Error {
     /// An HTTP protocol error reported by hyper (I/O layer only).
     #[cfg(feature = "io")]
     Http(hyper::Error),
-    /// The URL given to the client is not an absolute `http://` URL (I/O layer only).
+    /// The TLS handshake failed: rustls refused the server's certificate (not signed by a
+    /// trusted root, not for this name, expired), or the server sent an alert (I/O layer
+    /// only).
+    #[cfg(feature = "io")]
+    Tls(rustls::Error),
+    /// The URL given to the client is not an absolute `http://` or `https://` URL (I/O layer
+    /// only).
     #[cfg(feature = "io")]
     InvalidUrl(String),
     /// The URL given to the client has credentials (`user:password@`). The client does not
@@ -68,7 +74,11 @@ impl fmt::Display for Error {
             #[cfg(feature = "io")]
             Error::Http(e) => write!(f, "HTTP error: {e}"),
             #[cfg(feature = "io")]
-            Error::InvalidUrl(url) => write!(f, "not an absolute http:// URL: {url:?}"),
+            Error::Tls(e) => write!(f, "TLS handshake failed: {e}"),
+            #[cfg(feature = "io")]
+            Error::InvalidUrl(url) => {
+                write!(f, "not an absolute http:// or https:// URL: {url:?}")
+            }
             #[cfg(feature = "io")]
             Error::UrlHasCredentials => f.write_str(
                 "the URL has credentials (user:password@), which this client does not send",
@@ -88,6 +98,8 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             #[cfg(feature = "io")]
             Error::Http(e) => Some(e),
+            #[cfg(feature = "io")]
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }

@@ -17,9 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use websocket::handshake::ServerOptions;
 use websocket::{Config, Message, Timeouts};
+use wirelab_examples::server::prefixed::Prefixed;
+use wirelab_examples::server::tls;
+#[cfg(doc)]
+use wirelab_examples::server::tls::ALPN_HTTP1_ONLY;
 
 // ANCHOR: echo_options
 /// How long one echo may take to write: 64 MiB, the largest, in 30 s is 2 MiB/s.
@@ -48,8 +54,17 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 }
 
 /// Accepts connections on `listener` forever, echoing on each in its own task, with `options`.
-// ANCHOR: serve
 pub async fn serve_with(listener: TcpListener, options: ServerOptions) -> std::io::Result<()> {
+    serve_with_tls(listener, options, None).await
+}
+
+/// [`serve_with`], each connection over TLS with `tls` when given ([`accept_tls`]).
+// ANCHOR: serve
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    options: ServerOptions,
+    tls: Option<TlsAcceptor>,
+) -> std::io::Result<()> {
     let options = Arc::new(options);
     loop {
         let (stream, _peer) = match listener.accept().await {
@@ -63,15 +78,36 @@ pub async fn serve_with(listener: TcpListener, options: ServerOptions) -> std::i
             }
         };
         let options = options.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             // Small frames go out at once (no Nagle delay); failing that is harmless.
             let _ = stream.set_nodelay(true);
-            // A peer that breaks the protocol has been answered with a Close already.
-            let _ = echo_connection(stream, &options).await;
+            // A peer that breaks the protocol has been answered with a Close already; one
+            // that failed the TLS handshake, with an alert or a plain-text 400.
+            let _ = match tls {
+                Some(acceptor) => match accept_tls(&acceptor, stream).await {
+                    Ok(stream) => echo_connection(stream, &options).await,
+                    Err(_) => return,
+                },
+                None => echo_connection(stream, &options).await,
+            };
         });
     }
 }
 // ANCHOR_END: serve
+
+// ANCHOR: accept_tls
+/// The server side of TLS on one accepted connection: the handshake of
+/// [`wirelab_examples::server::tls::accept`], whose stream then carries the WebSocket
+/// handshake and frames as a TCP stream would. The acceptor's ALPN says which HTTP the
+/// client may speak: [`ALPN_HTTP1_ONLY`] while this server speaks HTTP/1.1 alone.
+pub async fn accept_tls(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+) -> std::io::Result<TlsStream<Prefixed<TcpStream>>> {
+    tls::accept(acceptor, stream).await
+}
+// ANCHOR_END: accept_tls
 
 /// Runs the handshake on `stream`, then echoes until the connection closes.
 // ANCHOR: echo_connection

@@ -7,9 +7,11 @@
 //! | [`echo`] | `wirelab echo` | a WebSocket echo server (the Autobahn fuzzingclient target) |
 //! | [`ws_cmd`] | `wirelab ws` | a WebSocket client for the terminal (and Autobahn's client mode) |
 //! | [`sse_cmd`] | `wirelab sse` | an EventSource-like client, and `sse parse` for piped streams |
+//! | [`tls`] | `--tls`, `--cert`, `--key`, `--ca` | certificates for the servers, roots for the clients |
 
 pub mod demo;
 pub mod echo;
 pub mod sse_cmd;
 pub mod tap;
+pub mod tls;
 pub mod ws_cmd;

@@ -5,9 +5,12 @@
 //! and [`wirelab::ws_cmd`], `sse` over [`wirelab::sse_cmd`], `tap` over [`wirelab::tap`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wirelab::tls::ServerTls;
+use wirelab_examples::server::tls::{ALPN_H2_HTTP1, ALPN_HTTP1_ONLY};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +36,8 @@ enum Command {
         /// pages, and programs that send no Origin, are accepted; other pages get 403.
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origin: Vec<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// A WebSocket echo server: every text and binary message comes back as it was sent
     /// (the Autobahn|Testsuite's fuzzingclient target). It accepts connections from any
@@ -46,6 +51,8 @@ enum Command {
         /// Clients that send no Origin (programs, not browsers) are always accepted.
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origin: Vec<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// A WebSocket client: lines of standard input become text messages, received messages
     /// are printed.
@@ -78,16 +85,48 @@ enum Command {
     },
 }
 
+/// The TLS options of the servers.
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// Serve https:// and wss:// (TLS, with ALPN offering h2 and http/1.1 where the server
+    /// speaks both) with a development certificate for localhost, 127.0.0.1 and ::1, made at
+    /// start; its file and how to trust it are printed.
+    #[arg(long)]
+    tls: bool,
+    /// Serve TLS with this certificate chain (PEM) instead of a development certificate.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn acceptor(&self, addr: SocketAddr, alpn: &[&[u8]]) -> Result<Option<ServerTls>, ExitCode> {
+        let files = self.cert.as_deref().zip(self.key.as_deref());
+        wirelab::tls::server_tls(self.tls, files, addr.port(), alpn).map_err(fail)
+    }
+}
+
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct SseArgs {
-    /// The stream's URL, `http://host:port/path`: prints one JSON line per event, retry and
-    /// state change (connecting, open, reconnecting, closed).
+    /// The streams' URLs, `http://host:port/path` or `https://...`: prints one JSON line per
+    /// event, retry and state change (connecting, open, reconnecting, closed). With several,
+    /// each line says which (`"stream":N`, from 0), and streams to one origin share one
+    /// HTTP/2 connection when the server speaks HTTP/2.
     #[arg(required = true)]
-    url: Option<String>,
-    /// Stop after this many events.
+    urls: Vec<String>,
+    /// Stop after this many events (of each stream).
     #[arg(long)]
     max_events: Option<usize>,
+    /// Trust the certificates in this PEM file (a development certificate) besides the
+    /// system's roots (repeatable).
+    #[arg(long, value_name = "FILE")]
+    ca: Vec<PathBuf>,
+    /// Speak HTTP/2 to http:// URLs without asking first (h2c with prior knowledge).
+    #[arg(long)]
+    http2_prior_knowledge: bool,
     #[command(subcommand)]
     command: Option<SseCommand>,
 }
@@ -126,34 +165,78 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Demo { addr, allow_origin } => {
+        Command::Demo {
+            addr,
+            allow_origin,
+            tls,
+        } => {
+            let tls = match tls.acceptor(addr, ALPN_H2_HTTP1) {
+                Ok(tls) => tls,
+                Err(code) => return code,
+            };
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
-            println!("wirelab demo: open http://{addr}/ in a browser (Ctrl-C stops)");
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            println!("wirelab demo: open {scheme}://{addr}/ in a browser (Ctrl-C stops)");
+            let acceptor = tls.map(|tls| print_notes("demo", tls));
             let origins = wirelab_examples::origin::Origins::allow(allow_origin);
-            result(wirelab::demo::serve(listener, origins).await)
+            result(wirelab::demo::serve_tls(listener, origins, acceptor).await)
         }
-        Command::Echo { addr, allow_origin } => {
+        Command::Echo {
+            addr,
+            allow_origin,
+            tls,
+        } => {
+            let tls = match tls.acceptor(addr, ALPN_HTTP1_ONLY) {
+                Ok(tls) => tls,
+                Err(code) => return code,
+            };
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
-            println!("wirelab echo: listening on ws://{addr}/ (Ctrl-C stops)");
+            let scheme = if tls.is_some() { "wss" } else { "ws" };
+            println!("wirelab echo: listening on {scheme}://{addr}/ (Ctrl-C stops)");
+            let acceptor = tls.map(|tls| print_notes("echo", tls));
             let mut options = wirelab::echo::options();
             if !allow_origin.is_empty() {
                 options.allowed_origins = Some(allow_origin);
             }
-            result(wirelab::echo::serve_with(listener, options).await)
+            result(wirelab::echo::serve_with_tls(listener, options, acceptor).await)
         }
         Command::Ws { url, echo } => result(wirelab::ws_cmd::run(&url, echo).await),
         Command::Sse(SseArgs {
-            url, max_events, ..
+            urls,
+            max_events,
+            ca,
+            http2_prior_knowledge,
+            ..
         }) => {
-            let url = url.unwrap_or_default();
-            let config = sse::client::ClientConfig::default();
-            result(wirelab::sse_cmd::watch(&url, config, max_events, std::io::stdout()).await)
+            let mut connector = sse::client::Connector::new();
+            if !ca.is_empty() {
+                let mut roots = Vec::new();
+                for file in &ca {
+                    match wirelab::tls::read_ca(file) {
+                        Ok(certs) => roots.extend(certs),
+                        Err(e) => return fail(e),
+                    }
+                }
+                match sse::client::tls_config(roots) {
+                    Ok(tls) => connector = connector.with_tls(tls),
+                    Err(e) => return fail(e),
+                }
+            }
+            if http2_prior_knowledge {
+                connector = connector.with_http2_prior_knowledge();
+            }
+            let config = sse::client::ClientConfig {
+                connector,
+                ..sse::client::ClientConfig::default()
+            };
+            let output = std::io::stdout();
+            result(wirelab::sse_cmd::watch_all(&urls, config, max_events, output).await)
         }
         Command::Tap {
             listen,
@@ -185,6 +268,14 @@ async fn run(command: Command) -> ExitCode {
             }
         }
     }
+}
+
+/// Prints how to trust a server's certificate, and hands over its acceptor.
+fn print_notes(command: &str, tls: ServerTls) -> tokio_rustls::TlsAcceptor {
+    for note in &tls.notes {
+        println!("wirelab {command}: {note}");
+    }
+    tls.acceptor
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ExitCode> {

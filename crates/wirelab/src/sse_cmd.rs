@@ -14,6 +14,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 
+use http::Version;
 use serde_json::{Value, json};
 use sse::client::{Client, ClientConfig, ClientEvent, CloseReason};
 use sse::{Item, MessageEvent, Parser, ParserConfig};
@@ -98,7 +99,7 @@ fn write_items(parser: &mut Parser, output: &mut impl Write) -> io::Result<()> {
 /// Why [`watch`] stopped with an error.
 #[derive(Debug)]
 pub enum WatchError {
-    /// The URL is not an absolute `http://` URL, or has credentials.
+    /// The URL is not an absolute `http://` or `https://` URL, or has credentials.
     Url(sse::Error),
     /// Writing the output failed.
     Io(io::Error),
@@ -126,22 +127,93 @@ impl From<io::Error> for WatchError {
 
 /// Connects to `url` and prints, one JSON line each, every event and retry (as [`parse`]
 /// does) and every state change of the client, reconnecting as `EventSource` does, until the
-/// client closes for good, or until `max_events` events when given.
+/// client closes for good, or until `max_events` events when given. The `open` line says
+/// which HTTP carries the stream (`"http":"HTTP/1.1"` or `"HTTP/2"`) and how many TCP
+/// connections the client's [`Connector`](sse::client::Connector) has opened so far.
 ///
 /// # Errors
 ///
 /// [`WatchError::Closed`] when the client stops for good (a 204, a non-200 status, a wrong
-/// content type, an oversized event, too many redirects or failed attempts): the CLI exits
-/// non-zero. Reaching `max_events` is `Ok`.
+/// content type, an oversized event, too many redirects or failed attempts, an untrusted
+/// certificate): the CLI exits non-zero. Reaching `max_events` is `Ok`.
 pub async fn watch(
     url: &str,
     config: ClientConfig,
     max_events: Option<usize>,
     mut output: impl Write,
 ) -> Result<(), WatchError> {
+    follow(url, config, max_events, |line| {
+        let written = writeln!(output, "{line}").and_then(|()| output.flush());
+        std::future::ready(written)
+    })
+    .await
+}
+
+// ANCHOR: watch_all
+/// [`watch`] for several streams at once, each line tagged with its stream's place in `urls`
+/// (`"stream":N`, from 0; one URL alone is [`watch`], untagged). The clients share `config`'s
+/// connector, so streams of one origin share one HTTP/2 connection when the server speaks
+/// HTTP/2, as a browser's `EventSource`s do. `max_events` counts each stream's events.
+///
+/// # Errors
+///
+/// As [`watch`]: the first stream that closed for good, once every stream has stopped.
+pub async fn watch_all(
+    urls: &[String],
+    config: ClientConfig,
+    max_events: Option<usize>,
+    mut output: impl Write,
+) -> Result<(), WatchError> {
+    if let [url] = urls {
+        return watch(url, config, max_events, output).await;
+    }
+    // Bounded: a slow terminal slows the clients down rather than filling memory.
+    let (lines, mut received) = tokio::sync::mpsc::channel::<String>(1024);
+    let mut streams = tokio::task::JoinSet::new();
+    for (n, url) in urls.iter().enumerate() {
+        let (url, config, lines) = (url.clone(), config.clone(), lines.clone());
+        streams.spawn(async move {
+            follow(&url, config, max_events, |line| {
+                // `{"...` becomes `{"stream":N,"...`: the same object, one key more.
+                let tagged = format!("{{\"stream\":{n},{}", &line[1..]);
+                let lines = lines.clone();
+                async move {
+                    lines
+                        .send(tagged)
+                        .await
+                        .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+                }
+            })
+            .await
+        });
+    }
+    drop(lines);
+    while let Some(line) = received.recv().await {
+        writeln!(output, "{line}")?;
+        output.flush()?;
+    }
+    let mut outcome = Ok(());
+    while let Some(ended) = streams.join_next().await {
+        if let Ok(Err(e)) = ended
+            && outcome.is_ok()
+        {
+            outcome = Err(e);
+        }
+    }
+    outcome
+}
+// ANCHOR_END: watch_all
+
+/// The loop of [`watch`]: each line (a JSON object) goes to `emit`.
+async fn follow<F: Future<Output = io::Result<()>>>(
+    url: &str,
+    config: ClientConfig,
+    max_events: Option<usize>,
+    mut emit: impl FnMut(String) -> F,
+) -> Result<(), WatchError> {
+    let connector = config.connector.clone();
     let mut client = Client::new(url, config).map_err(WatchError::Url)?;
-    writeln!(output, "{}", json!({ "state": "connecting", "url": url }))?;
-    output.flush()?;
+    emit(json!({ "state": "connecting", "url": url }).to_string()).await?;
     let mut seen = 0;
     while max_events.is_none_or(|max| seen < max) {
         let Some(event) = client.next().await else {
@@ -153,7 +225,12 @@ pub async fn watch(
                 event_json(&message)
             }
             ClientEvent::Retry(time) => json!({ "retry": time.as_millis() }).to_string(),
-            ClientEvent::Open => json!({ "state": "open" }).to_string(),
+            ClientEvent::Open => json!({
+                "state": "open",
+                "http": http_name(client.http_version()),
+                "tcp_connections": connector.tcp_connections(),
+            })
+            .to_string(),
             ClientEvent::Comment(text) => json!({ "comment": text }).to_string(),
             ClientEvent::Redirect { status, location } => {
                 json!({ "redirect": location, "status": status }).to_string()
@@ -172,21 +249,26 @@ pub async fn watch(
             })
             .to_string(),
             ClientEvent::Closed(reason) => {
-                writeln!(
-                    output,
-                    "{}",
-                    json!({ "state": "closed", "reason": reason.to_string() })
-                )?;
-                output.flush()?;
+                let closed = json!({ "state": "closed", "reason": reason.to_string() });
+                emit(closed.to_string()).await?;
                 return Err(WatchError::Closed(reason));
             }
             // ClientEvent is non-exhaustive: print what a newer sse reports as debug text.
             other => json!({ "other": format!("{other:?}") }).to_string(),
         };
-        writeln!(output, "{line}")?;
-        output.flush()?;
+        emit(line).await?;
     }
     Ok(())
+}
+
+/// `HTTP/1.1` or `HTTP/2`, as people write them.
+fn http_name(version: Option<Version>) -> &'static str {
+    match version {
+        Some(Version::HTTP_2) => "HTTP/2",
+        Some(Version::HTTP_11) => "HTTP/1.1",
+        Some(Version::HTTP_10) => "HTTP/1.0",
+        _ => "unknown",
+    }
 }
 
 #[cfg(test)]

@@ -1,26 +1,38 @@
 //! A TCP stream that counts the bytes crossing it: how the examples' server measures what a
 //! protocol puts on the wire.
 //!
-//! What is counted is the TCP payload, every byte the socket reads or writes: HTTP heads,
-//! chunked coding, events, the WebSocket handshake and frames. TCP and IP headers are not
-//! included, and neither is anything below the socket.
+//! What is counted is the TCP payload, every byte the socket reads or writes: TLS records,
+//! HTTP heads, chunked coding or HTTP/2 frames, events, the WebSocket handshake and frames.
+//! TCP and IP headers are not included, and neither is anything below the socket.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// The bytes one TCP connection has carried, shared between its stream and the server's
-/// record of it.
+use super::Protocol;
+
+/// What one TCP connection has carried, shared between its stream, its requests and the
+/// server's record of it: bytes, requests (HTTP/2 streams), and the protocol it speaks.
 #[derive(Debug, Default)]
 pub(super) struct Counters {
     pub(super) read: AtomicU64,
     pub(super) written: AtomicU64,
     pub(super) open: AtomicBool,
+    pub(super) requests: AtomicU64,
+    /// Set once the connection's start (TLS handshake, HTTP/2 preface) has been read.
+    pub(super) protocol: OnceLock<Protocol>,
+}
+
+impl Counters {
+    /// One more request on this connection.
+    pub(super) fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 // ANCHOR: counted

@@ -5,7 +5,7 @@
 //! side: both start as an HTTP/1.1 request to the same server. An event stream stays an HTTP
 //! response that never ends; a WebSocket leaves HTTP after the `101 Switching Protocols`.
 //!
-//! Besides routing requests to a [`Handler`], the server does three things an example needs
+//! Besides routing requests to a [`Handler`], the server does four things an example needs
 //! to teach with:
 //!
 //! - **It counts bytes.** Every accepted TCP connection is wrapped in a counter of the bytes
@@ -22,6 +22,12 @@
 //!   bytes to transports exactly; payload bytes are the same as with keep-alive, only the TCP
 //!   handshakes (which are not counted) are more.
 //!
+//! - **It speaks HTTP/1.1 and HTTP/2, in clear text or over TLS** ([`Server::use_tls`]): over
+//!   TLS as ALPN decides (`tls.rs`), in clear text by the connection's first bytes, the
+//!   HTTP/2 preface or a request (`protocol.rs`, with `prefixed.rs` to hand those bytes back).
+//!   Each connection's record says which ([`Protocol`]) and how many requests, one per HTTP/2
+//!   stream, it carried ([`ConnStats::requests`]).
+//!
 //! This file holds the server itself: its connections, their records and the controls.
 //! Handlers answer in one of three ways, each helped by a file of its own, whose items are
 //! re-exported here:
@@ -35,10 +41,14 @@
 mod counted;
 mod event_stream;
 mod plain;
+pub mod prefixed;
+mod protocol;
+pub mod tls;
 mod ws;
 
 pub use event_stream::{channel_stream, sse};
 pub use plain::{full, json, not_found, query_param, read_body};
+pub use protocol::PREFACE;
 pub use ws::{
     MAX_MESSAGE, PING_INTERVAL, SEND_TIMEOUT, Ws, WsSender, close, pong_for, send, websocket,
 };
@@ -54,11 +64,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::Version;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use counted::{Counted, Counters};
 
@@ -87,7 +98,25 @@ pub struct ConnStats {
     pub written: u64,
     /// Still open.
     pub open: bool,
+    /// How its bytes became HTTP (`None` until its start has been read).
+    pub protocol: Option<Protocol>,
+    /// The requests it carried: one per HTTP/2 stream, one per request over HTTP/1.1.
+    pub requests: u64,
 }
+
+// ANCHOR: protocol
+/// How a connection's bytes became HTTP, as [`Server::connections`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protocol {
+    /// Over TLS.
+    pub tls: bool,
+    /// The ALPN protocol (RFC 7301) the TLS handshake chose: `h2`, `http/1.1`, or `None`
+    /// when the client offered none (or there was no TLS).
+    pub alpn: Option<String>,
+    /// The HTTP it speaks: [`Version::HTTP_2`] or [`Version::HTTP_11`].
+    pub version: Version,
+}
+// ANCHOR_END: protocol
 
 struct ConnRecord {
     counters: Arc<Counters>,
@@ -99,6 +128,7 @@ struct Inner {
     conns: Mutex<BTreeMap<u64, ConnRecord>>,
     slow_ms: AtomicU64,
     one_request: AtomicBool,
+    tls: Mutex<Option<TlsAcceptor>>,
     /// A generation (bumped by each pause), how long, and a connection to spare.
     pause: watch::Sender<(u64, Duration, Option<u64>)>,
     /// A receiver made with the channel, so that [`serve`] also sees a pause asked for before
@@ -134,6 +164,7 @@ impl Server {
                 conns: Mutex::new(BTreeMap::new()),
                 slow_ms: AtomicU64::new(0),
                 one_request: AtomicBool::new(false),
+                tls: Mutex::new(None),
                 pause,
                 paused,
             }),
@@ -155,6 +186,25 @@ impl Server {
         self.inner.one_request.store(on, Ordering::Relaxed);
     }
     // ANCHOR_END: one_request
+
+    /// Speak TLS on every connection, with `acceptor` (see [`tls`]): HTTP/2 or HTTP/1.1 as
+    /// its ALPN decides. Without it, connections are clear text, HTTP/2 for a client that
+    /// opens with the [`PREFACE`] and HTTP/1.1 otherwise. Set it before [`serve`] starts.
+    pub fn use_tls(&self, acceptor: TlsAcceptor) {
+        *self
+            .inner
+            .tls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(acceptor);
+    }
+
+    fn tls(&self) -> Option<TlsAcceptor> {
+        self.inner
+            .tls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 
     /// Drops every open connection without a goodbye. Returns how many were cut.
     pub fn cut(&self) -> usize {
@@ -214,6 +264,8 @@ impl Server {
                 read: record.counters.read.load(Ordering::Relaxed),
                 written: record.counters.written.load(Ordering::Relaxed),
                 open: record.counters.open.load(Ordering::Relaxed),
+                protocol: record.counters.protocol.get().cloned(),
+                requests: record.counters.requests.load(Ordering::Relaxed),
             })
             .collect()
     }
@@ -252,6 +304,7 @@ pub struct Conn {
     id: u64,
     server: Server,
     cut: watch::Receiver<bool>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -269,6 +322,16 @@ impl Conn {
     /// The server this connection belongs to.
     pub fn server(&self) -> &Server {
         &self.server
+    }
+
+    /// How this connection's bytes became HTTP (`None` only before its first request).
+    pub fn protocol(&self) -> Option<&Protocol> {
+        self.counters.protocol.get()
+    }
+
+    fn set_protocol(&self, tls: bool, alpn: Option<String>, version: Version) {
+        // Set once, before the first request; a second call has nothing to change.
+        let _ = self.counters.protocol.set(Protocol { tls, alpn, version });
     }
 
     /// Completes when the server cuts this connection.
@@ -364,36 +427,41 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
         id,
         server: server.clone(),
         cut,
+        counters: counters.clone(),
     };
-    let io = TokioIo::new(Counted { stream, counters });
+    let stream = Counted { stream, counters };
     let handler = handler.clone();
-    let keep_alive = !server.inner.one_request.load(Ordering::Relaxed);
+    let tls = server.tls();
     tokio::spawn(async move {
-        let service_conn = conn.clone();
-        let service = hyper::service::service_fn(move |request: Request| {
-            let response = handler(request, service_conn.clone());
-            async move { Ok::<_, Infallible>(response.await) }
-        });
-        // The head bounds of the byte-level WebSocket server (`websocket::io::accept`, which
-        // `wirelab echo` runs), so that a head one server refuses, the other refuses too:
-        // 16 KiB, start line included, and 64 headers. hyper reads both as "head too large"
-        // and answers `431 Request Header Fields Too Large`, with an empty body, then closes
-        // the connection without calling the handler: a head it would not parse whole has no
-        // request to hand over. `max_header_size` bounds the head alone; `max_buf_size` would
-        // bound the read buffer, bodies included, and cannot go below 8 KiB. (hyper's own
-        // defaults are about 400 KB of buffer and 100 headers.)
-        let limits = websocket::Limits::default();
-        let http = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .keep_alive(keep_alive)
-            .max_headers(limits.max_headers)
-            .max_header_size(limits.max_handshake_size)
-            .serve_connection(io, service)
-            .with_upgrades();
-        // Dropping the connection future drops the socket: that is the cut. An upgraded
-        // WebSocket lives on in its own task, which watches the same signal.
+        let served = async {
+            match tls {
+                // Over TLS the handshake's ALPN says which HTTP: `h2`, or HTTP/1.1 for
+                // `http/1.1` and for a client that offered no ALPN at all.
+                Some(acceptor) => {
+                    let stream = tls::accept(&acceptor, stream).await?;
+                    let alpn = tls::alpn(&stream);
+                    let version = match alpn.as_deref() {
+                        Some("h2") => Version::HTTP_2,
+                        _ => Version::HTTP_11,
+                    };
+                    conn.set_protocol(true, alpn, version);
+                    protocol::serve_http(stream, version, handler, conn.clone()).await;
+                }
+                // In clear text, the first bytes say: the HTTP/2 preface, or a request.
+                None => {
+                    let (version, stream) = protocol::sniff(stream).await?;
+                    conn.set_protocol(false, None, version);
+                    protocol::serve_http(stream, version, handler, conn.clone()).await;
+                }
+            }
+            Ok::<_, io::Error>(())
+        };
+        // Dropping the connection future drops the socket: that is the cut, of every HTTP/2
+        // stream at once. An upgraded WebSocket lives on in its own task, which watches the
+        // same signal. A failed handshake has had its answer (a TLS alert, or the plain `400`
+        // of `tls::accept`); the connection just ends.
         tokio::select! {
-            _ = http => {}
+            _ = served => {}
             () = conn.cut() => {}
         }
     });

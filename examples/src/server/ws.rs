@@ -68,7 +68,7 @@ where
     options.config.limits.max_message_size = MAX_MESSAGE;
     options.config.timeouts.ping_interval = Some(PING_INTERVAL);
     let origins = request.extensions().get::<Origins>().cloned();
-    options.allowed_origins = Some(origins.unwrap_or_default().for_request(request.headers()));
+    options.allowed_origins = Some(origins.unwrap_or_default().for_request(request));
     match websocket::io::upgrade(request, &options) {
         Ok((response, upgrading)) => {
             let conn = conn.clone();

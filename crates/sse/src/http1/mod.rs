@@ -63,7 +63,8 @@
 //!
 //! [`read_request`] reads one head, bounded in size ([`Http1Config::max_head_size`]), header
 //! count and time. Only `GET` over HTTP/1.1 is served: `EventSource` always sends `GET` (HTML
-//! §9.2.2), and every client of event streams speaks HTTP/1.1. A refused head is answered,
+//! §9.2.2), and every client of event streams speaks HTTP/1.1 (HTTP/2 is hyper's, through
+//! [`crate::server`]). A refused head is answered,
 //! never just dropped: 400 malformed, 405 not `GET` (with `Allow: GET`, RFC 9110 §15.5.6), 408
 //! not complete in time, 431 too large (RFC 6585 §5), 505 not HTTP/1.1.
 //!

@@ -64,6 +64,7 @@ use std::time::Duration;
 
 use http::{HeaderValue, Method, StatusCode, header};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use websocket::Message;
 use wirelab_examples::chat::Chat;
 use wirelab_examples::origin::Origins;
@@ -128,8 +129,26 @@ struct Demo {
 ///
 /// When accepting fails for good (see [`server::serve`]).
 pub async fn serve(listener: TcpListener, origins: Origins) -> std::io::Result<()> {
+    serve_tls(listener, origins, None).await
+}
+
+/// [`serve`], over TLS with `tls` when given: `https://` and `wss://` on the same port, HTTP/2
+/// or HTTP/1.1 as ALPN decides. Over HTTP/2 every request of a browser shares one connection,
+/// so `/stats` counts that connection's bytes for each transport on it.
+///
+/// # Errors
+///
+/// As [`serve`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    origins: Origins,
+    tls: Option<TlsAcceptor>,
+) -> std::io::Result<()> {
     let server = Server::new();
     server.one_request_per_connection(true);
+    if let Some(acceptor) = tls {
+        server.use_tls(acceptor);
+    }
     let demo = Arc::new(Demo {
         server: server.clone(),
         sessions: Sessions::new(server.clone()),
@@ -153,7 +172,7 @@ impl Demo {
         // message, a ticket), and a form on another site can send a POST with no script and
         // no preflight: refuse other sites' here, once for all.
         if request.method() != Method::GET
-            && let Err(why) = self.origins.check(request.headers())
+            && let Err(why) = self.origins.check(&request)
         {
             let why = format!("cross-site request refused ({why})\n");
             return text(StatusCode::FORBIDDEN, &why);
