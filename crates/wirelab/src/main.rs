@@ -35,7 +35,8 @@ enum Command {
         allow_origin: Vec<String>,
     },
     /// A WebSocket echo server: every text and binary message comes back as it was sent
-    /// (the Autobahn|Testsuite's fuzzingclient target). It accepts connections from any
+    /// (the Autobahn|Testsuite's fuzzingclient target), over HTTP/1.1 and over HTTP/2 in
+    /// clear text (RFC 8441). It accepts connections from any
     /// Origin, so any web page can use it, unless --allow-origin is given.
     Echo {
         /// Address to listen on.
@@ -55,6 +56,10 @@ enum Command {
         /// Echo every received message back until the server closes (Autobahn client mode).
         #[arg(long)]
         echo: bool,
+        /// Open the WebSocket over HTTP/2 in clear text (RFC 8441 extended CONNECT on an h2c
+        /// connection) instead of an HTTP/1.1 Upgrade.
+        #[arg(long, conflicts_with = "echo")]
+        http2: bool,
     },
     /// Server-Sent Events: `wirelab sse URL` follows a stream as a browser's EventSource
     /// does; `wirelab sse parse` reads a stream on standard input.
@@ -136,14 +141,16 @@ async fn run(command: Command) -> ExitCode {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
-            println!("wirelab echo: listening on ws://{addr}/ (Ctrl-C stops)");
+            println!(
+                "wirelab echo: listening on ws://{addr}/, HTTP/1.1 and HTTP/2 (h2c) (Ctrl-C stops)"
+            );
             let mut options = wirelab::echo::options();
             if !allow_origin.is_empty() {
                 options.allowed_origins = Some(allow_origin);
             }
             result(wirelab::echo::serve_with(listener, options).await)
         }
-        Command::Ws { url, echo } => result(wirelab::ws_cmd::run(&url, echo).await),
+        Command::Ws { url, echo, http2 } => result(wirelab::ws_cmd::run(&url, echo, http2).await),
         Command::Sse(SseArgs {
             url, max_events, ..
         }) => {

@@ -3,7 +3,9 @@
 //! hyper parses the request; [`upgrade`] runs the same checks as the byte-level handshake
 //! ([`check_request`]) and returns the 101 response for the service to return, plus an
 //! [`Upgrading`] that becomes a [`WebSocket`] once hyper hands over the connection
-//! (`hyper::upgrade::on`). HTTP/1.1 only: WebSocket over HTTP/2 (RFC 8441) is another chapter.
+//! (`hyper::upgrade::on`). The same call accepts WebSocket over HTTP/2 (RFC 8441): on an
+//! HTTP/2 connection the request is an extended CONNECT, checked in [`super::http2`], and the
+//! response is `200`; either way [`Upgrading::finish`] gives the same [`WebSocket`].
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -20,9 +22,9 @@ use crate::handshake::{Request, ServerOptions, check_request, refusal};
 /// connection (after the 101 response is written).
 #[derive(Debug)]
 pub struct Upgrading {
-    on_upgrade: OnUpgrade,
-    config: Config,
-    subprotocol: Option<String>,
+    pub(super) on_upgrade: OnUpgrade,
+    pub(super) config: Config,
+    pub(super) subprotocol: Option<String>,
 }
 
 impl Upgrading {
@@ -42,14 +44,18 @@ impl Upgrading {
     // ANCHOR_END: finish
 }
 
-/// Checks `req` as an opening handshake (RFC 6455 §4.2.1). On success, returns the
-/// `101 Switching Protocols` response and the pending upgrade; on failure, the error, which
-/// [`rejection`] turns into the response to send.
+/// Checks `req` as an opening handshake: an HTTP/1.1 Upgrade (RFC 6455 §4.2.1), or over
+/// HTTP/2 an extended CONNECT (RFC 8441 §4, §5). On success, returns the response
+/// (`101 Switching Protocols`, or `200` over HTTP/2) and the pending upgrade; on failure, the
+/// error, which [`rejection`] turns into the response to send.
 // ANCHOR: upgrade
 pub fn upgrade<B>(
     req: &mut http::Request<B>,
     options: &ServerOptions,
 ) -> Result<(http::Response<Full<Bytes>>, Upgrading), Error> {
+    if req.version() == http::Version::HTTP_2 {
+        return super::http2::upgrade(req, options);
+    }
     let version = match req.version() {
         http::Version::HTTP_09 | http::Version::HTTP_10 => 0,
         _ => 1,
