@@ -217,16 +217,25 @@ impl fmt::Display for Error {
             }
             UnofferedExtension => write!(f, "RFC 6455 §4.1: server chose an extension not offered"),
             MethodNotConnect(m) => {
-                write!(f, "RFC 8441 §4: over HTTP/2 the method must be CONNECT, not {m}")
+                write!(
+                    f,
+                    "RFC 8441 §4: over HTTP/2 the method must be CONNECT, not {m}"
+                )
             }
             NotWebSocketProtocol(None) => {
-                write!(f, "RFC 8441 §4: an extended CONNECT with `:protocol = websocket` required")
+                write!(
+                    f,
+                    "RFC 8441 §4: an extended CONNECT with `:protocol = websocket` required"
+                )
             }
             NotWebSocketProtocol(Some(p)) => {
                 write!(f, "RFC 8441 §5: `:protocol` must be websocket, not {p:?}")
             }
             MissingPseudoHeader(name) => {
-                write!(f, "RFC 8441 §4: an extended CONNECT needs a {name} pseudo-header")
+                write!(
+                    f,
+                    "RFC 8441 §4: an extended CONNECT needs a {name} pseudo-header"
+                )
             }
             ExtendedConnectNotEnabled => write!(
                 f,

@@ -147,7 +147,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_is_http1_and_every_byte_is_kept() {
-        for request in [&b"GET / HTTP/1.1\r\n\r\n"[..], b"PRI * HTTP/1.1\r\n\r\n", b"P"] {
+        for request in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"PRI * HTTP/1.1\r\n\r\n",
+            b"P",
+        ] {
             let (http2, all) = detected(&[request]).await;
             assert!(!http2, "{request:?}");
             assert_eq!(all, request);

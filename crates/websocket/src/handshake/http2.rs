@@ -73,7 +73,10 @@ pub fn check_connect(req: &ConnectRequest, options: &ServerOptions) -> Result<Ac
         (":path", &req.path),
         (":authority", &req.authority),
     ];
-    if let Some((name, _)) = pseudo.iter().find(|(_, v)| v.as_deref().is_none_or(str::is_empty)) {
+    if let Some((name, _)) = pseudo
+        .iter()
+        .find(|(_, v)| v.as_deref().is_none_or(str::is_empty))
+    {
         return Err(Error::MissingPseudoHeader(name));
     }
     let h = &req.headers;

@@ -13,8 +13,9 @@
 //! A server needs only hyper's `http2::Builder::enable_connect_protocol()`, which advertises
 //! `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3) and lets hyper accept `:protocol`.
 //! A client must not send an extended CONNECT before the server has advertised that setting,
-//! and hyper does not check it for the client; so [`Http2Connection`] waits for the server's
-//! first SETTINGS frame and reads the setting from hyper once it has been handled.
+//! and hyper does not check it for the client (it offers the setting's value only, on its
+//! connection future); so [`Http2Connection`] waits until the server's first SETTINGS have
+//! been applied, and then reads the setting from hyper.
 
 use std::future::poll_fn;
 use std::io;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
+use atomic_waker::AtomicWaker;
 use bytes::Bytes;
 use http_body_util::{Empty, Full};
 use hyper::client::conn::http2::SendRequest;
@@ -48,8 +50,7 @@ pub(super) fn upgrade<B>(
     let uri = req.uri();
     let request = ConnectRequest {
         method: req.method().as_str().to_owned(),
-        protocol: (req.extensions().get::<hyper::ext::Protocol>())
-            .map(|p| p.as_str().to_owned()),
+        protocol: (req.extensions().get::<hyper::ext::Protocol>()).map(|p| p.as_str().to_owned()),
         scheme: uri.scheme_str().map(str::to_owned),
         authority: uri.authority().map(|a| a.as_str().to_owned()),
         path: uri.path_and_query().map(|p| p.as_str().to_owned()),
@@ -113,20 +114,20 @@ impl Http2Connection {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let first_frame = Arc::new(AtomicBool::new(false));
-        let io = FirstFrame::new(io, first_frame.clone());
-        let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+        let acked = Arc::new(SettingsAcked::default());
+        let io = TokioIo::new(AckWatch::new(io, acked.clone()));
+        let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
             .await
             .map_err(io::Error::other)?;
         let (settings_tx, settings) = watch::channel(None);
         tokio::spawn(async move {
             let mut conn = std::pin::pin!(conn);
-            // hyper reads a frame only once it has handled those it read before, so once the
-            // server's first frame has been read and a poll has returned, its SETTINGS (RFC
-            // 9113 §3.4: the first frame a server sends) have been applied.
+            // Woken when the acknowledgement of the server's SETTINGS has been written: hyper
+            // has applied them, and its answer is the server's (see `AckWatch`).
             let _ = poll_fn(|cx| {
+                acked.waker.register(cx.waker());
                 let polled = conn.as_mut().poll(cx);
-                if first_frame.load(Ordering::Acquire) && settings_tx.borrow().is_none() {
+                if acked.done.load(Ordering::Acquire) && settings_tx.borrow().is_none() {
                     settings_tx.send_replace(Some(conn.is_extended_connect_protocol_enabled()));
                 }
                 polled
@@ -147,7 +148,9 @@ impl Http2Connection {
     pub async fn extended_connect_enabled(&self) -> Result<bool, Error> {
         let mut settings = self.settings.clone();
         let known = settings.wait_for(Option::is_some).await;
-        known.map(|s| *s == Some(true)).map_err(|_| Error::HandshakeIncomplete)
+        known
+            .map(|s| *s == Some(true))
+            .map_err(|_| Error::HandshakeIncomplete)
     }
 
     /// Opens a WebSocket on a new stream of this connection: an extended CONNECT to `path`,
@@ -160,10 +163,23 @@ impl Http2Connection {
         path: &str,
         options: &ClientOptions,
     ) -> Result<(Http2WebSocket, Response), Error> {
-        let config = options.config;
+        let (stream, response, subprotocol) = self.open_stream(path, options).await?;
+        let ws = WebSocket::from_stream(stream, Role::Client, options.config, &[], subprotocol);
+        Ok((ws, response))
+    }
+
+    /// [`websocket`](Http2Connection::websocket) without the [`WebSocket`]: the stream
+    /// itself, whose bytes are WebSocket frames, the response, and the subprotocol chosen.
+    /// For tests that write frames by hand.
+    pub async fn open_stream(
+        &self,
+        path: &str,
+        options: &ClientOptions,
+    ) -> Result<(TokioIo<Upgraded>, Response, Option<String>), Error> {
         let protocols: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
         let request = ConnectRequest::client(self.scheme, &self.authority, path, &protocols)?;
         let handshake = async {
+            // RFC 8441 §3: not before the server has said yes.
             if !self.extended_connect_enabled().await? {
                 return Err(Error::ExtendedConnectNotEnabled);
             }
@@ -185,11 +201,9 @@ impl Http2Connection {
             let upgraded = hyper::upgrade::on(&mut response)
                 .await
                 .map_err(io::Error::other)?;
-            let stream = TokioIo::new(upgraded);
-            let ws = WebSocket::from_stream(stream, Role::Client, config, &[], subprotocol);
-            Ok((ws, head))
+            Ok((TokioIo::new(upgraded), head, subprotocol))
         };
-        tokio::time::timeout(config.timeouts.handshake, handshake)
+        tokio::time::timeout(options.config.timeouts.handshake, handshake)
             .await
             .unwrap_or(Err(Error::HandshakeIncomplete))
     }
@@ -242,66 +256,86 @@ pub async fn connect_http2(
 }
 // ANCHOR_END: connect_http2
 
-/// A byte stream that notes when the first frame its peer sent has been read whole: a
-/// frame header is 9 bytes, the first 3 the payload length (RFC 9113 §4.1). It reads no
-/// further into HTTP/2; the frame is hyper's.
-struct FirstFrame<S> {
-    io: S,
-    /// Bytes of the first frame read so far (at most its whole).
-    read: usize,
-    header: [u8; 9],
-    whole: Arc<AtomicBool>,
+/// The moment this client has acknowledged the server's first SETTINGS, shared between the
+/// stream that sees it written and the task that then asks hyper for the setting.
+#[derive(Default)]
+struct SettingsAcked {
+    done: AtomicBool,
+    waker: AtomicWaker,
 }
 
-impl<S> FirstFrame<S> {
-    fn new(io: S, whole: Arc<AtomicBool>) -> FirstFrame<S> {
-        FirstFrame {
+/// A byte stream that notes when the client writes its first SETTINGS acknowledgement: a
+/// frame of type 0x4 with the ACK flag 0x1 (RFC 9113 §6.5). h2 applies the server's SETTINGS
+/// as it queues that acknowledgement, before writing it, so once it has been written the
+/// setting hyper reports is the server's. Only the frame headers of what the client writes are
+/// read (9 bytes each, the first 3 the payload length, RFC 9113 §4.1), to find where each frame
+/// starts; the frames are hyper's.
+struct AckWatch<S> {
+    io: S,
+    /// Written bytes still to pass before the next frame header: the 24-byte preface, then
+    /// each frame's payload.
+    skip: usize,
+    header: [u8; 9],
+    /// Bytes of `header` seen so far.
+    have: usize,
+    acked: Arc<SettingsAcked>,
+}
+
+impl<S> AckWatch<S> {
+    fn new(io: S, acked: Arc<SettingsAcked>) -> AckWatch<S> {
+        AckWatch {
             io,
-            read: 0,
+            skip: 24,
             header: [0; 9],
-            whole,
+            have: 0,
+            acked,
         }
     }
 
-    fn saw(&mut self, bytes: &[u8]) {
-        if self.whole.load(Ordering::Relaxed) || bytes.is_empty() {
-            return;
-        }
-        if self.read < 9 {
-            let n = bytes.len().min(9 - self.read);
-            self.header[self.read..self.read + n].copy_from_slice(&bytes[..n]);
-        }
-        self.read += bytes.len();
-        if self.read >= 9 {
-            let [a, b, c, ..] = self.header;
-            let length = u32::from_be_bytes([0, a, b, c]) as usize;
-            if self.read >= 9 + length {
-                self.whole.store(true, Ordering::Release);
+    fn wrote(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() && !self.acked.done.load(Ordering::Relaxed) {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let n = (9 - self.have).min(bytes.len());
+            self.header[self.have..self.have + n].copy_from_slice(&bytes[..n]);
+            self.have += n;
+            bytes = &bytes[n..];
+            if self.have == 9 {
+                let [a, b, c, kind, flags, ..] = self.header;
+                if kind == 0x4 && flags & 0x1 == 0x1 {
+                    self.acked.done.store(true, Ordering::Release);
+                    self.acked.waker.wake();
+                }
+                self.skip = u32::from_be_bytes([0, a, b, c]) as usize;
+                self.have = 0;
             }
         }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for FirstFrame<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for AckWatch<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.io).poll_read(cx, buf))?;
-        self.saw(&buf.filled()[before..]);
-        Poll::Ready(Ok(()))
+        Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for FirstFrame<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for AckWatch<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let n = ready!(Pin::new(&mut self.io).poll_write(cx, buf))?;
+        self.wrote(&buf[..n]);
+        Poll::Ready(Ok(n))
     }
 
     fn poll_write_vectored(
@@ -309,7 +343,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstFrame<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let mut n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, bufs))?;
+        let written = n;
+        for buf in bufs {
+            let part = n.min(buf.len());
+            self.wrote(&buf[..part]);
+            n -= part;
+        }
+        Poll::Ready(Ok(written))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -329,21 +370,26 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstFrame<S> {
 mod tests {
     use super::*;
 
-    /// The first frame is known whole only at its last byte, however the reads cut it.
+    /// The acknowledgement is found only once its header is whole, however the writes cut the
+    /// bytes, and a SETTINGS frame without the flag, or a payload that looks like one, is not it.
     #[test]
-    fn the_first_frame_is_whole_at_its_last_byte() {
-        // A SETTINGS frame with one setting (6 bytes), then a second frame's start.
-        let mut bytes = vec![0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 1];
-        bytes.extend([0, 0, 0, 4, 1]);
+    fn the_settings_ack_is_found_in_the_written_frames() {
+        let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        // Our SETTINGS (one setting), a WINDOW_UPDATE whose payload has the bytes of an ACK
+        // header's type and flag, then the ACK.
+        bytes.extend([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0]);
+        bytes.extend([0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 4, 1, 0]);
+        let ack_end = bytes.len() + 9;
+        bytes.extend([0, 0, 0, 4, 1, 0, 0, 0, 0]);
         for cut in 1..bytes.len() {
-            let whole = Arc::new(AtomicBool::new(false));
-            let mut frame = FirstFrame::new((), whole.clone());
-            for piece in bytes[..14].chunks(cut) {
-                frame.saw(piece);
+            let acked = Arc::new(SettingsAcked::default());
+            let mut watch = AckWatch::new((), acked.clone());
+            for piece in bytes[..ack_end - 1].chunks(cut) {
+                watch.wrote(piece);
             }
-            assert!(!whole.load(Ordering::Relaxed), "14 of 15 bytes, cut {cut}");
-            frame.saw(&bytes[14..]);
-            assert!(whole.load(Ordering::Relaxed), "cut {cut}");
+            assert!(!acked.done.load(Ordering::Relaxed), "cut {cut}");
+            watch.wrote(&bytes[ack_end - 1..]);
+            assert!(acked.done.load(Ordering::Relaxed), "cut {cut}");
         }
     }
 }
