@@ -15,7 +15,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     /// The Python 3 interpreter of the venv made by `scripts/test`, with `websockets`,
-    /// `httpx` and `httpx-sse` installed. Environment variable: `WIRELAB_PYTHON`.
+    /// `httpx`, `httpx-sse` and `h2` installed. Environment variable: `WIRELAB_PYTHON`.
     Python,
     /// The Autobahn|Testsuite's `wstest`, on Python 2.7. Environment variable: `WIRELAB_WSTEST`.
     Wstest,
