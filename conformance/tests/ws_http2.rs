@@ -475,3 +475,75 @@ async fn a_stream_reset_mid_message_is_1006_at_the_client() {
         .await;
     }
 }
+
+/// What an opening handshake costs on the wire, client to server and back, counted at the
+/// client's socket: HTTP/1.1's Upgrade (`GET` and `101`, with key and accept), and RFC 8441's
+/// extended CONNECT (HEADERS and HEADERS), the first on a new connection (with HTTP/2's
+/// preface, SETTINGS and their acknowledgements) and the next one on the same connection,
+/// where HPACK's dynamic table has the repeated fields already. The book's figures.
+// ANCHOR: handshake_bytes
+#[tokio::test]
+async fn handshake_bytes() {
+    bounded(async {
+        let (addr, _) = echo_server(wirelab::echo::options()).await;
+        // The same authority and path whatever the port, so that the counts do not change.
+        let (authority, path) = ("server.example.com", "/chat");
+        let metered = |tcp| {
+            let meter = Arc::new(ws_support::Meter::default());
+            (
+                ws_support::Metered {
+                    stream: tcp,
+                    meter: meter.clone(),
+                },
+                meter,
+            )
+        };
+        let (mut tcp, http1) = metered(TcpStream::connect(&addr).await.unwrap());
+        let (mut hs, request) =
+            websocket::handshake::ClientHandshake::new(authority, path, &[], &Default::default())
+                .unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut tcp, &request)
+            .await
+            .unwrap();
+        let mut buf = vec![0; 4096];
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut tcp, &mut buf)
+                .await
+                .unwrap();
+            if hs.receive(&buf[..n]).unwrap().is_some() {
+                break;
+            }
+        }
+        let (tcp, http2) = metered(TcpStream::connect(&addr).await.unwrap());
+        let h2 = Http2Connection::handshake(tcp, authority, false)
+            .await
+            .unwrap();
+        let (_first, _) = h2.websocket(path, &ClientOptions::default()).await.unwrap();
+        let first = http2.now();
+        let (_second, _) = h2.websocket(path, &ClientOptions::default()).await.unwrap();
+        let second = (http2.now().0 - first.0, http2.now().1 - first.1);
+        let rows = [
+            ("HTTP/1.1: GET with Upgrade, 101", http1.now()),
+            (
+                "HTTP/2: first WebSocket, with the connection's setup",
+                first,
+            ),
+            ("HTTP/2: next WebSocket on that connection", second),
+        ];
+        let mut table =
+            String::from("handshake                                             C->S  S->C\n");
+        for (what, (up, down)) in rows {
+            table.push_str(&format!("{what:<52} {up:>5} {down:>5}\n"));
+        }
+        // HPACK and the missing key and accept: a WebSocket on an open HTTP/2 connection costs
+        // fewer bytes each way than an HTTP/1.1 handshake, and fewer than the first one did.
+        assert!(
+            second.0 < http1.now().0 && second.1 < http1.now().1,
+            "{table}"
+        );
+        assert!(second.0 < first.0 && second.1 < first.1, "{table}");
+        insta::assert_snapshot!(table);
+    })
+    .await;
+}
+// ANCHOR_END: handshake_bytes

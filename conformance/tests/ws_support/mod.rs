@@ -224,3 +224,66 @@ pub fn decode(bytes: &[u8]) -> Vec<Frame> {
     assert_eq!(at, bytes.len(), "no partial frame");
     frames
 }
+
+/// Bytes written and read through a [`Metered`] stream so far.
+#[derive(Debug, Default)]
+pub struct Meter {
+    pub written: std::sync::atomic::AtomicUsize,
+    pub read: std::sync::atomic::AtomicUsize,
+}
+
+impl Meter {
+    /// (written, read) so far.
+    pub fn now(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.written.load(Relaxed), self.read.load(Relaxed))
+    }
+}
+
+/// A stream that counts the bytes a client writes and reads, for the handshakes' byte counts.
+pub struct Metered<S> {
+    pub stream: S,
+    pub meter: std::sync::Arc<Meter>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.stream).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        (self.meter.read).fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.stream).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = polled {
+            (self.meter.written).fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

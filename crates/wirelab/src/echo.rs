@@ -154,6 +154,8 @@ where
     });
     hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .enable_connect_protocol()
+        // No `date` header: the answers carry what WebSocket needs, as over HTTP/1.1.
+        .auto_date_header(false)
         .serve_connection(TokioIo::new(stream), service)
         .await
         .map_err(|e| websocket::Error::Io(std::io::Error::other(e)))
