@@ -481,7 +481,6 @@ async fn a_stream_reset_mid_message_is_1006_at_the_client() {
 /// extended CONNECT (HEADERS and HEADERS), the first on a new connection (with HTTP/2's
 /// preface, SETTINGS and their acknowledgements) and the next one on the same connection,
 /// where HPACK's dynamic table has the repeated fields already. The book's figures.
-// ANCHOR: handshake_bytes
 #[tokio::test]
 async fn handshake_bytes() {
     bounded(async {
@@ -546,4 +545,3 @@ async fn handshake_bytes() {
     })
     .await;
 }
-// ANCHOR_END: handshake_bytes

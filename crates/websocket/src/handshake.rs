@@ -381,6 +381,7 @@ pub fn reject_response(error: &Error) -> Vec<u8> {
 /// §4.1: what the server chose, as a client checks it: no subprotocol header, or one (the
 /// caller has checked that it is one), naming a subprotocol we offered; and no extension,
 /// since we ask for none (an extension the client did not ask for fails the connection).
+// ANCHOR: check_server_choices
 fn check_server_choices(h: &[Header], offered: &[String]) -> Result<Option<String>, Error> {
     let chosen = single_value(h, "sec-websocket-protocol");
     let subprotocol = match chosen.map(String::from_utf8_lossy) {
@@ -393,6 +394,7 @@ fn check_server_choices(h: &[Header], offered: &[String]) -> Result<Option<Strin
     }
     Ok(subprotocol)
 }
+// ANCHOR_END: check_server_choices
 
 /// What [`ClientHandshake::receive`] returns once the server has switched protocols: the
 /// response, the subprotocol it chose, and the bytes after the head (the first frames).

@@ -48,9 +48,7 @@ pub struct ConnectRequest {
 
 /// The headers an extended CONNECT may carry at most once: only the version, since the key,
 /// the other header RFC 6455 §11.3 allows once, has no meaning here (RFC 8441 §5).
-// ANCHOR: once_in_connect
 const ONCE_IN_CONNECT: [(&str, &str); 1] = [("Sec-WebSocket-Version", "RFC 6455 §11.3.5")];
-// ANCHOR_END: once_in_connect
 
 /// Checks an extended CONNECT against RFC 8441 §4 and §5 and the server's options: the same
 /// options, and for the same headers the same checks, as [`super::check_request`]. On
@@ -112,7 +110,6 @@ impl ConnectRequest {
     /// over clear text, `https` over TLS), offering `protocols`, most preferred first. The
     /// authority and path are checked as [`super::ClientHandshake::new`] checks its host and
     /// path, and so are the subprotocols.
-    // ANCHOR: client_request
     pub fn client(
         scheme: &str,
         authority: &str,
@@ -134,7 +131,6 @@ impl ConnectRequest {
             headers,
         })
     }
-    // ANCHOR_END: client_request
 }
 
 /// The client's check of the server's answer to its extended CONNECT: status 200, at most one

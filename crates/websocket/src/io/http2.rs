@@ -237,7 +237,6 @@ fn to_hyper(request: &ConnectRequest) -> Result<http::Request<Empty<Bytes>>, Err
 /// Connects to a `ws://` URL over HTTP/2 in clear text (h2c with prior knowledge, RFC 9113
 /// §3.3): TCP, the HTTP/2 connection, then one WebSocket on it. The connection is returned
 /// too, to open more WebSockets on it.
-// ANCHOR: connect_http2
 pub async fn connect_http2(
     url: &str,
     options: &ClientOptions,
@@ -254,7 +253,6 @@ pub async fn connect_http2(
     let (ws, response) = h2.websocket(&url.resource, options).await?;
     Ok((ws, response, h2))
 }
-// ANCHOR_END: connect_http2
 
 /// The moment this client has acknowledged the server's first SETTINGS, shared between the
 /// stream that sees it written and the task that then asks hyper for the setting.
