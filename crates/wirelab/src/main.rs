@@ -65,7 +65,8 @@ enum Command {
     /// does; `wirelab sse parse` reads a stream on standard input.
     Sse(SseArgs),
     /// A loopback proxy that prints, annotated, what crosses it in each direction: HTTP heads,
-    /// chunked bodies, event-stream fields, WebSocket frames.
+    /// chunked bodies, event-stream fields, WebSocket frames, and HTTP/2 frames in clear text
+    /// (h2c).
     Tap {
         /// Address to listen on (clients connect here instead of to the server).
         #[arg(long)]
