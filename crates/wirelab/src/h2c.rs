@@ -28,8 +28,8 @@ where
 {
     let mut first = Vec::with_capacity(PREFACE.len());
     let reading = async {
-        // Only as many bytes as the preface has: an HTTP/1.1 request that differs from it in
-        // its first byte (`GET`) costs one read, as before.
+        // Only as many bytes as the preface has, and no more reads than it takes to tell: an
+        // HTTP/1.1 request differs from it in its first byte (`GET`), so it costs one small read.
         while first.len() < PREFACE.len() && PREFACE.starts_with(&first) {
             let mut buf = [0u8; 24];
             let want = PREFACE.len() - first.len();

@@ -33,7 +33,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
-use super::upgrade::Upgrading;
+use super::upgrade::{Upgrading, accepting, header_list};
 use super::{ClientOptions, WebSocket};
 use crate::connection::Role;
 use crate::error::Error;
@@ -54,25 +54,11 @@ pub(super) fn upgrade<B>(
         scheme: uri.scheme_str().map(str::to_owned),
         authority: uri.authority().map(|a| a.as_str().to_owned()),
         path: uri.path_and_query().map(|p| p.as_str().to_owned()),
-        // Every value of every header, repeats included, as on the HTTP/1.1 path.
-        headers: (req.headers().iter())
-            .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-            .collect(),
+        headers: header_list(req.headers()),
     };
     let accepted = check_connect(&request, options)?;
-    let mut response = http::Response::builder().status(Accepted::STATUS);
-    if let Some(p) = &accepted.subprotocol {
-        response = response.header(http::header::SEC_WEBSOCKET_PROTOCOL, p.as_str());
-    }
-    // An empty body: hyper sends the 200 without END_STREAM, and the stream stays open.
-    let response = (response.body(Full::new(Bytes::new())))
-        .map_err(|e| Error::MalformedHttp(e.to_string()))?;
-    let upgrading = Upgrading {
-        on_upgrade: hyper::upgrade::on(req),
-        config: options.config,
-        subprotocol: accepted.subprotocol,
-    };
-    Ok((response, upgrading))
+    let response = http::Response::builder().status(Accepted::STATUS);
+    accepting(req, response, accepted.subprotocol, options)
 }
 // ANCHOR_END: upgrade_h2
 
@@ -193,9 +179,7 @@ impl Http2Connection {
                 version: 2,
                 status: response.status().as_u16(),
                 reason: String::new(),
-                headers: (response.headers().iter())
-                    .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-                    .collect(),
+                headers: header_list(response.headers()),
             };
             let subprotocol = check_response(head.status, &head.headers, &options.protocols)?;
             let upgraded = hyper::upgrade::on(&mut response)
