@@ -318,6 +318,34 @@ async fn a_client_waits_for_the_setting_and_is_refused_without_it() {
     .await;
 }
 
+/// A server that speaks HTTP/1.1 only answers the preface with a refusal and closes: the
+/// client says so, and does not wait for SETTINGS that will never come.
+#[tokio::test]
+async fn a_client_of_an_http1_only_server_fails_clearly() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            wirelab::echo::echo_connection(tcp, &wirelab::echo::options()).await
+        });
+        let url = format!("ws://{addr}/");
+        let error = websocket::io::connect_http2(&url, &ClientOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("before the server's HTTP/2 SETTINGS")
+        );
+    })
+    .await;
+}
+
 /// Three WebSockets on one TCP connection, talking at the same time, each closed by its own
 /// closing handshake; the connection outlives them, and a fourth opens on it.
 #[tokio::test]

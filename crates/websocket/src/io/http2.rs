@@ -134,9 +134,12 @@ impl Http2Connection {
     pub async fn extended_connect_enabled(&self) -> Result<bool, Error> {
         let mut settings = self.settings.clone();
         let known = settings.wait_for(Option::is_some).await;
-        known
-            .map(|s| *s == Some(true))
-            .map_err(|_| Error::HandshakeIncomplete)
+        known.map(|s| *s == Some(true)).map_err(|_| {
+            // The connection ended first: an HTTP/1.1 server answers the preface with an error
+            // and closes, for one.
+            let why = "the connection ended before the server's HTTP/2 SETTINGS: not HTTP/2?";
+            Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, why))
+        })
     }
 
     /// Opens a WebSocket on a new stream of this connection: an extended CONNECT to `path`,
