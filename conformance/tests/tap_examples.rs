@@ -17,7 +17,8 @@
 //!   printed them), because two connections' lines may interleave differently from run to run.
 //!
 //! SSE requests are written by hand (as `curl -N` would send them), WebSocket ones by the
-//! `websocket` crate's client.
+//! `websocket` crate's client. One test puts the tap in front of `wirelab echo` instead, over
+//! HTTP/2 (RFC 8441).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use websocket::Message;
+use websocket::io::{ClientOptions, connect_http2};
 use wirelab::tap::{self, TapOptions};
 use wirelab_examples::chat::Chat;
 use wirelab_examples::progress::Progress;
@@ -41,7 +43,7 @@ const WAIT: Duration = Duration::from_secs(20);
 struct Tapped {
     /// Where clients connect: the tap.
     addr: SocketAddr,
-    /// The examples' server, when the upstream is one.
+    /// The example's server, when the upstream is one (`cut` ends its connections).
     server: Option<Server>,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
@@ -64,6 +66,13 @@ impl Tapped {
             server,
             lines,
             seen: Vec::new(),
+        }
+    }
+
+    /// Ends the example server's connections.
+    fn cut(&self) {
+        if let Some(server) = &self.server {
+            server.cut();
         }
     }
 
@@ -91,11 +100,28 @@ impl Tapped {
         self.wait_for_nth(needle, 1).await;
     }
 
-    /// Drops every connection of the examples' server, without a goodbye.
-    fn cut(&self) {
-        if let Some(server) = &self.server {
-            server.cut();
+    /// What the tap printed about connection 1, normalized, one direction after the other,
+    /// each up to and with its first Close frame. Over HTTP/2 the two directions of one
+    /// connection interleave differently from run to run (each side writes when it is ready),
+    /// and after the Close frames the END_STREAMs and a reset race each other; each direction
+    /// alone, up to its Close, is the same every time.
+    fn directions_until_close(mut self) -> String {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
         }
+        let mut out = Vec::new();
+        for (arrow, title) in [("C->S", "client to server"), ("S->C", "server to client")] {
+            out.push(format!("{title}:"));
+            let prefix = format!("#1 {arrow} ");
+            for line in self.seen.iter().filter(|l| l.starts_with(&prefix)) {
+                out.push(normalize(line));
+                if line.contains("  close code ") {
+                    break;
+                }
+            }
+            out.push(String::new());
+        }
+        out.join("\n")
     }
 
     /// What the tap printed, normalized and grouped by connection.
@@ -507,6 +533,45 @@ async fn sse_reconnection_diagram() {
         "An event stream cut, and resumed with Last-Event-ID",
         &lines,
     );
+}
+
+/// `wirelab echo` over HTTP/2 in clear text (RFC 8441): the preface, both SETTINGS, the
+/// extended CONNECT and its `200` as HEADERS decoded, the WebSocket frames inside DATA, then a
+/// second WebSocket on the same connection, whose HEADERS HPACK has made small.
+#[tokio::test]
+async fn echo_over_http2() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let upstream = listener.local_addr().expect("address");
+    tokio::spawn(wirelab::echo::serve(listener));
+    let mut tap = Tapped::in_front_of(upstream, None).await;
+    let options = ClientOptions::default();
+    let url = format!("ws://{}/chat", tap.addr);
+    let (mut first, _, h2) = connect_http2(&url, &options).await.expect("connect");
+    first
+        .send(Message::Text("hello".into()))
+        .await
+        .expect("send");
+    assert_eq!(
+        first.recv().await.expect("recv"),
+        Some(Message::Text("hello".into()))
+    );
+    tap.wait_for("S->C   payload:  \"hello\"").await;
+    let (mut second, _) = h2
+        .websocket("/chat", &options)
+        .await
+        .expect("a second WebSocket");
+    second
+        .send(Message::Text("again".into()))
+        .await
+        .expect("send");
+    assert_eq!(
+        second.recv().await.expect("recv"),
+        Some(Message::Text("again".into()))
+    );
+    tap.wait_for("S->C   payload:  \"again\"").await;
+    first.close(1000, "bye").await.expect("close");
+    tap.wait_for_nth("close code 1000", 2).await;
+    insta::assert_snapshot!("echo_http2", tap.directions_until_close());
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! Property tests of the WebSocket wire layer (RFC 6455 §5): the frame codec, masking, and
-//! the connection fed any bytes in any split.
+//! the connection fed any bytes in any split; and any conversation echoed the same over every
+//! transport (in memory, HTTP/1.1, HTTP/2).
+
+mod ws_support;
 
 use proptest::prelude::*;
 use websocket::connection::{Connection, Message, Role};
@@ -248,6 +251,49 @@ proptest! {
             prop_assert!(server_done && client_done);
         }
     }
+}
+
+/// What an echo server sends back for the events `expected`: a Pong for each Ping (§5.5.2),
+/// each Text and Binary message as one frame, and the reply to a Close.
+fn echo_of(expected: &[Message]) -> Vec<Frame> {
+    let frame = |opcode, payload: &[u8]| Frame::new(opcode, payload.to_vec());
+    (expected.iter())
+        .filter_map(|event| match event {
+            Message::Ping(p) => Some(frame(OpCode::Pong, p)),
+            Message::Text(t) => Some(frame(OpCode::Text, t.as_bytes())),
+            Message::Binary(b) => Some(frame(OpCode::Binary, b)),
+            Message::Close(_) => Some(frame(OpCode::Close, &1000u16.to_be_bytes())),
+            Message::Pong(_) => None,
+        })
+        .collect()
+}
+
+proptest! {
+    // Each case opens a TCP connection per transport: fewer cases than the in-memory ones.
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any conversation of the kind above, ended by a Close, gives the same messages to the
+    /// server and the same frames back over every transport: the wire layer in memory, and a
+    /// server of the I/O layer over HTTP/1.1 and over one HTTP/2 stream (RFC 8441).
+    // ANCHOR: echoed_over_every_transport
+    #[test]
+    fn conversations_are_echoed_alike_over_every_transport(
+        steps in proptest::collection::vec(step(), 0..8),
+    ) {
+        let (mut bytes, mut expected) = client_bytes(&steps);
+        let mut close = Frame::new(OpCode::Close, 1000u16.to_be_bytes().to_vec()).masked([9; 4]);
+        close.header.fin = true;
+        close.encode(&mut bytes);
+        expected.push(Message::Close(Some(websocket::CloseFrame { code: 1000, reason: String::new() })));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        for transport in ws_support::TRANSPORTS {
+            let x = runtime.block_on(ws_support::exchange(transport, &bytes));
+            prop_assert!(x.error.is_none(), "{:?}: {:?}", transport, x.error);
+            prop_assert_eq!(&x.events, &expected, "{:?}", transport);
+            prop_assert_eq!(&x.replies, &echo_of(&expected), "{:?}", transport);
+        }
+    }
+    // ANCHOR_END: echoed_over_every_transport
 }
 
 #[test]

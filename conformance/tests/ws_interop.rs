@@ -1,8 +1,10 @@
 //! Interop with Python's `websockets` (the latest release, from PyPI), both ways: text,
-//! binary, fragmented messages, ping/pong, and the closing handshake with a code and reason.
+//! binary, fragmented messages, ping/pong, and the closing handshake with a code and reason;
+//! and with Python's `h2` as a client of WebSocket over HTTP/2 (RFC 8441).
 //!
-//! The Python side lives in `conformance/peers/ws_client.py` and `ws_server.py`. Without a
-//! Python that has `websockets` (`WIRELAB_PYTHON`), the tests print a skip line.
+//! The Python side lives in `conformance/peers/ws_client.py`, `ws_h2_client.py` and
+//! `ws_server.py`. Without a Python that has `websockets` and `h2` (`WIRELAB_PYTHON`), the
+//! tests print a skip line.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -14,21 +16,26 @@ use websocket::frame::OpCode;
 use websocket::{CloseFrame, Message};
 use wirelab_conformance::{Peer, require, workspace_root};
 
-/// Python client → WireLab echo server.
-#[tokio::test]
-async fn python_client_against_wirelab_server() {
-    let Some(python) = require(Peer::Python, "python_client_against_wirelab_server") else {
+/// Runs the Python client `script` against `wirelab echo`, with the argument `target` makes of
+/// the port, and checks the `ok ...` lines it prints.
+async fn python_client_against_echo(
+    test: &str,
+    script: &str,
+    target: impl Fn(u16) -> String,
+    expected: &[&str],
+) {
+    let Some(python) = require(Peer::Python, test) else {
         return;
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(wirelab::echo::serve(listener));
-    let script = workspace_root().join("conformance/peers/ws_client.py");
+    let script = workspace_root().join("conformance/peers").join(script);
     let output = tokio::time::timeout(
         Duration::from_secs(60),
         Command::new(python)
             .arg(script)
-            .arg(format!("ws://127.0.0.1:{port}/"))
+            .arg(target(port))
             .kill_on_drop(true)
             .output(),
     )
@@ -43,16 +50,54 @@ async fn python_client_against_wirelab_server() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     let checks: Vec<&str> = stdout.lines().collect();
-    assert_eq!(
-        checks,
-        [
+    assert_eq!(checks, expected);
+}
+
+/// Python client → WireLab echo server.
+#[tokio::test]
+async fn python_client_against_wirelab_server() {
+    python_client_against_echo(
+        "python_client_against_wirelab_server",
+        "ws_client.py",
+        |port| format!("ws://127.0.0.1:{port}/"),
+        &[
             "ok text",
             "ok binary",
             "ok fragmented",
             "ok ping",
-            "ok close code echoed"
-        ]
-    );
+            "ok close code echoed",
+        ],
+    )
+    .await;
+}
+
+/// Python's `h2` (an HTTP/2 implementation independent of hyper) → WireLab echo server over
+/// h2c: the server's SETTINGS, two extended CONNECTs on one connection, masked frames echoed
+/// through HTTP/2 flow control, and the closing handshake ending in END_STREAM (RFC 8441).
+#[tokio::test]
+async fn python_h2_client_against_wirelab_server_over_http2() {
+    python_client_against_echo(
+        "python_h2_client_against_wirelab_server_over_http2",
+        "ws_h2_client.py",
+        |port| format!("127.0.0.1:{port}"),
+        &[
+            "ok settings enable_connect_protocol",
+            "ok 200",
+            "ok no accept header",
+            "ok two streams",
+            "ok text",
+            "ok text on the second stream",
+            "ok binary",
+            "ok ping",
+            "ok fragmented",
+            "ok close code echoed",
+            "ok end_stream after the close",
+            "ok second stream outlives the first",
+            "ok second close",
+            "ok second end_stream",
+        ],
+    )
+    .await;
 }
 
 /// WireLab client → Python server.

@@ -1,6 +1,7 @@
 //! The WebSocket I/O layer over real sockets on 127.0.0.1: accept, connect, the hyper upgrade
 //! on a port that also serves a page, rejections as HTTP answers, split halves, automatic
-//! Pongs, keep-alive, and the ends of a connection (clean close, timeouts, 1006).
+//! Pongs, keep-alive, and the ends of a connection (clean close, timeouts, 1006). The echo
+//! conversations and the split halves run over HTTP/2 (RFC 8441) as well.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -9,10 +10,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 use websocket::handshake::ServerOptions;
-use websocket::io::{ClientOptions, accept, connect, connect_with};
+use websocket::io::{ClientOptions, WebSocket, accept, connect, connect_http2, connect_with};
 use websocket::{CloseFrame, Config, Error, Limits, Message, Timeouts};
 
 /// Every test is bounded: a hang fails instead of blocking the suite.
@@ -28,26 +29,38 @@ async fn listener() -> (TcpListener, String) {
     (listener, url)
 }
 
+/// A conversation with the echo server: text, a 100 KB binary message, the closing handshake.
+async fn echo_round_trip<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocket<S>) {
+    ws.send(Message::Text("hello".into())).await.unwrap();
+    assert_eq!(
+        ws.recv().await.unwrap(),
+        Some(Message::Text("hello".into()))
+    );
+    ws.send(Message::Binary(vec![0; 100_000])).await.unwrap();
+    assert_eq!(
+        ws.recv().await.unwrap(),
+        Some(Message::Binary(vec![0; 100_000]))
+    );
+    ws.close(1000, "bye").await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), None);
+}
+
+/// The same server and the same conversation over HTTP/1.1 (`101`) and over HTTP/2 in
+/// clear text (RFC 8441, `200`): `wirelab echo` serves both on one port.
 // req: ws/4.1/wait ws/5.1/server-no-mask
 #[tokio::test]
 async fn echo_through_accept_and_connect() {
     bounded(async {
         let (listener, url) = listener().await;
         tokio::spawn(wirelab::echo::serve(listener));
-        let (mut ws, response) = connect(&url).await.unwrap();
+        let (ws, response) = connect(&url).await.unwrap();
         assert_eq!(response.status, 101);
-        ws.send(Message::Text("hello".into())).await.unwrap();
-        assert_eq!(
-            ws.recv().await.unwrap(),
-            Some(Message::Text("hello".into()))
-        );
-        ws.send(Message::Binary(vec![0; 100_000])).await.unwrap();
-        assert_eq!(
-            ws.recv().await.unwrap(),
-            Some(Message::Binary(vec![0; 100_000]))
-        );
-        ws.close(1000, "bye").await.unwrap();
-        assert_eq!(ws.recv().await.unwrap(), None);
+        echo_round_trip(ws).await;
+        let (ws, response, _h2) = connect_http2(&url, &ClientOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(response.status, 200);
+        echo_round_trip(ws).await;
     })
     .await;
 }
@@ -162,32 +175,43 @@ async fn a_rejected_handshake_gets_an_answer_that_says_why() {
     .await;
 }
 
+/// Two tasks, one reading and one writing 200 messages of 2 KB at once, then the close.
+async fn split_halves<S>(ws: WebSocket<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut rx, mut tx) = ws.split();
+    let writer = tokio::spawn(async move {
+        for i in 0..200u32 {
+            tx.feed(Message::Binary(i.to_be_bytes().repeat(500)))
+                .await
+                .unwrap();
+        }
+        tx.flush().await.unwrap();
+        tx
+    });
+    for i in 0..200u32 {
+        assert_eq!(
+            rx.recv().await.unwrap(),
+            Some(Message::Binary(i.to_be_bytes().repeat(500)))
+        );
+    }
+    let mut tx = writer.await.unwrap();
+    tx.close(1000, "").await.unwrap();
+    assert!(matches!(rx.recv().await.unwrap(), Some(Message::Close(_))));
+    assert_eq!(rx.recv().await.unwrap(), None);
+}
+
 #[tokio::test]
 async fn split_halves_read_and_write_at_once() {
     bounded(async {
         let (listener, url) = listener().await;
         tokio::spawn(wirelab::echo::serve(listener));
         let (ws, _) = connect(&url).await.unwrap();
-        let (mut rx, mut tx) = ws.split();
-        let writer = tokio::spawn(async move {
-            for i in 0..200u32 {
-                tx.feed(Message::Binary(i.to_be_bytes().repeat(500)))
-                    .await
-                    .unwrap();
-            }
-            tx.flush().await.unwrap();
-            tx
-        });
-        for i in 0..200u32 {
-            assert_eq!(
-                rx.recv().await.unwrap(),
-                Some(Message::Binary(i.to_be_bytes().repeat(500)))
-            );
-        }
-        let mut tx = writer.await.unwrap();
-        tx.close(1000, "").await.unwrap();
-        assert!(matches!(rx.recv().await.unwrap(), Some(Message::Close(_))));
-        assert_eq!(rx.recv().await.unwrap(), None);
+        split_halves(ws).await;
+        let options = ClientOptions::default();
+        let (ws, _, _h2) = connect_http2(&url, &options).await.unwrap();
+        split_halves(ws).await;
     })
     .await;
 }

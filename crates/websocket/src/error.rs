@@ -51,6 +51,20 @@ pub enum Error {
     UnofferedSubprotocol(String),
     /// §4.1: the server answered with an extension the client did not offer.
     UnofferedExtension,
+    /// RFC 8441 §4: over HTTP/2, a WebSocket is opened with CONNECT (405, with
+    /// `Allow: CONNECT`).
+    MethodNotConnect(String),
+    /// RFC 8441 §4, §5: the CONNECT has no `:protocol`, or one other than `websocket` (400).
+    NotWebSocketProtocol(Option<String>),
+    /// RFC 8441 §4: an extended CONNECT carries `:scheme`, `:path` and `:authority`; the named
+    /// one is missing or empty (400).
+    MissingPseudoHeader(&'static str),
+    /// RFC 8441 §3: the server did not send `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`, so a client
+    /// may not send it an extended CONNECT (the client's side).
+    ExtendedConnectNotEnabled,
+    /// RFC 8441 §5: the server answered the extended CONNECT with a status other than 200 (the
+    /// client's side).
+    ConnectRefused(u16),
     /// The URL is not `ws://host[:port][/path][?query]`, or has characters that RFC 3986 does
     /// not allow there (a space, CR LF, non-ASCII: percent-encode them).
     BadUrl(String),
@@ -157,9 +171,11 @@ impl Error {
             | RepeatedHeader { .. }
             | MissingUpgradeWebsocket
             | MissingConnectionUpgrade
-            | BadKey => Some(400),
+            | BadKey
+            | NotWebSocketProtocol(_)
+            | MissingPseudoHeader(_) => Some(400),
             HandshakeTooLarge => Some(431),
-            MethodNotGet(_) => Some(405),
+            MethodNotGet(_) | MethodNotConnect(_) => Some(405),
             HttpVersionTooOld => Some(505),
             UnsupportedVersion => Some(426),
             OriginNotAllowed(_) => Some(403),
@@ -201,6 +217,32 @@ impl fmt::Display for Error {
                 )
             }
             UnofferedExtension => write!(f, "RFC 6455 §4.1: server chose an extension not offered"),
+            MethodNotConnect(m) => {
+                write!(
+                    f,
+                    "RFC 8441 §4: over HTTP/2 the method must be CONNECT, not {m}"
+                )
+            }
+            NotWebSocketProtocol(None) => {
+                write!(
+                    f,
+                    "RFC 8441 §4: an extended CONNECT with `:protocol = websocket` required"
+                )
+            }
+            NotWebSocketProtocol(Some(p)) => {
+                write!(f, "RFC 8441 §5: `:protocol` must be websocket, not {p:?}")
+            }
+            MissingPseudoHeader(name) => {
+                write!(
+                    f,
+                    "RFC 8441 §4: an extended CONNECT needs a {name} pseudo-header"
+                )
+            }
+            ExtendedConnectNotEnabled => write!(
+                f,
+                "RFC 8441 §3: the server did not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL"
+            ),
+            ConnectRefused(s) => write!(f, "RFC 8441 §5: expected status 200, got {s}"),
             BadUrl(u) => write!(f, "not a ws:// URL: {u}"),
             ReservedBits => write!(f, "RFC 6455 §5.2: RSV bits set with no extension"),
             ReservedOpcode(op) => write!(f, "RFC 6455 §5.2: reserved opcode {op:#x}"),

@@ -31,6 +31,8 @@ use sha1::{Digest as _, Sha1};
 use crate::config::{Config, Limits};
 use crate::error::Error;
 
+pub mod http2;
+
 /// The parts of a request that the server's checks look at.
 pub use http_head::RequestHead as Request;
 /// The parts of a response that the client's checks look at.
@@ -155,6 +157,18 @@ fn is_token(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Checks what a client is about to send: the host and resource ([`check_target`]) and the
+/// subprotocols, each an HTTP token (RFC 6455 §4.1).
+fn check_offer(host: &str, resource: &str, protocols: &[&str]) -> Result<(), Error> {
+    check_target(host, resource)?;
+    match protocols.iter().find(|p| !is_token(p)) {
+        Some(bad) => Err(Error::MalformedHttp(format!(
+            "subprotocol {bad:?} is not a token"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A head that could not be read, as this crate's error: both bounds answer 431.
@@ -295,8 +309,21 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
         Ok(raw) if raw.len() == 16 => {}
         _ => return Err(Error::BadKey),
     }
-    // §4.2.2 and §10.2: the Origin check protects against other sites' pages. A browser sends
-    // one Origin; a request with two is refused like a forbidden one, never waved through.
+    check_origin(h, options)?;
+    let subprotocol = choose_subprotocol(h, options);
+    // Sec-WebSocket-Extensions is ignored: this crate implements no extension, and §9.1 says a
+    // server answers only with extensions it accepts. Negotiating one belongs here.
+    Ok(Accepted {
+        accept: accept_key(key),
+        subprotocol,
+    })
+}
+// ANCHOR_END: check_request
+
+/// §4.2.2 and §10.2: the Origin check protects against other sites' pages. A browser sends
+/// one Origin; a request with two is refused like a forbidden one, never waved through.
+// ANCHOR: check_origin
+fn check_origin(h: &[Header], options: &ServerOptions) -> Result<(), Error> {
     if let Some(allowed) = &options.allowed_origins {
         let mut origins = values(h, "origin");
         if let Some(first) = origins.next() {
@@ -306,22 +333,20 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
             }
         }
     }
-    // §4.2.2 (5.4): the subprotocol must be one the client offered.
+    Ok(())
+}
+// ANCHOR_END: check_origin
+
+/// §4.2.2 (5.4): the subprotocol the server's selector picks, if the client offered it.
+fn choose_subprotocol(h: &[Header], options: &ServerOptions) -> Option<String> {
     let offered: Vec<&str> = tokens(h, "sec-websocket-protocol").collect();
-    let subprotocol = match &options.select_subprotocol {
+    match &options.select_subprotocol {
         Some(select) if !offered.is_empty() => {
             select(&offered).filter(|p| offered.contains(&p.as_str()))
         }
         _ => None,
-    };
-    // Sec-WebSocket-Extensions is ignored: this crate implements no extension, and §9.1 says a
-    // server answers only with extensions it accepts. Negotiating one belongs here.
-    Ok(Accepted {
-        accept: accept_key(key),
-        subprotocol,
-    })
+    }
 }
-// ANCHOR_END: check_request
 
 // req: ws/4.2.2/version
 /// The headers that a rejection with `status` carries besides its body: for 426, the versions
@@ -345,7 +370,12 @@ pub fn rejection_headers(status: u16) -> &'static [(&'static str, &'static str)]
 pub fn refusal(error: &Error) -> Refusal {
     let status = error.http_status().unwrap_or(400);
     let mut refusal = Refusal::new(status, error.to_string());
-    for (name, value) in rejection_headers(status) {
+    // Over HTTP/2 the method a WebSocket needs is CONNECT (RFC 8441 §4), not GET.
+    let headers = match error {
+        Error::MethodNotConnect(_) => &[("Allow", "CONNECT")],
+        _ => rejection_headers(status),
+    };
+    for (name, value) in headers {
         refusal = refusal.header(name, *value);
     }
     refusal
@@ -356,6 +386,24 @@ pub fn refusal(error: &Error) -> Refusal {
 pub fn reject_response(error: &Error) -> Vec<u8> {
     refusal(error).to_bytes()
 }
+
+/// §4.1: what the server chose, as a client checks it: no subprotocol header, or one (the
+/// caller has checked that it is one), naming a subprotocol we offered; and no extension,
+/// since we ask for none (an extension the client did not ask for fails the connection).
+// ANCHOR: check_server_choices
+fn check_server_choices(h: &[Header], offered: &[String]) -> Result<Option<String>, Error> {
+    let chosen = single_value(h, "sec-websocket-protocol");
+    let subprotocol = match chosen.map(String::from_utf8_lossy) {
+        None => None,
+        Some(p) if offered.iter().any(|o| *o == p) => Some(p.into_owned()),
+        Some(p) => return Err(Error::UnofferedSubprotocol(p.into_owned())),
+    };
+    if values(h, "sec-websocket-extensions").next().is_some() {
+        return Err(Error::UnofferedExtension);
+    }
+    Ok(subprotocol)
+}
+// ANCHOR_END: check_server_choices
 
 /// What [`ClientHandshake::receive`] returns once the server has switched protocols: the
 /// response, the subprotocol it chose, and the bytes after the head (the first frames).
@@ -386,12 +434,7 @@ impl ClientHandshake {
         protocols: &[&str],
         limits: &Limits,
     ) -> Result<(ClientHandshake, Vec<u8>), Error> {
-        check_target(host, path)?;
-        if let Some(bad) = protocols.iter().find(|p| !is_token(p)) {
-            return Err(Error::MalformedHttp(format!(
-                "subprotocol {bad:?} is not a token"
-            )));
-        }
+        check_offer(host, path, protocols)?;
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|_| Error::Random)?;
         Ok(Self::with_key(key, host, path, protocols, limits))
@@ -462,17 +505,7 @@ impl ClientHandshake {
         if single_value(h, "sec-websocket-accept") != Some(self.expected_accept.as_bytes()) {
             return Err(Error::BadAccept);
         }
-        // §4.1: no subprotocol header, or one (checked above), naming a subprotocol we offered.
-        let chosen = single_value(h, "sec-websocket-protocol");
-        let subprotocol = match chosen.map(String::from_utf8_lossy) {
-            None => None,
-            Some(p) if self.protocols.iter().any(|o| *o == p) => Some(p.into_owned()),
-            Some(p) => return Err(Error::UnofferedSubprotocol(p.into_owned())),
-        };
-        // §4.1: an extension the client did not ask for fails the connection; we ask for none.
-        if values(h, "sec-websocket-extensions").next().is_some() {
-            return Err(Error::UnofferedExtension);
-        }
+        let subprotocol = check_server_choices(h, &self.protocols)?;
         Ok(Some((response, subprotocol, bytes[end..].to_vec())))
     }
     // ANCHOR_END: client_receive

@@ -3,13 +3,15 @@
 //! The crate has two layers:
 //!
 //! - the **wire layer**, sans-I/O, pure functions and state machines over bytes:
-//!   [`handshake`] (the HTTP Upgrade), [`frame`] (the frame codec), [`mask`] (the XOR),
+//!   [`handshake`] (the HTTP Upgrade, and RFC 8441's extended CONNECT in
+//!   [`handshake::http2`]), [`frame`] (the frame codec), [`mask`] (the XOR),
 //!   [`utf8`] (incremental validation), [`message`] (reassembly of fragmented messages),
 //!   [`connection`] (the state machine: control frames, the closing handshake), with [`Error`]
 //!   and the [`Limits`] of [`config`];
 //! - the **I/O layer** (feature `io`, on by default), tokio adapters that move bytes between a
 //!   socket and the wire layer: [`io::accept`] for a server on a `TcpListener`,
-//!   [`io::upgrade`] from a hyper request, [`io::connect`] for a client.
+//!   [`io::upgrade`] from a hyper request (HTTP/1.1 or HTTP/2), [`io::connect`] for a client,
+//!   [`io::Http2Connection`] for WebSockets over HTTP/2 (RFC 8441).
 //!
 //! The wire layer builds with `--no-default-features`: no tokio, no clock, no socket.
 //!

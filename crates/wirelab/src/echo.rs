@@ -2,7 +2,10 @@
 //!
 //! It is the target that Autobahn|Testsuite's fuzzingclient drives, so it runs with
 //! [`websocket::Config::echo`]: 64 MiB frames and messages, above the suite's 16 MiB cases.
-//! One task per connection; everything else (Pongs, the closing handshake, failing the
+//! It speaks WebSocket over HTTP/1.1 (RFC 6455's Upgrade) and over HTTP/2 in clear text
+//! (RFC 8441's extended CONNECT, any number of WebSockets per connection), on the same port:
+//! [`serve_connection`] tells the two apart by the connection's first bytes.
+//! One task per WebSocket; everything else (Pongs, the closing handshake, failing the
 //! connection with the right close code) is the `websocket` crate's job.
 //!
 //! It accepts a handshake from any `Origin` unless it is given an allow-list
@@ -13,19 +16,23 @@
 //! No task outlives its peer: keep-alive Pings find a peer that vanished without closing
 //! TCP, and an echo that the peer does not read within [`SEND_TIMEOUT`] ends the connection.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use websocket::handshake::ServerOptions;
+use websocket::io::WebSocket;
 use websocket::{Config, Message, Timeouts};
 use wirelab_examples::server::prefixed::Prefixed;
 use wirelab_examples::server::tls;
 #[cfg(doc)]
-use wirelab_examples::server::tls::ALPN_HTTP1_ONLY;
+use wirelab_examples::server::tls::ALPN_H2_HTTP1;
 
 // ANCHOR: echo_options
 /// How long one echo may take to write: 64 MiB, the largest, in 30 s is 2 MiB/s.
@@ -86,10 +93,10 @@ pub async fn serve_with_tls(
             // that failed the TLS handshake, with an alert or a plain-text 400.
             let _ = match tls {
                 Some(acceptor) => match accept_tls(&acceptor, stream).await {
-                    Ok(stream) => echo_connection(stream, &options).await,
+                    Ok(stream) => serve_connection(stream, options).await,
                     Err(_) => return,
                 },
-                None => echo_connection(stream, &options).await,
+                None => serve_connection(stream, options).await,
             };
         });
     }
@@ -100,7 +107,8 @@ pub async fn serve_with_tls(
 /// The server side of TLS on one accepted connection: the handshake of
 /// [`wirelab_examples::server::tls::accept`], whose stream then carries the WebSocket
 /// handshake and frames as a TCP stream would. The acceptor's ALPN says which HTTP the
-/// client may speak: [`ALPN_HTTP1_ONLY`] while this server speaks HTTP/1.1 alone.
+/// client may speak: `wirelab echo --tls` offers [`ALPN_H2_HTTP1`], and
+/// [`serve_connection`] tells the two apart by the first bytes, as in clear text.
 pub async fn accept_tls(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
@@ -109,13 +117,40 @@ pub async fn accept_tls(
 }
 // ANCHOR_END: accept_tls
 
+/// Serves one connection, HTTP/1.1 or HTTP/2 in clear text, told apart by its first bytes
+/// ([`crate::h2c::detect`]): WebSocket by the HTTP/1.1 Upgrade ([`echo_connection`]) or by
+/// RFC 8441's extended CONNECT, on as many streams as the client opens ([`serve_http2`]).
+// ANCHOR: serve_connection
+pub async fn serve_connection<S>(
+    stream: S,
+    options: Arc<ServerOptions>,
+) -> Result<(), websocket::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limit = options.config.timeouts.handshake;
+    match crate::h2c::detect(stream, limit).await? {
+        (true, stream) => serve_http2(stream, options).await,
+        (false, stream) => echo_connection(stream, &options).await,
+    }
+}
+// ANCHOR_END: serve_connection
+
 /// Runs the handshake on `stream`, then echoes until the connection closes.
 // ANCHOR: echo_connection
 pub async fn echo_connection<S>(stream: S, options: &ServerOptions) -> Result<(), websocket::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut ws, _request) = websocket::io::accept(stream, options).await?;
+    let (ws, _request) = websocket::io::accept(stream, options).await?;
+    echo(ws).await
+}
+
+/// Sends every Text and Binary message back until the connection closes.
+pub async fn echo<S>(mut ws: WebSocket<S>) -> Result<(), websocket::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     while let Some(message) = ws.recv().await? {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             // A peer that stops reading must not hold this task, and the message, forever.
@@ -129,3 +164,37 @@ where
     Ok(())
 }
 // ANCHOR_END: echo_connection
+
+/// Serves HTTP/2 on `stream` (whose first bytes are the client's preface): every extended
+/// CONNECT that `websocket::io::upgrade` accepts becomes a WebSocket echoed on its own task,
+/// every other request gets the refusal that says why. hyper advertises
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3) and does the HTTP/2.
+// ANCHOR: serve_http2
+pub async fn serve_http2<S>(stream: S, options: Arc<ServerOptions>) -> Result<(), websocket::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        let answer = match websocket::io::upgrade(&mut req, &options) {
+            Ok((response, upgrading)) => {
+                tokio::spawn(async move {
+                    // As over HTTP/1.1: a peer that broke a rule has had its Close.
+                    if let Ok(ws) = upgrading.finish().await {
+                        let _ = echo(ws).await;
+                    }
+                });
+                response
+            }
+            Err(error) => websocket::io::rejection(&error),
+        };
+        std::future::ready(Ok::<_, Infallible>(answer))
+    });
+    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .enable_connect_protocol()
+        // No `date` header: the answers carry what WebSocket needs, as over HTTP/1.1.
+        .auto_date_header(false)
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+        .map_err(|e| websocket::Error::Io(std::io::Error::other(e)))
+}
+// ANCHOR_END: serve_http2

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wirelab::tls::ServerTls;
-use wirelab_examples::server::tls::{ALPN_H2_HTTP1, ALPN_HTTP1_ONLY};
+use wirelab_examples::server::tls::ALPN_H2_HTTP1;
 
 #[derive(Parser)]
 #[command(
@@ -40,7 +40,8 @@ enum Command {
         tls: TlsArgs,
     },
     /// A WebSocket echo server: every text and binary message comes back as it was sent
-    /// (the Autobahn|Testsuite's fuzzingclient target). It accepts connections from any
+    /// (the Autobahn|Testsuite's fuzzingclient target), over HTTP/1.1 and over HTTP/2 in
+    /// clear text (RFC 8441). It accepts connections from any
     /// Origin, so any web page can use it, unless --allow-origin is given.
     Echo {
         /// Address to listen on.
@@ -62,12 +63,17 @@ enum Command {
         /// Echo every received message back until the server closes (Autobahn client mode).
         #[arg(long)]
         echo: bool,
+        /// Open the WebSocket over HTTP/2 in clear text (RFC 8441 extended CONNECT on an h2c
+        /// connection) instead of an HTTP/1.1 Upgrade.
+        #[arg(long, conflicts_with = "echo")]
+        http2: bool,
     },
     /// Server-Sent Events: `wirelab sse URL` follows a stream as a browser's EventSource
     /// does; `wirelab sse parse` reads a stream on standard input.
     Sse(SseArgs),
     /// A loopback proxy that prints, annotated, what crosses it in each direction: HTTP heads,
-    /// chunked bodies, event-stream fields, WebSocket frames.
+    /// chunked bodies, event-stream fields, WebSocket frames, and HTTP/2 frames in clear text
+    /// (h2c).
     Tap {
         /// Address to listen on (clients connect here instead of to the server).
         #[arg(long)]
@@ -189,7 +195,7 @@ async fn run(command: Command) -> ExitCode {
             allow_origin,
             tls,
         } => {
-            let tls = match tls.acceptor(addr, ALPN_HTTP1_ONLY) {
+            let tls = match tls.acceptor(addr, ALPN_H2_HTTP1) {
                 Ok(tls) => tls,
                 Err(code) => return code,
             };
@@ -198,7 +204,12 @@ async fn run(command: Command) -> ExitCode {
                 Err(code) => return code,
             };
             let scheme = if tls.is_some() { "wss" } else { "ws" };
-            println!("wirelab echo: listening on {scheme}://{addr}/ (Ctrl-C stops)");
+            let http = if tls.is_some() {
+                "HTTP/1.1 and HTTP/2 by ALPN"
+            } else {
+                "HTTP/1.1 and HTTP/2 (h2c)"
+            };
+            println!("wirelab echo: listening on {scheme}://{addr}/, {http} (Ctrl-C stops)");
             let acceptor = tls.map(|tls| print_notes("echo", tls));
             let mut options = wirelab::echo::options();
             if !allow_origin.is_empty() {
@@ -206,7 +217,7 @@ async fn run(command: Command) -> ExitCode {
             }
             result(wirelab::echo::serve_with_tls(listener, options, acceptor).await)
         }
-        Command::Ws { url, echo } => result(wirelab::ws_cmd::run(&url, echo).await),
+        Command::Ws { url, echo, http2 } => result(wirelab::ws_cmd::run(&url, echo, http2).await),
         Command::Sse(SseArgs {
             urls,
             max_events,

@@ -2,7 +2,8 @@
 //!
 //! Each line read from stdin is sent as a Text message; each message received is printed
 //! (Text as a line, Binary as raw bytes). At the end of stdin the client starts the closing
-//! handshake with 1000. With `--echo`, it sends every received message back instead, until
+//! handshake with 1000. With `--http2`, the WebSocket is a stream of an HTTP/2 connection in
+//! clear text (RFC 8441), and the line that says the client is connected says so. With `--echo`, it sends every received message back instead, until
 //! the server closes: the mode that Autobahn|Testsuite's fuzzingserver tests a client with.
 //!
 //! tokio reads stdin on a blocking thread that cannot be cancelled: once [`run`] returns, the
@@ -11,8 +12,8 @@
 
 use std::io::Write as _;
 
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use websocket::io::{ClientOptions, connect_with};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, BufReader};
+use websocket::io::{ClientOptions, WebSocket, connect_http2, connect_with};
 use websocket::{CloseFrame, Config, Error, Message};
 
 fn options() -> ClientOptions {
@@ -22,9 +23,10 @@ fn options() -> ClientOptions {
     }
 }
 
-/// Runs the client: interactive, or with `echo` the echo mode.
+/// Runs the client: interactive, or with `echo` the echo mode; with `http2`, over HTTP/2 in
+/// clear text (RFC 8441's extended CONNECT on an h2c connection) instead of HTTP/1.1.
 // ANCHOR: run
-pub async fn run(url: &str, echo: bool) -> Result<(), Error> {
+pub async fn run(url: &str, echo: bool, http2: bool) -> Result<(), Error> {
     if echo {
         let close = echo_until_closed(url).await?;
         if let Some(CloseFrame { code, reason }) = close {
@@ -32,7 +34,22 @@ pub async fn run(url: &str, echo: bool) -> Result<(), Error> {
         }
         return Ok(());
     }
+    if http2 {
+        let (ws, _response, _connection) = connect_http2(url, &options()).await?;
+        eprintln!("connected: WebSocket over HTTP/2 (RFC 8441 extended CONNECT, h2c), 200");
+        return talk(ws).await;
+    }
     let (ws, _response) = connect_with(url, &options()).await?;
+    eprintln!("connected: WebSocket over HTTP/1.1 (RFC 6455 Upgrade), 101");
+    talk(ws).await
+}
+
+/// Sends each line of stdin as a Text message, prints each message received, and closes at
+/// the end of stdin.
+async fn talk<S>(ws: WebSocket<S>) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut receiver, mut sender) = ws.split();
     let typing = tokio::spawn(async move {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();

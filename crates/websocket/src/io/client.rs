@@ -21,19 +21,19 @@ pub struct ClientOptions {
 }
 
 /// The parts of a `ws://host[:port][/path][?query]` URL (RFC 6455 §3).
-struct WsUrl {
+pub(super) struct WsUrl {
     /// `host:port`, to dial (port 80 when the URL has none).
-    authority: String,
+    pub(super) authority: String,
     /// The `Host` header: the URL's authority as written (RFC 6455 §4.1 (4): the port only if
     /// it is not the default).
-    host: String,
+    pub(super) host: String,
     /// The resource name: path and query, `/` when empty.
-    resource: String,
+    pub(super) resource: String,
 }
 
 // req: ws/3/no-fragment ws/4.1/uri-valid
 // ANCHOR: parse_url
-fn parse_url(url: &str) -> Result<WsUrl, Error> {
+pub(super) fn parse_url(url: &str) -> Result<WsUrl, Error> {
     let bad = || Error::BadUrl(url.to_owned());
     // RFC 3986 §3.1: schemes are case-insensitive.
     let rest = match url.get(..5) {

@@ -5,7 +5,10 @@
 //! - [`accept`]: a server reads the opening handshake from a fresh TCP connection;
 //! - [`upgrade`]: a hyper 1 service upgrades one of its requests, so one port serves pages,
 //!   Server-Sent Events and WebSocket;
-//! - [`connect`]: a client dials a `ws://` URL.
+//! - [`connect`]: a client dials a `ws://` URL;
+//! - over HTTP/2 (RFC 8441), [`upgrade`] accepts an extended CONNECT just as it accepts an
+//!   Upgrade, and a client opens WebSockets as streams of an [`Http2Connection`]
+//!   ([`connect_http2`] for a `ws://` URL in clear text).
 //!
 //! A [`WebSocket`] works over any byte stream (`AsyncRead + AsyncWrite + Unpin`): a TCP socket,
 //! hyper's upgraded connection, an in-memory pipe in the tests.
@@ -59,6 +62,7 @@
 
 mod client;
 mod closing;
+mod http2;
 mod keepalive;
 pub mod reader;
 mod server;
@@ -67,6 +71,7 @@ mod upgrade;
 pub mod writer;
 
 pub use client::{ClientOptions, connect, connect_with};
+pub use http2::{Http2Connection, Http2WebSocket, connect_http2};
 pub use reader::Receiver;
 pub use server::accept;
 pub use upgrade::{Upgrading, rejection, upgrade};

@@ -3,7 +3,9 @@
 //! hyper parses the request; [`upgrade`] runs the same checks as the byte-level handshake
 //! ([`check_request`]) and returns the 101 response for the service to return, plus an
 //! [`Upgrading`] that becomes a [`WebSocket`] once hyper hands over the connection
-//! (`hyper::upgrade::on`). HTTP/1.1 only: WebSocket over HTTP/2 (RFC 8441) is another chapter.
+//! (`hyper::upgrade::on`). The same call accepts WebSocket over HTTP/2 (RFC 8441): on an
+//! HTTP/2 connection the request is an extended CONNECT, checked in [`super::http2`], and the
+//! response is `200`; either way [`Upgrading::finish`] gives the same [`WebSocket`].
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,15 +16,15 @@ use super::WebSocket;
 use crate::config::Config;
 use crate::connection::Role;
 use crate::error::Error;
-use crate::handshake::{Request, ServerOptions, check_request, refusal};
+use crate::handshake::{Header, Request, ServerOptions, check_request, refusal};
 
 /// A request that was accepted; [`Upgrading::finish`] waits for hyper to hand over the
 /// connection (after the 101 response is written).
 #[derive(Debug)]
 pub struct Upgrading {
-    on_upgrade: OnUpgrade,
-    config: Config,
-    subprotocol: Option<String>,
+    pub(super) on_upgrade: OnUpgrade,
+    pub(super) config: Config,
+    pub(super) subprotocol: Option<String>,
 }
 
 impl Upgrading {
@@ -42,52 +44,72 @@ impl Upgrading {
     // ANCHOR_END: finish
 }
 
-/// Checks `req` as an opening handshake (RFC 6455 §4.2.1). On success, returns the
-/// `101 Switching Protocols` response and the pending upgrade; on failure, the error, which
-/// [`rejection`] turns into the response to send.
+/// Checks `req` as an opening handshake: an HTTP/1.1 Upgrade (RFC 6455 §4.2.1), or over
+/// HTTP/2 an extended CONNECT (RFC 8441 §4, §5). On success, returns the response
+/// (`101 Switching Protocols`, or `200` over HTTP/2) and the pending upgrade; on failure, the
+/// error, which [`rejection`] turns into the response to send.
 // ANCHOR: upgrade
 pub fn upgrade<B>(
     req: &mut http::Request<B>,
     options: &ServerOptions,
 ) -> Result<(http::Response<Full<Bytes>>, Upgrading), Error> {
+    if req.version() == http::Version::HTTP_2 {
+        return super::http2::upgrade(req, options);
+    }
     let version = match req.version() {
         http::Version::HTTP_09 | http::Version::HTTP_10 => 0,
         _ => 1,
     };
-    // Every value of every header, repeats included: `HeaderMap::iter` yields a name once per
-    // value, so a request with two `Sec-WebSocket-Key`s reaches `check_request` with both and
-    // is refused for it, as on the byte-level path. (The values of one name come out together,
-    // in the order they were sent; no check depends on how different names interleave.)
     let request = Request {
         method: req.method().as_str().to_owned(),
         path: req.uri().to_string(),
         version,
-        headers: req
-            .headers()
-            .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-            .collect(),
+        headers: header_list(req.headers()),
     };
     let accepted = check_request(&request, options)?;
-    let mut response = http::Response::builder()
+    let response = http::Response::builder()
         .status(http::StatusCode::SWITCHING_PROTOCOLS)
         .header(http::header::UPGRADE, "websocket")
         .header(http::header::CONNECTION, "Upgrade")
         .header(http::header::SEC_WEBSOCKET_ACCEPT, accepted.accept.as_str());
-    if let Some(p) = &accepted.subprotocol {
+    accepting(req, response, accepted.subprotocol, options)
+}
+// ANCHOR_END: upgrade
+
+/// The response that accepts a handshake, `response` with the subprotocol chosen and an
+/// empty body, and the pending upgrade of `req`.
+pub(super) fn accepting<B>(
+    req: &mut http::Request<B>,
+    mut response: http::response::Builder,
+    subprotocol: Option<String>,
+    options: &ServerOptions,
+) -> Result<(http::Response<Full<Bytes>>, Upgrading), Error> {
+    if let Some(p) = &subprotocol {
         response = response.header(http::header::SEC_WEBSOCKET_PROTOCOL, p.as_str());
     }
+    // An empty body: over HTTP/2, hyper then sends the `200` without END_STREAM, and the
+    // stream stays open for the WebSocket.
     let response = response
         .body(Full::new(Bytes::new()))
         .map_err(|e| Error::MalformedHttp(e.to_string()))?;
     let upgrading = Upgrading {
         on_upgrade: hyper::upgrade::on(req),
         config: options.config,
-        subprotocol: accepted.subprotocol,
+        subprotocol,
     };
     Ok((response, upgrading))
 }
-// ANCHOR_END: upgrade
+
+/// Every value of every header, repeats included, as the checks read them. `HeaderMap::iter`
+/// yields a name once per value, so a request with two `Sec-WebSocket-Key`s reaches the checks
+/// with both and is refused for it, as on the byte-level path. (The values of one name come
+/// out together, in the order they were sent; no check depends on how different names
+/// interleave.)
+pub(super) fn header_list(headers: &http::HeaderMap) -> Vec<Header> {
+    (headers.iter())
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect()
+}
 
 /// The HTTP response that rejects a handshake and says why: hyper's form of the same
 /// [`refusal`] that [`crate::handshake::reject_response`] writes as bytes (hyper adds the

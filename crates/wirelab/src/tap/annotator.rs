@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use http_head::HeadBuffer;
 
 use super::frames::Frames;
+use super::h2::Http2;
 use super::http::{self, Body, Start};
 use super::show::hex_dump;
 use super::{Direction, MAX_HEAD, TapOptions};
@@ -24,6 +25,9 @@ pub struct Annotator {
 }
 // ANCHOR_END: annotator
 
+/// The first part of HTTP/2's client connection preface, which a head reader sees as a head.
+const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
+
 /// One direction: which layer reads its next bytes.
 #[derive(Debug)]
 struct Side {
@@ -39,6 +43,8 @@ enum Phase {
     Head,
     Body(Body),
     WebSocket(Frames),
+    /// HTTP/2 frames, after a client's connection preface.
+    Http2(Box<Http2>),
     /// Something the tap could not read: the rest is counted, not annotated.
     Opaque,
 }
@@ -89,6 +95,15 @@ impl Annotator {
                     frames.feed(input, &mut lines);
                     input.len()
                 }
+                Phase::Http2(h2) => {
+                    // What one direction learns about a stream, the other needs too.
+                    for learned in h2.feed(input, &mut lines) {
+                        if let Phase::Http2(other) = &mut self.side(direction.other()).phase {
+                            other.learn(learned);
+                        }
+                    }
+                    input.len()
+                }
                 Phase::Opaque => {
                     lines.push(format!("{} bytes (not annotated)", input.len()));
                     input.len()
@@ -111,6 +126,16 @@ impl Annotator {
     /// Shows a complete head, and sets what its direction (and, for a `101`, the other
     /// direction too) reads next.
     fn on_head(&mut self, direction: Direction, bytes: &[u8], lines: &mut Vec<String>) {
+        // RFC 9113 §3.4: a client with prior knowledge of HTTP/2 opens with a preface whose
+        // first part reads as a head; frames follow, both ways.
+        if direction == Direction::ToServer && bytes == PREFACE_HEAD {
+            lines.push(
+                "HTTP/2 connection preface: PRI * HTTP/2.0, SM (h2c, prior knowledge)".into(),
+            );
+            self.to_server.phase = Phase::Http2(Box::new(Http2::client()));
+            self.to_client.phase = Phase::Http2(Box::new(Http2::server()));
+            return;
+        }
         // Show the head as it was sent before interpreting it.
         http::show_head(bytes, lines);
         let Some(head) = http::read_head(direction, bytes) else {

@@ -10,7 +10,10 @@
 //!   chunk it arrived in, and the blank lines that dispatch events;
 //! - after a `101 Switching Protocols`, WebSocket frames: FIN, RSV1-3, the opcode, the masking
 //!   key, which of the three length encodings was used (7, 16 or 64 bits), and the payload as
-//!   it was on the wire (masked) and as it was meant (unmasked).
+//!   it was on the wire (masked) and as it was meant (unmasked);
+//! - after HTTP/2's connection preface (h2c), HTTP/2 frames: SETTINGS by name, HEADERS with
+//!   their fields decoded, DATA, WINDOW_UPDATE, RST_STREAM, GOAWAY, PING; and in the DATA of a
+//!   stream opened by an extended CONNECT (RFC 8441), WebSocket frames.
 //!
 //! `--hex` adds a hex dump of every read, for when the annotations hide what you want to see.
 //! `--svg DIR` also draws each connection, when it closes, as a sequence diagram
@@ -30,6 +33,7 @@
 //! - `chunked.rs`: the `Transfer-Encoding: chunked` decoder;
 //! - `event_stream.rs`: an event stream, line by line;
 //! - `frames.rs`: WebSocket frames;
+//! - `h2.rs`: HTTP/2 frames (HPACK decoding is the `loona-hpack` crate's);
 //! - `show.rs`: how bytes are printed (quoted, in hex, as a hex dump);
 //! - `diagram.rs`: the printed lines drawn as a sequence diagram.
 //!
@@ -50,6 +54,7 @@ mod chunked;
 pub mod diagram;
 mod event_stream;
 mod frames;
+mod h2;
 mod http;
 mod show;
 
@@ -81,6 +86,13 @@ pub enum Direction {
 }
 
 impl Direction {
+    fn other(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+
     fn arrow(self) -> &'static str {
         match self {
             Direction::ToServer => "C->S",
