@@ -28,7 +28,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest as _, Sha1};
 
-use crate::config::{Config, Limits};
+use crate::config::{Config, DeflateConfig, Limits};
+use crate::deflate::{PerMessageDeflate, negotiate};
 use crate::error::Error;
 
 /// The parts of a request that the server's checks look at.
@@ -231,6 +232,9 @@ pub struct Accepted {
     pub accept: String,
     /// The subprotocol chosen, if any.
     pub subprotocol: Option<String>,
+    /// permessage-deflate, if the client offered it and the server's
+    /// `config.deflate` accepted an offer (RFC 7692 §5).
+    pub deflate: Option<PerMessageDeflate>,
 }
 
 impl Accepted {
@@ -244,11 +248,20 @@ impl Accepted {
         ];
         let protocol = self.subprotocol.as_deref();
         let protocol = protocol.map(|p| ("Sec-WebSocket-Protocol", p));
+        let extensions = self.extensions_value();
+        let extensions = extensions.as_deref();
+        let extensions = extensions.map(|e| ("Sec-WebSocket-Extensions", e));
         let mut out = Vec::with_capacity(160);
-        http_head::write_response_head(&mut out, 101, headers.into_iter().chain(protocol));
+        let all = headers.into_iter().chain(protocol).chain(extensions);
+        http_head::write_response_head(&mut out, 101, all);
         out
     }
     // ANCHOR_END: response_bytes
+
+    /// The `Sec-WebSocket-Extensions` value of the 101 response, if an extension was accepted.
+    pub fn extensions_value(&self) -> Option<String> {
+        self.deflate.as_ref().map(PerMessageDeflate::response_value)
+    }
 }
 
 /// Checks a request against RFC 6455 §4.2.1 and the server's options.
@@ -307,11 +320,15 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
         }
         _ => None,
     };
-    // Sec-WebSocket-Extensions is ignored: this crate implements no extension, and §9.1 says a
-    // server answers only with extensions it accepts. Negotiating one belongs here.
+    // §9.1: the server answers with the extensions it accepts among those offered; the one
+    // this crate knows is permessage-deflate (RFC 7692 §5). A header that breaks §9.1's
+    // grammar is refused (400) even when the extension is off, as the request is malformed.
+    let offers = negotiate::parse_extensions(values(h, "sec-websocket-extensions"))?;
+    let deflate = negotiate::select_offer(&offers, &options.config.deflate);
     Ok(Accepted {
         accept: accept_key(key),
         subprotocol,
+        deflate,
     })
 }
 // ANCHOR_END: check_request
@@ -357,6 +374,9 @@ pub type Switched = (Response, Option<String>, Vec<u8>);
 pub struct ClientHandshake {
     expected_accept: String,
     protocols: Vec<String>,
+    /// What we offered of permessage-deflate, if anything, and then what was agreed.
+    deflate_offer: Option<DeflateConfig>,
+    deflate: Option<PerMessageDeflate>,
     head: HeadBuffer,
     max_headers: usize,
 }
@@ -376,6 +396,22 @@ impl ClientHandshake {
         protocols: &[&str],
         limits: &Limits,
     ) -> Result<(ClientHandshake, Vec<u8>), Error> {
+        let config = Config {
+            limits: *limits,
+            ..Config::default()
+        };
+        Self::with_config(host, path, protocols, &config)
+    }
+
+    /// Like [`ClientHandshake::new`], bounded by `config.limits`, and offering
+    /// permessage-deflate when `config.deflate.enabled` (RFC 7692 §5); once the response
+    /// has arrived, [`ClientHandshake::deflate`] says what the server agreed to.
+    pub fn with_config(
+        host: &str,
+        path: &str,
+        protocols: &[&str],
+        config: &Config,
+    ) -> Result<(ClientHandshake, Vec<u8>), Error> {
         check_target(host, path)?;
         if let Some(bad) = protocols.iter().find(|p| !is_token(p)) {
             return Err(Error::MalformedHttp(format!(
@@ -384,7 +420,33 @@ impl ClientHandshake {
         }
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|_| Error::Random)?;
-        Ok(Self::with_key(key, host, path, protocols, limits))
+        let (mut handshake, mut request) =
+            Self::with_key(key, host, path, protocols, &config.limits);
+        if config.deflate.enabled {
+            handshake.offer_deflate(&mut request, config.deflate);
+        }
+        Ok((handshake, request))
+    }
+
+    /// Adds a permessage-deflate offer for `deflate` to `request`, a request this handshake
+    /// built that has not been sent yet.
+    // ANCHOR: offer_deflate
+    pub fn offer_deflate(&mut self, request: &mut Vec<u8>, deflate: DeflateConfig) {
+        let header = format!(
+            "Sec-WebSocket-Extensions: {}\r\n\r\n",
+            negotiate::offer_value(&deflate)
+        );
+        // The request ends with the empty line; the header goes before it.
+        request.truncate(request.len() - 2);
+        request.extend_from_slice(header.as_bytes());
+        self.deflate_offer = Some(deflate);
+    }
+    // ANCHOR_END: offer_deflate
+
+    /// permessage-deflate as the server agreed to it, once [`ClientHandshake::receive`] has
+    /// returned the response; `None` if it was not offered or the server declined.
+    pub fn deflate(&self) -> Option<PerMessageDeflate> {
+        self.deflate
     }
 
     /// Like [`ClientHandshake::new`], with a chosen key: for tests and snapshots only. A real
@@ -416,6 +478,8 @@ impl ClientHandshake {
         let handshake = ClientHandshake {
             expected_accept: accept_key(key.as_bytes()),
             protocols: protocols.iter().map(|p| p.to_string()).collect(),
+            deflate_offer: None,
+            deflate: None,
             head: HeadBuffer::new(limits.max_handshake_size),
             max_headers: limits.max_headers,
         };
@@ -456,10 +520,18 @@ impl ClientHandshake {
             Some(p) if self.protocols.iter().any(|o| *o == p) => Some(p.into_owned()),
             Some(p) => return Err(Error::UnofferedSubprotocol(p.into_owned())),
         };
-        // §4.1: an extension the client did not ask for fails the connection; we ask for none.
-        if values(h, "sec-websocket-extensions").next().is_some() {
-            return Err(Error::UnofferedExtension);
-        }
+        // §4.1: an extension the client did not ask for fails the connection; RFC 7692 §7.1:
+        // so does an answer to our permessage-deflate offer that we may not accept.
+        let answered = values(h, "sec-websocket-extensions").next().is_some();
+        let deflate = match &self.deflate_offer {
+            None if answered => return Err(Error::UnofferedExtension),
+            None => None,
+            Some(offer) => {
+                let answer = negotiate::parse_extensions(values(h, "sec-websocket-extensions"))?;
+                negotiate::check_response(&answer, offer)?
+            }
+        };
+        self.deflate = deflate;
         Ok(Some((response, subprotocol, bytes[end..].to_vec())))
     }
     // ANCHOR_END: client_receive

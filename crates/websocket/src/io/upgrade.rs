@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use super::WebSocket;
 use crate::config::Config;
 use crate::connection::Role;
+use crate::deflate::PerMessageDeflate;
 use crate::error::Error;
 use crate::handshake::{Request, ServerOptions, check_request, refusal};
 
@@ -23,6 +24,7 @@ pub struct Upgrading {
     on_upgrade: OnUpgrade,
     config: Config,
     subprotocol: Option<String>,
+    deflate: Option<PerMessageDeflate>,
 }
 
 impl Upgrading {
@@ -37,7 +39,8 @@ impl Upgrading {
             self.config,
             &[],
             self.subprotocol,
-        ))
+        )
+        .with_deflate(self.deflate, self.config.deflate.level))
     }
     // ANCHOR_END: finish
 }
@@ -77,6 +80,9 @@ pub fn upgrade<B>(
     if let Some(p) = &accepted.subprotocol {
         response = response.header(http::header::SEC_WEBSOCKET_PROTOCOL, p.as_str());
     }
+    if let Some(extensions) = accepted.extensions_value() {
+        response = response.header(http::header::SEC_WEBSOCKET_EXTENSIONS, extensions);
+    }
     let response = response
         .body(Full::new(Bytes::new()))
         .map_err(|e| Error::MalformedHttp(e.to_string()))?;
@@ -84,6 +90,7 @@ pub fn upgrade<B>(
         on_upgrade: hyper::upgrade::on(req),
         config: options.config,
         subprotocol: accepted.subprotocol,
+        deflate: accepted.deflate,
     };
     Ok((response, upgrading))
 }
