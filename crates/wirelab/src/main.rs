@@ -46,6 +46,10 @@ enum Command {
         /// Clients that send no Origin (programs, not browsers) are always accepted.
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origin: Vec<String>,
+        /// Decline permessage-deflate (RFC 7692) when a client offers it; by default it is
+        /// accepted, with context takeover and 32 KiB windows.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// A WebSocket client: lines of standard input become text messages, received messages
     /// are printed.
@@ -55,6 +59,10 @@ enum Command {
         /// Echo every received message back until the server closes (Autobahn client mode).
         #[arg(long)]
         echo: bool,
+        /// Do not offer permessage-deflate (RFC 7692); by default it is offered, and what the
+        /// server agreed to is printed to standard error.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// Server-Sent Events: `wirelab sse URL` follows a stream as a browser's EventSource
     /// does; `wirelab sse parse` reads a stream on standard input.
@@ -131,19 +139,32 @@ async fn run(command: Command) -> ExitCode {
             let origins = wirelab_examples::origin::Origins::allow(allow_origin);
             result(wirelab::demo::serve(listener, origins).await)
         }
-        Command::Echo { addr, allow_origin } => {
+        Command::Echo {
+            addr,
+            allow_origin,
+            no_deflate,
+        } => {
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
             println!("wirelab echo: listening on ws://{addr}/ (Ctrl-C stops)");
             let mut options = wirelab::echo::options();
+            options.config.deflate.enabled = !no_deflate;
             if !allow_origin.is_empty() {
                 options.allowed_origins = Some(allow_origin);
             }
             result(wirelab::echo::serve_with(listener, options).await)
         }
-        Command::Ws { url, echo } => result(wirelab::ws_cmd::run(&url, echo).await),
+        Command::Ws {
+            url,
+            echo,
+            no_deflate,
+        } => {
+            let mut options = wirelab::ws_cmd::options();
+            options.config.deflate.enabled = !no_deflate;
+            result(wirelab::ws_cmd::run_with(&url, echo, &options).await)
+        }
         Command::Sse(SseArgs {
             url, max_events, ..
         }) => {

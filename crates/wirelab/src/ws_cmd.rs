@@ -5,6 +5,10 @@
 //! handshake with 1000. With `--echo`, it sends every received message back instead, until
 //! the server closes: the mode that Autobahn|Testsuite's fuzzingserver tests a client with.
 //!
+//! It offers permessage-deflate (RFC 7692) unless told not to (`--no-deflate`), and says on
+//! standard error what the server agreed to: `extensions: permessage-deflate; ...` or
+//! `extensions: none`.
+//!
 //! tokio reads stdin on a blocking thread that cannot be cancelled: once [`run`] returns, the
 //! caller should exit the process rather than wait for the runtime to shut down, which would
 //! wait for the user to press Enter.
@@ -15,24 +19,31 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use websocket::io::{ClientOptions, connect_with};
 use websocket::{CloseFrame, Config, Error, Message};
 
-fn options() -> ClientOptions {
+/// The client's options: [`Config::echo`] (64 MiB messages, permessage-deflate offered).
+pub fn options() -> ClientOptions {
     ClientOptions {
         config: Config::echo(),
         ..ClientOptions::default()
     }
 }
 
-/// Runs the client: interactive, or with `echo` the echo mode.
-// ANCHOR: run
+/// Runs the client with [`options`]: interactive, or with `echo` the echo mode.
 pub async fn run(url: &str, echo: bool) -> Result<(), Error> {
+    run_with(url, echo, &options()).await
+}
+
+/// Runs the client with `options`: interactive, or with `echo` the echo mode.
+// ANCHOR: run
+pub async fn run_with(url: &str, echo: bool, options: &ClientOptions) -> Result<(), Error> {
     if echo {
-        let close = echo_until_closed(url).await?;
+        let close = echo_until_closed_with(url, options).await?;
         if let Some(CloseFrame { code, reason }) = close {
             eprintln!("closed: {code} {reason}");
         }
         return Ok(());
     }
-    let (ws, _response) = connect_with(url, &options()).await?;
+    let (ws, _response) = connect_with(url, options).await?;
+    eprintln!("extensions: {}", describe_extensions(&ws));
     let (mut receiver, mut sender) = ws.split();
     let typing = tokio::spawn(async move {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -49,6 +60,17 @@ pub async fn run(url: &str, echo: bool) -> Result<(), Error> {
     Ok(())
 }
 // ANCHOR_END: run
+
+/// What the handshake agreed on, as the server's `Sec-WebSocket-Extensions` would say it.
+pub fn describe_extensions<S>(ws: &websocket::io::WebSocket<S>) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match ws.deflate() {
+        Some(agreed) => agreed.response_value(),
+        None => "none".to_owned(),
+    }
+}
 
 fn print_message(message: &Message) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
@@ -73,7 +95,15 @@ fn print_message(message: &Message) -> Result<(), Error> {
 /// rule was sent), or could not be made.
 // ANCHOR: echo_until_closed
 pub async fn echo_until_closed(url: &str) -> Result<Option<CloseFrame>, Error> {
-    let (mut ws, _response) = connect_with(url, &options()).await?;
+    echo_until_closed_with(url, &options()).await
+}
+
+/// [`echo_until_closed`] with `options`.
+pub async fn echo_until_closed_with(
+    url: &str,
+    options: &ClientOptions,
+) -> Result<Option<CloseFrame>, Error> {
+    let (mut ws, _response) = connect_with(url, options).await?;
     let mut close = None;
     while let Some(message) = ws.recv().await? {
         match message {
