@@ -8,8 +8,9 @@
 //! Each case ends with a verdict: OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED or FAILED. The
 //! tests fail on any FAILED or NON-STRICT case, and compare the whole per-case listing with the
 //! committed snapshot (`snapshots/autobahn__*.snap`), so a verdict that changes in either
-//! direction is noticed. Sections 12 and 13 test permessage-deflate (RFC 7692), an extension
-//! the crate does not implement, so they are not run. Reports stay in `target/autobahn/<mode>/reports` (open `index.html`).
+//! direction is noticed. Sections 12 and 13 test permessage-deflate (RFC 7692): `wirelab echo`
+//! accepts it and `wirelab ws` offers it. Reports stay in `target/autobahn/<mode>/reports`
+//! (open `index.html`).
 //!
 //! `wstest` comes from `scripts/autobahn` (a private Python 2.7; see `scripts/test`). Without
 //! it, the tests print `skipped:` and why.
@@ -24,9 +25,11 @@ use std::time::{Duration, Instant};
 use wirelab_conformance::{Peer, require, workspace_root};
 
 /// Sections 1-10: framing, ping/pong, reserved bits, opcodes, fragmentation, UTF-8, closing,
-/// limits (section 8 does not exist in the suite).
+/// limits (section 8 does not exist in the suite); 12 and 13: permessage-deflate (RFC 7692),
+/// message sizes and kinds with the default parameters (12), then every combination of
+/// context takeover and window bits the suite offers or answers (13).
 const CASES: &[&str] = &[
-    "1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*",
+    "1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*", "12.*", "13.*",
 ];
 const AGENT: &str = "wirelab";
 /// A correct peer finishes either direction in under a minute; a broken one makes each failing

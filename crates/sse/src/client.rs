@@ -60,6 +60,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::backoff::{Backoff, BackoffConfig};
+use crate::gzip::GzipDecoder;
 use crate::{Error, Item, MessageEvent, Parser, ParserConfig};
 
 // ANCHOR: config
@@ -88,6 +89,9 @@ pub struct ClientConfig {
     /// The last event ID to start from, as if an earlier connection had received it.
     /// Default: empty, none.
     pub last_event_id: String,
+    /// Send `Accept-Encoding: gzip`. Default: `false`. A body with `Content-Encoding: gzip`
+    /// is decoded either way ([`crate::gzip`]).
+    pub accept_gzip: bool,
 }
 
 impl Default for ClientConfig {
@@ -100,6 +104,7 @@ impl Default for ClientConfig {
             max_attempts: None,
             timeout: None,
             last_event_id: String::new(),
+            accept_gzip: false,
         }
     }
 }
@@ -244,6 +249,8 @@ enum State {
         since: Instant,
         /// At least one event arrived on this connection.
         delivered: bool,
+        /// The body is gzip (`Content-Encoding: gzip`).
+        gunzip: Option<Box<GzipDecoder>>,
         _task: ConnectionTask,
     },
     Waiting {
@@ -358,8 +365,9 @@ impl Client {
                     let result = within(self.config.timeout, self.connect(&mut redirects)).await;
                     self.queue.extend(redirects);
                     match result {
-                        Ok((body, task)) => {
+                        Ok((body, gunzip, task)) => {
                             self.state = State::Open {
+                                gunzip,
                                 body,
                                 parser: Parser::with_last_event_id(
                                     self.config.parser,
@@ -375,16 +383,31 @@ impl Client {
                         Err(Failure::Fatal(reason)) => self.fail(reason),
                     }
                 }
-                State::Open { body, parser, .. } => match within(self.config.timeout, async {
+                State::Open {
+                    body,
+                    parser,
+                    gunzip,
+                    ..
+                } => match within(self.config.timeout, async {
                     body.frame().await.transpose().map_err(Error::Http)
                 })
                 .await
                 {
                     Ok(Some(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            parser.feed(&data);
-                        }
+                        let fed = match (frame.into_data(), gunzip) {
+                            (Ok(data), Some(gunzip)) => {
+                                gunzip.decode(&data, |plain| parser.feed(plain))
+                            }
+                            (Ok(data), None) => {
+                                parser.feed(&data);
+                                Ok(())
+                            }
+                            (Err(_), _) => Ok(()),
+                        };
                         self.drain_parser();
+                        if let Err(e) = fed {
+                            self.reconnect(Disconnect::Network(Error::Io(e)));
+                        }
                     }
                     Err(e) => {
                         self.drain_parser();
@@ -488,7 +511,7 @@ impl Client {
     async fn connect(
         &self,
         redirects: &mut Vec<ClientEvent>,
-    ) -> Result<(Incoming, ConnectionTask), Failure> {
+    ) -> Result<(Incoming, Option<Box<GzipDecoder>>, ConnectionTask), Failure> {
         let mut url = self.url.clone();
         loop {
             let (response, task) = self.request(&url).await?;
@@ -505,7 +528,12 @@ impl Client {
                 if !essence.eq_ignore_ascii_case("text/event-stream") {
                     return Err(Failure::Fatal(CloseReason::ContentType(content_type)));
                 }
-                return Ok((response.into_body(), task));
+                let gzip = response
+                    .headers()
+                    .get(header::CONTENT_ENCODING)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+                let gunzip = gzip.then(Box::<GzipDecoder>::default);
+                return Ok((response.into_body(), gunzip, task));
             }
             if status == StatusCode::NO_CONTENT {
                 return Err(Failure::Fatal(CloseReason::NoContent));
@@ -563,6 +591,9 @@ impl Client {
             .header(header::HOST, authority.as_str())
             .header(header::ACCEPT, "text/event-stream")
             .header(header::CACHE_CONTROL, "no-cache");
+        if self.config.accept_gzip {
+            request = request.header(header::ACCEPT_ENCODING, "gzip");
+        }
         // HTML §9.2.3: "If the EventSource object's last event ID string is not the empty
         // string, set (`Last-Event-ID`, last event ID string)". An id that is not a valid
         // header value (a control character) cannot be sent, so it is left out.
