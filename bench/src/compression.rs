@@ -130,7 +130,12 @@ pub(crate) fn measure(rounds: usize) -> Vec<Row> {
             encode_ns,
             decode_ns,
         };
-        rows.push(row("websocket", websocket_bytes(&messages, None), None, None));
+        rows.push(row(
+            "websocket",
+            websocket_bytes(&messages, None),
+            None,
+            None,
+        ));
         for (what, takeover) in [
             ("websocket+deflate", true),
             ("websocket+deflate, no context takeover", false),
@@ -217,7 +222,10 @@ fn deflate_cpu(messages: &[String], params: PerMessageDeflate, rounds: usize) ->
                 .expect("inflates");
         }
     }
-    (encode, per_message(started.elapsed(), rounds * messages.len()))
+    (
+        encode,
+        per_message(started.elapsed(), rounds * messages.len()),
+    )
 }
 
 /// The same for SSE with gzip, flushed per event.
@@ -244,7 +252,10 @@ fn gzip_cpu(messages: &[String], rounds: usize) -> (f64, f64) {
             decoder.decode(piece, |_| {}).expect("gzip");
         }
     }
-    (encode, per_message(started.elapsed(), rounds * events.len()))
+    (
+        encode,
+        per_message(started.elapsed(), rounds * events.len()),
+    )
 }
 
 /// The memory figure of one configuration.
@@ -387,7 +398,13 @@ pub(crate) async fn echo(
 ) -> Result<EchoRow> {
     let server = match peer {
         Peer::Wirelab => {
-            let args = ["serve-ws", "--impl", "wirelab-deflate", "--max-seconds", "600"];
+            let args = [
+                "serve-ws",
+                "--impl",
+                "wirelab-deflate",
+                "--max-seconds",
+                "600",
+            ];
             Server::start(&args.map(String::from)).await?
         }
         Peer::Python => {

@@ -216,7 +216,10 @@ async fn websocket_echo_negotiates_permessage_deflate() {
         return;
     };
     let base = start_demo().await;
-    let upstream = base.trim_start_matches("http://").parse().expect("host:port");
+    let upstream = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("host:port");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tapped = listener.local_addr().unwrap();
     let (out, mut lines) = tokio::sync::mpsc::channel(1024);
@@ -226,7 +229,10 @@ async fn websocket_echo_negotiates_permessage_deflate() {
     let record = heads.clone();
     tokio::spawn(async move {
         while let Some(line) = lines.recv().await {
-            if line.to_ascii_lowercase().contains("sec-websocket-extensions") {
+            if line
+                .to_ascii_lowercase()
+                .contains("sec-websocket-extensions")
+            {
                 record.lock().unwrap().push(line);
             }
         }
@@ -241,7 +247,10 @@ async fn websocket_echo_negotiates_permessage_deflate() {
     let heads = heads.lock().unwrap().clone();
     let _ = writeln!(std::io::stderr(), "recorded: {heads:#?}");
     let offer = heads.iter().find(|l| l.contains("C->S")).expect("an offer");
-    let accepted = heads.iter().find(|l| l.contains("S->C")).expect("an answer");
+    let accepted = heads
+        .iter()
+        .find(|l| l.contains("S->C"))
+        .expect("an answer");
     assert!(offer.contains("permessage-deflate"), "{offer}");
     assert!(accepted.contains(answer), "{accepted} vs {answer}");
 }

@@ -60,7 +60,11 @@ async fn gzip_only_when_enabled_and_accepted() {
     ] {
         let (server, _tx) = server_with(encoding).await;
         let head = guarded(head(server.addr, accept)).await;
-        assert_eq!(head.contains("content-encoding: gzip"), gzip, "{accept:?}: {head}");
+        assert_eq!(
+            head.contains("content-encoding: gzip"),
+            gzip,
+            "{accept:?}: {head}"
+        );
         assert!(head.contains("vary: accept-encoding"), "{head}");
     }
 }
@@ -77,7 +81,9 @@ async fn a_gzip_client_gets_each_event_before_the_next_is_written() {
         assert!(matches!(client.next().await, Some(ClientEvent::Open)));
         for n in 0..20 {
             let data = format!("{{\"tick\":{n},\"price\":\"101.25\"}}");
-            tx.send(Event::new().data(data.clone())).await.expect("open");
+            tx.send(Event::new().data(data.clone()))
+                .await
+                .expect("open");
             match client.next().await {
                 Some(ClientEvent::Message(m)) => assert_eq!(m.data, data),
                 other => panic!("event {n}: {other:?}"),

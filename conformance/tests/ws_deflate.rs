@@ -69,23 +69,26 @@ fn offers_with_bad_parameters_are_declined_and_a_good_one_after_them_is_taken() 
     ] {
         assert_eq!(server_answer(declined).unwrap(), None, "{declined:?}");
     }
-    let answer =
-        server_answer("permessage-deflate; server_max_window_bits=16, permessage-deflate; \
-                       client_max_window_bits; server_max_window_bits=\"12\"")
-        .unwrap();
+    let answer = server_answer(
+        "permessage-deflate; server_max_window_bits=16, permessage-deflate; \
+                       client_max_window_bits; server_max_window_bits=\"12\"",
+    )
+    .unwrap();
     assert_eq!(
         answer.as_deref(),
         Some("permessage-deflate; server_max_window_bits=12")
     );
     // The response carries it, and nothing when the server has the extension off.
-    let accepted = check_request(
-        &request_with("permessage-deflate"),
-        &deflating_server(),
-    )
-    .unwrap();
+    let accepted = check_request(&request_with("permessage-deflate"), &deflating_server()).unwrap();
     let head = String::from_utf8(accepted.response_bytes()).unwrap();
-    assert!(head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"), "{head}");
-    let off = check_request(&request_with("permessage-deflate"), &ServerOptions::default());
+    assert!(
+        head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"),
+        "{head}"
+    );
+    let off = check_request(
+        &request_with("permessage-deflate"),
+        &ServerOptions::default(),
+    );
     assert_eq!(off.unwrap().deflate, None);
 }
 
@@ -121,9 +124,10 @@ fn a_client_fails_answers_it_may_not_accept() {
             .map(|_| handshake.deflate())
     };
     assert_eq!(answer("").unwrap(), None, "declined");
-    let agreed = answer("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n")
-        .unwrap()
-        .unwrap();
+    let agreed =
+        answer("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n")
+            .unwrap()
+            .unwrap();
     assert_eq!(agreed.server_max_window_bits, 9);
     for bad in [
         "Sec-WebSocket-Extensions: permessage-deflate\r\n", // 15 > the 12 asked for
@@ -202,11 +206,19 @@ fn rsv1_where_the_extension_does_not_own_it_is_1002() {
     let cases: [(&str, Vec<u8>); 3] = [
         ("continuation", {
             let mut b = frame(OpCode::Text, false, true, &[0xf2, 0x48]);
-            b.extend(frame(OpCode::Continuation, true, true, &[0xcd, 0xc9, 0xc9, 0x07, 0x00]));
+            b.extend(frame(
+                OpCode::Continuation,
+                true,
+                true,
+                &[0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            ));
             b
         }),
         ("ping", frame(OpCode::Ping, true, true, b"")),
-        ("close", frame(OpCode::Close, true, true, &1000u16.to_be_bytes())),
+        (
+            "close",
+            frame(OpCode::Close, true, true, &1000u16.to_be_bytes()),
+        ),
     ];
     for (name, bytes) in cases {
         let (_, mut server) = pair(Limits::default());
@@ -215,7 +227,12 @@ fn rsv1_where_the_extension_does_not_own_it_is_1002() {
         assert_eq!(code, 1002, "{name}");
     }
     // RSV2 and RSV3 stay reserved.
-    let mut bytes = frame(OpCode::Text, true, true, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    let mut bytes = frame(
+        OpCode::Text,
+        true,
+        true,
+        &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+    );
     bytes[0] |= 0x20;
     let (_, mut server) = pair(Limits::default());
     assert_eq!(failure(&mut server, &bytes).1, 1002);
@@ -280,8 +297,14 @@ fn fragmented_compressed_messages_and_context_takeover() {
     bytes.extend(frame(OpCode::Continuation, false, false, b));
     bytes.extend(frame(OpCode::Continuation, true, false, c));
     server.receive(&bytes);
-    assert_eq!(server.next_event().unwrap(), Some(Message::Ping(b"mid".to_vec())));
-    assert_eq!(server.next_event().unwrap(), Some(Message::Text(text.clone())));
+    assert_eq!(
+        server.next_event().unwrap(),
+        Some(Message::Ping(b"mid".to_vec()))
+    );
+    assert_eq!(
+        server.next_event().unwrap(),
+        Some(Message::Text(text.clone()))
+    );
     // Control frames are never compressed.
     let pong = server.take_output();
     assert_eq!(pong[0], 0x8A, "FIN, no RSV1, Pong");
@@ -292,4 +315,21 @@ fn fragmented_compressed_messages_and_context_takeover() {
     assert!(again.len() < 16, "{} bytes", again.len());
     server.receive(&again);
     assert_eq!(server.next_event().unwrap(), Some(Message::Text(text)));
+}
+
+/// RFC 7692 §7.2.3.1 and §7.2.3.2 as a server's frames: FIN, RSV1 and Text (`c1`), the
+/// length, and the compressed bytes; the second "Hello" is a back-reference into the first.
+#[test]
+fn hello_twice_on_the_wire() {
+    let (_, mut server) = pair(Limits::default());
+    server.send(Message::Text("Hello".into())).unwrap();
+    assert_eq!(
+        server.take_output(),
+        [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+    );
+    server.send(Message::Text("Hello".into())).unwrap();
+    assert_eq!(
+        server.take_output(),
+        [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]
+    );
 }

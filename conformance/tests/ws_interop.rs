@@ -108,7 +108,10 @@ async fn against_python_server(python: std::path::PathBuf, options: &ClientOptio
         let ticker = r#"{"symbol":"WLAB","price":101.25,"volume":1200}"#.repeat(20);
         for _ in 0..5 {
             ws.send(Message::Text(ticker.clone())).await.unwrap();
-            assert_eq!(ws.recv().await.unwrap(), Some(Message::Text(ticker.clone())));
+            assert_eq!(
+                ws.recv().await.unwrap(),
+                Some(Message::Text(ticker.clone()))
+            );
         }
 
         ws.send(Message::Text("héllo ✓".into())).await.unwrap();

@@ -124,7 +124,9 @@ impl GzipEncoder {
             }
             let before = self.compress.total_in();
             // Cannot fail: a valid stream, and a flush that is valid at any point.
-            let status = self.compress.compress_vec(&input[consumed..], &mut out, flush);
+            let status = self
+                .compress
+                .compress_vec(&input[consumed..], &mut out, flush);
             consumed += (self.compress.total_in() - before) as usize;
             let finished = matches!(status, Ok(Status::StreamEnd));
             let done = consumed == input.len() && out.len() < out.capacity();
@@ -162,7 +164,6 @@ impl<S> std::fmt::Debug for Gzipped<S> {
     }
 }
 
-// ANCHOR: gzipped
 impl<S: Stream<Item = Bytes>> Stream for Gzipped<S> {
     type Item = Bytes;
 
@@ -188,7 +189,6 @@ impl<S: Stream<Item = Bytes>> Stream for Gzipped<S> {
         }
     }
 }
-// ANCHOR_END: gzipped
 
 /// A gzip decoder for a client that offered gzip and got it.
 pub struct GzipDecoder {
@@ -215,7 +215,6 @@ impl GzipDecoder {
     /// Inflates a piece of the body onto `out`, in steps of at most 16 KiB, so a small piece
     /// that inflates to a lot is handed over in bounded parts (`each` gets every part, and
     /// the parser bounds what it keeps). An error means the body is not gzip.
-    // ANCHOR: decode
     pub fn decode(
         &mut self,
         mut input: &[u8],
@@ -239,7 +238,6 @@ impl GzipDecoder {
             }
         }
     }
-    // ANCHOR_END: decode
 }
 
 #[cfg(test)]
@@ -250,7 +248,9 @@ mod tests {
     fn events_decoded(wire: &[u8]) -> usize {
         let mut decoder = GzipDecoder::default();
         let mut parser = Parser::new(ParserConfig::default());
-        decoder.decode(wire, |plain| parser.feed(plain)).expect("gzip");
+        decoder
+            .decode(wire, |plain| parser.feed(plain))
+            .expect("gzip");
         std::iter::from_fn(|| parser.next_item())
             .filter(|item| matches!(item, Ok(Item::Event(_))))
             .count()
@@ -258,7 +258,10 @@ mod tests {
 
     fn tick(i: usize) -> Vec<u8> {
         Event::new()
-            .data(format!("{{\"symbol\":\"WLAB\",\"price\":{}.25}}", 100 + i % 9))
+            .data(format!(
+                "{{\"symbol\":\"WLAB\",\"price\":{}.25}}",
+                100 + i % 9
+            ))
             .id(i.to_string())
             .expect("a valid id")
             .to_bytes()
@@ -313,6 +316,11 @@ mod tests {
             .decode(&wire, |p| back.extend_from_slice(p))
             .expect("gzip");
         assert_eq!(back, plain);
-        assert!(wire.len() * 2 < plain.len(), "{} of {}", wire.len(), plain.len());
+        assert!(
+            wire.len() * 2 < plain.len(),
+            "{} of {}",
+            wire.len(),
+            plain.len()
+        );
     }
 }

@@ -96,7 +96,10 @@ where
     if gzip && let Some(plain) = response.body_mut().bytes.take() {
         response.body_mut().bytes = Some(Box::pin(Gzipped::new(plain, Flush::EveryEvent)));
         let headers = response.headers_mut();
-        headers.insert(http::header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        headers.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
     }
     response.headers_mut().insert(
         http::header::VARY,

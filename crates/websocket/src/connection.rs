@@ -293,9 +293,8 @@ impl Connection {
                 match &mut self.deflate {
                     // RFC 7692 §6.2: inflate as the payload arrives, within the limit.
                     Some(deflate) if message.is_compressed() => {
-                        message.extend_with(take, |out, max| {
-                            deflate.inflate(piece, last, out, max)
-                        })?;
+                        message
+                            .extend_with(take, |out, max| deflate.inflate(piece, last, out, max))?;
                     }
                     _ => message.extend(piece, last && message.is_empty())?,
                 }

@@ -27,13 +27,14 @@
 //!
 //! # Memory, and the message limit
 //!
-//! A DEFLATE compressor is large: zlib's (and zlib-rs's, which this crate uses through
-//! `flate2`) holds two window-sized arrays, a 64 KiB hash table and a 64 KiB pending buffer,
-//! about 256 KiB at window bits 15 and 130 KiB at 9; an inflater holds its window, 32 KiB at
-//! 15, and some 7 KiB of tables. (`cargo run --release -p wirelab-bench -- deflate-memory`
-//! measures each size.) So the state is created when the first message needs it, and a side
-//! without context takeover drops its state after every message: an idle connection that
-//! negotiated `server_no_context_takeover` and `client_no_context_takeover` holds none.
+//! DEFLATE state is large: a compressor holds window-sized arrays and a hash table and
+//! buffers of fixed size (`flate2` gives no way to lower zlib's `memLevel`), an inflater its
+//! window and tables. With zlib-rs, a connection that keeps both contexts holds about 610 KiB
+//! at window bits 15 and about 370 KiB at 9 to 11
+//! (`wirelab-bench deflate-memory --bits 15 --connections 1000`). So the state is created
+//! when the first message needs it, and a side without context takeover drops its state after
+//! every message: an idle connection that negotiated `server_no_context_takeover` and
+//! `client_no_context_takeover` holds none, and pays for a fresh state on every message.
 //!
 //! Inflating is where a peer can make us spend memory: a few KiB of zeros compressed inflate
 //! to gigabytes. [`Deflate::inflate`] writes into the message in bounded steps and stops as
@@ -55,7 +56,8 @@ pub struct DeflateConfig {
     /// Offer the extension (a client) or accept an offer (a server). Default: `false`.
     ///
     /// Off by default because it is not free: with context takeover each connection keeps
-    /// about 300 KiB of compressor and inflater state, and each message costs CPU to compress.
+    /// some 370 to 610 KiB of compressor and inflater state (window bits 9 to 15, see the
+    /// [module docs](self)), and each message costs CPU to compress.
     /// It is also a risk where a message mixes a secret with text an attacker chooses (the
     /// CRIME/BREACH compression oracle: the compressed size leaks whether a guess matched).
     /// Turn it on for repetitive text (JSON) between trusted parties on slow links.
@@ -99,7 +101,6 @@ impl DeflateConfig {
 }
 
 /// The parameters that hold on a connection once the handshake has agreed on the extension.
-// ANCHOR: per_message_deflate
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PerMessageDeflate {
     /// The server resets its compressor after every message.
@@ -111,7 +112,6 @@ pub struct PerMessageDeflate {
     /// The client compresses with a window of at most 2^N bytes.
     pub client_max_window_bits: u8,
 }
-// ANCHOR_END: per_message_deflate
 
 /// The 4 bytes a sync flush ends with, removed by the sender and restored by the receiver
 /// (RFC 7692 §7.2.1, §7.2.2).
@@ -122,7 +122,6 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 const INFLATE_STEP: usize = 16 << 10;
 
 /// The compressor (for what we send) and the inflater (for what we receive) of one connection.
-// ANCHOR: deflate_struct
 pub struct Deflate {
     /// What the handshake agreed.
     params: PerMessageDeflate,
@@ -140,7 +139,6 @@ pub struct Deflate {
     /// message is ignored, as zlib leaves it unused.
     stream_ended: bool,
 }
-// ANCHOR_END: deflate_struct
 
 impl std::fmt::Debug for Deflate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -328,9 +326,16 @@ mod tests {
 
         let mut client = Deflate::new(Role::Client, params(), 6);
         let mut text = Vec::new();
-        client.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], true, &mut text, 100)
+        client
+            .inflate(
+                &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+                true,
+                &mut text,
+                100,
+            )
             .expect("valid");
-        client.inflate(&[0xf2, 0x00, 0x11, 0x00, 0x00], true, &mut text, 100)
+        client
+            .inflate(&[0xf2, 0x00, 0x11, 0x00, 0x00], true, &mut text, 100)
             .expect("valid");
         assert_eq!(text, b"HelloHello");
     }
@@ -341,8 +346,12 @@ mod tests {
     fn stored_and_final_blocks() {
         let mut client = Deflate::new(Role::Client, params(), 6);
         let mut text = Vec::new();
-        let stored = [0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
-        client.inflate(&stored, true, &mut text, 100).expect("valid");
+        let stored = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        client
+            .inflate(&stored, true, &mut text, 100)
+            .expect("valid");
         let last = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
         client.inflate(&last, true, &mut text, 100).expect("valid");
         client.inflate(&last, true, &mut text, 100).expect("again");
@@ -360,7 +369,11 @@ mod tests {
         let mut out = Vec::new();
         server.compress(b"Hello", &mut out);
         server.compress(b"Hello", &mut out);
-        assert_eq!(out, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], "no back-reference");
+        assert_eq!(
+            out,
+            [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            "no back-reference"
+        );
         let mut text = Vec::new();
         server.inflate(&out, true, &mut text, 100).expect("valid");
         assert_eq!(server.holds_state(), (false, false));
@@ -377,7 +390,10 @@ mod tests {
         let mut receiver = Deflate::new(Role::Server, params(), 6);
         let mut out = Vec::new();
         let result = receiver.inflate(&bomb, true, &mut out, 1 << 20);
-        assert!(matches!(result, Err(Error::MessageTooLarge { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(Error::MessageTooLarge { .. })),
+            "{result:?}"
+        );
         assert!(out.capacity() <= (1 << 20) + 1, "{}", out.capacity());
     }
 
@@ -386,7 +402,10 @@ mod tests {
         let mut receiver = Deflate::new(Role::Server, params(), 6);
         let mut out = Vec::new();
         let result = receiver.inflate(&[0xff; 16], true, &mut out, 100);
-        assert!(matches!(result, Err(Error::BadCompressedData)), "{result:?}");
+        assert!(
+            matches!(result, Err(Error::BadCompressedData)),
+            "{result:?}"
+        );
     }
 
     /// Every window size compresses what the same size inflates, over many messages.
@@ -405,7 +424,9 @@ mod tests {
                 let message = format!("{{\"tick\":{i},\"price\":{}}}", 100 + i % 7).repeat(i);
                 server.compress(message.as_bytes(), &mut wire);
                 let mut back = Vec::new();
-                client.inflate(&wire, true, &mut back, 1 << 20).expect("inflates");
+                client
+                    .inflate(&wire, true, &mut back, 1 << 20)
+                    .expect("inflates");
                 assert_eq!(back, message.as_bytes(), "bits {bits}, message {i}");
             }
         }

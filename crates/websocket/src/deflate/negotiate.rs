@@ -49,7 +49,6 @@ fn is_tchar(b: u8) -> bool {
 
 /// Parses every value of `Sec-WebSocket-Extensions` (RFC 6455 §9.1) into extensions, in order.
 /// A value that breaks the grammar is [`Error::BadExtensionHeader`].
-// ANCHOR: parse_extensions
 pub fn parse_extensions<'a>(
     values: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<Vec<Extension>, Error> {
@@ -93,7 +92,6 @@ pub fn parse_extensions<'a>(
     }
     Ok(out)
 }
-// ANCHOR_END: parse_extensions
 
 fn skip_ows(s: &[u8]) -> &[u8] {
     let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
@@ -221,7 +219,6 @@ fn accept_offer(offer: Params, config: &DeflateConfig) -> Option<PerMessageDefla
 impl PerMessageDeflate {
     /// The server's `Sec-WebSocket-Extensions` value accepting this (§7.1): every parameter
     /// that differs from the default, so the client knows exactly what holds.
-    // ANCHOR: response_value
     pub fn response_value(&self) -> String {
         let mut value = NAME.to_owned();
         if self.server_no_context_takeover {
@@ -231,20 +228,24 @@ impl PerMessageDeflate {
             value.push_str("; client_no_context_takeover");
         }
         if self.server_max_window_bits < 15 {
-            value.push_str(&format!("; server_max_window_bits={}", self.server_max_window_bits));
+            value.push_str(&format!(
+                "; server_max_window_bits={}",
+                self.server_max_window_bits
+            ));
         }
         if self.client_max_window_bits < 15 {
-            value.push_str(&format!("; client_max_window_bits={}", self.client_max_window_bits));
+            value.push_str(&format!(
+                "; client_max_window_bits={}",
+                self.client_max_window_bits
+            ));
         }
         value
     }
-    // ANCHOR_END: response_value
 }
 
 /// The client's offer for `config` (§7.1): always `client_max_window_bits`, which tells the
 /// server it may limit our window (browsers send it too), and each setting that differs
 /// from the default.
-// ANCHOR: offer_value
 pub fn offer_value(config: &DeflateConfig) -> String {
     let mut value = NAME.to_owned();
     if config.server_no_context_takeover {
@@ -254,16 +255,21 @@ pub fn offer_value(config: &DeflateConfig) -> String {
         value.push_str("; client_no_context_takeover");
     }
     if config.server_max_window_bits < 15 {
-        value.push_str(&format!("; server_max_window_bits={}", config.server_max_window_bits));
+        value.push_str(&format!(
+            "; server_max_window_bits={}",
+            config.server_max_window_bits
+        ));
     }
     if config.client_max_window_bits < 15 {
-        value.push_str(&format!("; client_max_window_bits={}", config.client_max_window_bits));
+        value.push_str(&format!(
+            "; client_max_window_bits={}",
+            config.client_max_window_bits
+        ));
     } else {
         value.push_str("; client_max_window_bits");
     }
     value
 }
-// ANCHOR_END: offer_value
 
 /// The client's check of the server's answer to [`offer_value`]`(config)`: `None` if the
 /// server declined (no extension named), the parameters that hold if it accepted, or an error
@@ -384,7 +390,10 @@ mod tests {
         let without = select_offer(&parse("permessage-deflate").unwrap(), &config).unwrap();
         assert_eq!(without.client_max_window_bits, 15);
         let with = parse("permessage-deflate; client_max_window_bits").unwrap();
-        assert_eq!(select_offer(&with, &config).unwrap().client_max_window_bits, 10);
+        assert_eq!(
+            select_offer(&with, &config).unwrap().client_max_window_bits,
+            10
+        );
     }
 
     #[test]
@@ -414,7 +423,10 @@ mod tests {
             ..on()
         };
         let answer = parse("permessage-deflate; server_max_window_bits=10").unwrap();
-        assert!(check_response(&answer, &asked).is_err(), "reset not granted");
+        assert!(
+            check_response(&answer, &asked).is_err(),
+            "reset not granted"
+        );
         assert_eq!(
             offer_value(&asked),
             "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; \

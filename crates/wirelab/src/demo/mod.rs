@@ -260,7 +260,7 @@ fn file(request: &Request) -> Response {
 /// compressed WebSocket (`sock.extensions`). The other examples do not: their byte counters
 /// compare SSE and WebSocket as they are framed, uncompressed on both sides (the compression
 /// chapter measures both compressed), and a demo with many tabs open should not hold some
-/// 300 KiB of compressor state per socket.
+/// 600 KiB of compressor state per socket.
 fn echo(mut request: Request, conn: &Conn) -> Response {
     request
         .extensions_mut()
