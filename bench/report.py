@@ -458,6 +458,47 @@ def main():
                           "tap"], rows))
         out.append("")
 
+    # ---- compression
+    rows = []
+    for r in records:
+        if r.get("kind") == "compression":
+            cpu = "" if r["encode_ns"] is None else f"{r['encode_ns']:,.0f} / {r['decode_ns']:,.0f}"
+            rows.append([r["corpus"], r["what"], f"{r['payload_per_message']:.1f}",
+                         f"{r['wire_per_message']:.1f}", cpu])
+    mem = []
+    for r in records:
+        if r.get("kind") == "deflate-memory":
+            mem.append([r["bits"], "yes" if r["takeover"] else "no", r["connections"],
+                        f"{r['bytes_per_connection'] / 1024:,.1f} KiB"])
+    echo = []
+    for r in records:
+        if r.get("kind") == "deflate-echo":
+            echo.append([r["peer"], r["corpus"], r["extensions"], r["messages"],
+                         f"{r['messages_per_second']:,.0f}",
+                         f"{r['server_cpu_ns_per_message']:,.0f}"])
+    if rows or mem or echo:
+        out.append("### Compression")
+        out.append("")
+        out.append("Bytes per message server to client (`wirelab-bench compression`): WebSocket frames "
+                   "from `websocket::Connection`, SSE events with an id inside their HTTP/1.1 chunk; "
+                   "deflate at level 6 with 32 KiB windows; SSE gzip flushed after every event. "
+                   "CPU in ns per message, compress / inflate.")
+        out.append("")
+        out.append(table(["corpus", "protocol", "payload B", "on the wire B", "CPU ns"], rows))
+        out.append("")
+        out.append("permessage-deflate state per idle connection, after one message each way "
+                   "(`wirelab-bench deflate-memory`: RSS growth over the connections, minus the same "
+                   "without the extension).")
+        out.append("")
+        out.append(table(["window bits", "context takeover", "connections", "per connection"], mem))
+        out.append("")
+        out.append("One compressed connection echoing the corpus one message at a time "
+                   "(`wirelab-bench deflate-echo`), WireLab's client against each server.")
+        out.append("")
+        out.append(table(["server", "corpus", "agreed", "messages", "messages/s",
+                          "server CPU ns per message"], echo))
+        out.append("")
+
     failed = [r["args"] for r in records if r.get("kind") == "failed"]
     if failed:
         out.append("Measurements that failed in this run: " + "; ".join(f"`{a}`" for a in failed))

@@ -31,7 +31,15 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `wirelab-bench ARGS` (this same binary) and waits for its `listening` line.
     pub(crate) async fn start(args: &[String]) -> Result<Server> {
-        let mut child = Command::new(std::env::current_exe()?)
+        Server::start_program(&std::env::current_exe()?, args).await
+    }
+
+    /// Starts `program ARGS`, any server that prints `listening ADDR` first (the Python peer).
+    pub(crate) async fn start_program(
+        program: &std::path::Path,
+        args: &[String],
+    ) -> Result<Server> {
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -19,6 +19,7 @@
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
 
+mod compression;
 mod load;
 mod mask;
 mod servers;
@@ -166,6 +167,36 @@ enum Command {
     /// Binary payloads pushed by a server: a WebSocket Binary frame against Base64 in an SSE
     /// `data:` line, bytes counted as they arrive.
     Binary,
+    /// Compression: bytes per message of the ticker, chat and streamed-text corpora on both
+    /// protocols with and without compression, and CPU per message compressing and inflating.
+    Compression {
+        /// Passes over each corpus for the CPU figures.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
+    /// Memory per idle connection of permessage-deflate's state, at one window size, with or
+    /// without context takeover (RSS growth of this process over N connections' state).
+    DeflateMemory {
+        #[arg(long, default_value_t = 15)]
+        bits: u8,
+        /// Keep the context between messages (`false`: both `*_no_context_takeover`).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        takeover: bool,
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+    },
+    /// Messages/s of one compressed connection echoing a corpus, against WireLab's echo or
+    /// Python's `websockets` (compression on, its default).
+    DeflateEcho {
+        #[arg(long, value_enum)]
+        peer: compression::Peer,
+        #[arg(long, value_enum, default_value = "chat")]
+        corpus: compression::CorpusName,
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 100_000)]
+        max_messages: u64,
+    },
     /// Masking: WireLab, fastwebsockets and memcpy taking turns, round by round.
     Mask {
         #[arg(long, default_value_t = 100)]
@@ -203,6 +234,7 @@ fn ws_name(which: WsImpl) -> &'static str {
         WsImpl::Tungstenite => "tungstenite",
         WsImpl::Tungstenite4k => "tungstenite-4k",
         WsImpl::Fastwebsockets => "fastwebsockets",
+        WsImpl::WirelabDeflate => "wirelab-deflate",
     }
 }
 
@@ -495,6 +527,31 @@ async fn run(command: Command) -> Result<()> {
                 value["kind"] = json!("binary");
                 println!("{value}");
             }
+        }
+        Command::Compression { rounds } => {
+            for row in compression::measure(rounds) {
+                eprintln!("{row}");
+                println!("{}", row.json());
+            }
+        }
+        Command::DeflateMemory {
+            bits,
+            takeover,
+            connections,
+        } => {
+            let row = compression::memory(bits, takeover, connections)?;
+            eprintln!("{row}");
+            println!("{}", row.json());
+        }
+        Command::DeflateEcho {
+            peer,
+            corpus,
+            seconds,
+            max_messages,
+        } => {
+            let row = compression::echo(peer, corpus, seconds, max_messages).await?;
+            eprintln!("{row}");
+            println!("{}", row.json());
         }
         Command::Wire => {
             for row in wire::measure().await? {

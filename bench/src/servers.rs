@@ -41,6 +41,9 @@ pub(crate) enum WsImpl {
     Tungstenite4k,
     /// fastwebsockets.
     Fastwebsockets,
+    /// WireLab's `websocket` crate accepting permessage-deflate (default parameters).
+    #[value(name = "wirelab-deflate")]
+    WirelabDeflate,
 }
 
 /// An SSE fan-out server implementation.
@@ -150,7 +153,8 @@ pub(crate) async fn serve_ws(
             // by the largest of the three). A failed connection only ends that connection: the
             // load tool counts what came back.
             match which {
-                WsImpl::Wirelab => drop(tokio::spawn(echo_wirelab(stream))),
+                WsImpl::Wirelab => drop(tokio::spawn(echo_wirelab(stream, false))),
+                WsImpl::WirelabDeflate => drop(tokio::spawn(echo_wirelab(stream, true))),
                 WsImpl::Tungstenite | WsImpl::Tungstenite4k => {
                     drop(tokio::spawn(echo_tungstenite(which, stream)))
                 }
@@ -166,9 +170,10 @@ pub(crate) async fn serve_ws(
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn echo_wirelab(stream: TcpStream) -> Result<(), BoxError> {
+async fn echo_wirelab(stream: TcpStream, deflate: bool) -> Result<(), BoxError> {
     use websocket::Message;
-    let options = websocket::handshake::ServerOptions::default();
+    let mut options = websocket::handshake::ServerOptions::default();
+    options.config.deflate.enabled = deflate;
     // The request is not needed once accepted: dropping it at once is what a server that
     // does not use it does (the other libraries do not return it at all).
     let (mut ws, _) = websocket::io::accept(stream, &options).await?;

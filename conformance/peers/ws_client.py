@@ -18,7 +18,10 @@ def check(name, got, want):
 
 async def main(url):
     async with asyncio.timeout(20):
+        # websockets offers permessage-deflate by default; the echo server accepts it.
         ws = await connect(url, max_size=2**24)
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        check("deflate negotiated", extensions.split(";")[0], "permessage-deflate")
         await ws.send("héllo ✓")
         check("text", await ws.recv(), "héllo ✓")
         await ws.send(bytes(range(256)) * 300)
@@ -26,6 +29,13 @@ async def main(url):
         # An iterable is sent as one message in several frames (RFC 6455 §5.4).
         await ws.send(["frag", "men", "ted ✓"])
         check("fragmented", await ws.recv(), "fragmented ✓")
+        # Repetitive text, many times: each side's context carries over between messages.
+        for i in range(20):
+            ticker = '{"symbol":"WLAB","price":%d.25,"volume":1200}' % (100 + i) * 10
+            await ws.send(ticker)
+            if await ws.recv() != ticker:
+                check("compressible", i, "echoed")
+        check("compressible", True, True)
         pong = await ws.ping(b"are you there")
         await pong
         check("ping", True, True)

@@ -8,8 +8,10 @@
 //! Each case ends with a verdict: OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED or FAILED. The
 //! tests fail on any FAILED or NON-STRICT case, and compare the whole per-case listing with the
 //! committed snapshot (`snapshots/autobahn__*.snap`), so a verdict that changes in either
-//! direction is noticed. Sections 12 and 13 test permessage-deflate (RFC 7692), an extension
-//! the crate does not implement, so they are not run. Reports stay in `target/autobahn/<mode>/reports` (open `index.html`).
+//! direction is noticed. Sections 12 and 13 test permessage-deflate (RFC 7692), which
+//! `wirelab echo` accepts and `wirelab ws` offers; they run apart (`*_deflate`), with their
+//! own bound and snapshots. Reports stay in `target/autobahn/<mode>/reports` (open
+//! `index.html`).
 //!
 //! `wstest` comes from `scripts/autobahn` (a private Python 2.7; see `scripts/test`). Without
 //! it, the tests print `skipped:` and why.
@@ -28,10 +30,20 @@ use wirelab_conformance::{Peer, require, workspace_root};
 const CASES: &[&str] = &[
     "1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*",
 ];
+/// Sections 12 and 13: permessage-deflate (RFC 7692), message sizes and kinds with the default
+/// parameters (12), then every combination of context takeover and window bits the suite
+/// offers or answers (13). A run of their own, with snapshots of their own: they take most of
+/// the suite's time (1,000 messages of up to 128 KiB per case, compressed by `wstest` in
+/// Python), so sections 1 to 10 keep their quick, separately bounded run.
+const DEFLATE_CASES: &[&str] = &["12.*", "13.*"];
 const AGENT: &str = "wirelab";
-/// A correct peer finishes either direction in under a minute; a broken one makes each failing
-/// case wait for a timeout. Past this bound the run is stopped and the test fails.
+/// A correct peer finishes sections 1-10 in either direction in under a minute; a broken one
+/// makes each failing case wait for a timeout. Past this bound the run is stopped and the test
+/// fails.
 const RUN_BOUND: Duration = Duration::from_secs(600);
+/// The same for sections 12 and 13, which take some 5 minutes of CPU per direction (two
+/// processes taking turns) and more on a loaded machine.
+const DEFLATE_RUN_BOUND: Duration = Duration::from_secs(1800);
 /// Bound for one fuzzingserver case, as seen from the client.
 const CASE_BOUND: Duration = Duration::from_secs(60);
 
@@ -45,11 +57,33 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 // req: ws/6.2/unmask ws/10.4/limits
 #[test]
 fn fuzzingclient_against_wirelab_echo() {
-    let Some(wstest) = require(Peer::Wstest, "autobahn fuzzingclient") else {
+    fuzzingclient("fuzzingclient", CASES, RUN_BOUND);
+}
+
+#[test]
+fn fuzzingclient_deflate_against_wirelab_echo() {
+    fuzzingclient("fuzzingclient_deflate", DEFLATE_CASES, DEFLATE_RUN_BOUND);
+}
+
+// req: ws/5.1/client-masks ws/4.1/check-accept ws/5.4/fragmented ws/5.5.2/pong ws/5.6/utf8
+#[test]
+fn fuzzingserver_against_wirelab_client() {
+    fuzzingserver("fuzzingserver", CASES, RUN_BOUND);
+}
+
+#[test]
+fn fuzzingserver_deflate_against_wirelab_client() {
+    fuzzingserver("fuzzingserver_deflate", DEFLATE_CASES, DEFLATE_RUN_BOUND);
+}
+
+/// The suite drives `wirelab echo` through `cases`; `mode` names the report directory and
+/// the snapshot.
+fn fuzzingclient(mode: &str, cases: &[&str], bound: Duration) {
+    let Some(wstest) = require(Peer::Wstest, &format!("autobahn {mode}")) else {
         return;
     };
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = fresh_dir("fuzzingclient");
+    let dir = fresh_dir(mode);
 
     let runtime = runtime();
     let listener = runtime
@@ -61,7 +95,7 @@ fn fuzzingclient_against_wirelab_echo() {
     let spec = serde_json::json!({
         "outdir": dir.join("reports"),
         "servers": [{ "agent": AGENT, "url": format!("ws://127.0.0.1:{port}") }],
-        "cases": CASES,
+        "cases": cases,
         "exclude-cases": [],
         "exclude-agent-cases": {},
     });
@@ -76,32 +110,31 @@ fn fuzzingclient_against_wirelab_echo() {
         .stderr(log_file(&dir))
         .spawn()
         .expect("start wstest");
-    let status = wait_bounded(&mut child, RUN_BOUND);
+    let status = wait_bounded(&mut child, bound);
     assert!(
         status.is_some_and(|s| s.success()),
-        "wstest fuzzingclient did not finish cleanly within {RUN_BOUND:?} ({status:?}); see {}",
+        "wstest fuzzingclient did not finish cleanly within {bound:?} ({status:?}); see {}",
         dir.join("wstest.log").display()
     );
     drop(runtime);
 
-    check("fuzzingclient", &dir);
+    check(mode, &dir);
 }
 
-// req: ws/5.1/client-masks ws/4.1/check-accept ws/5.4/fragmented ws/5.5.2/pong ws/5.6/utf8
-#[test]
-fn fuzzingserver_against_wirelab_client() {
-    let Some(wstest) = require(Peer::Wstest, "autobahn fuzzingserver") else {
+/// The suite is the server, and `wirelab ws --echo`'s code connects once per case of `cases`.
+fn fuzzingserver(mode: &str, cases: &[&str], bound: Duration) {
+    let Some(wstest) = require(Peer::Wstest, &format!("autobahn {mode}")) else {
         return;
     };
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = fresh_dir("fuzzingserver");
+    let dir = fresh_dir(mode);
     let port = free_port();
     let url = format!("ws://127.0.0.1:{port}");
 
     let spec = serde_json::json!({
         "url": url,
         "outdir": dir.join("reports"),
-        "cases": CASES,
+        "cases": cases,
         "exclude-cases": [],
         "exclude-agent-cases": {},
     });
@@ -142,8 +175,8 @@ fn fuzzingserver_against_wirelab_client() {
     runtime.block_on(async {
         for case in 1..=count {
             assert!(
-                started.elapsed() < RUN_BOUND,
-                "fuzzingserver run exceeded {RUN_BOUND:?}"
+                started.elapsed() < bound,
+                "fuzzingserver run exceeded {bound:?}"
             );
             let case_url = format!("{url}/runCase?case={case}&agent={AGENT}");
             // Many cases end in a protocol error on purpose: the verdict is the suite's to give,
@@ -158,7 +191,7 @@ fn fuzzingserver_against_wirelab_client() {
     });
     drop(server);
 
-    check("fuzzingserver", &dir);
+    check(mode, &dir);
 }
 
 /// Reads the suite's verdicts, prints the summary, fails on FAILED and NON-STRICT cases, and

@@ -11,6 +11,7 @@
 //! Where Chromium is missing the tests print `skipped: ...` and pass, unless
 //! `WIRELAB_REQUIRE_PEERS=1` (CI), where they fail.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -213,6 +214,53 @@ async fn websocket_echoes_text_and_binary() {
     let written = u64_at(&result, "/stats/transports/ws/written");
     assert!(read > 264 + 100, "{read}");
     assert!(written > 260 + 100, "{written}");
+}
+
+/// The echo page through `wirelab tap`, which records the handshake: Chromium offers
+/// permessage-deflate, the demo's echo accepts it, and the messages round-trip compressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_echo_negotiates_permessage_deflate() {
+    let Some(chromium) = require(Peer::Chromium, "browser: echo with permessage-deflate") else {
+        return;
+    };
+    let base = start_demo().await;
+    let upstream = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("host:port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tapped = listener.local_addr().unwrap();
+    let (out, mut lines) = tokio::sync::mpsc::channel(1024);
+    let options = wirelab::tap::TapOptions { hex: false };
+    tokio::spawn(wirelab::tap::run(listener, upstream, options, out));
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = heads.clone();
+    tokio::spawn(async move {
+        while let Some(line) = lines.recv().await {
+            if line
+                .to_ascii_lowercase()
+                .contains("sec-websocket-extensions")
+            {
+                record.lock().unwrap().push(line);
+            }
+        }
+    });
+    let result = run_page(&chromium, &format!("http://{tapped}/echo?autotest=1")).await;
+    assert_eq!(result["ok"], true, "{result:#}");
+    assert_eq!(result["text_ok"], true, "{result:#}");
+    assert_eq!(result["binary_ok"], true, "{result:#}");
+    let answer = result["extensions"].as_str().unwrap_or_default();
+    assert!(answer.starts_with("permessage-deflate"), "{result:#}");
+    // The offer (C->S) and the answer (S->C), as the tap printed them.
+    let heads = heads.lock().unwrap().clone();
+    let _ = writeln!(std::io::stderr(), "recorded: {heads:#?}");
+    let offer = heads.iter().find(|l| l.contains("C->S")).expect("an offer");
+    let accepted = heads
+        .iter()
+        .find(|l| l.contains("S->C"))
+        .expect("an answer");
+    assert!(offer.contains("permessage-deflate"), "{offer}");
+    assert!(accepted.contains(answer), "{accepted} vs {answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

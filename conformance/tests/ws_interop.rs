@@ -13,7 +13,8 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use websocket::frame::OpCode;
-use websocket::{CloseFrame, Message};
+use websocket::io::ClientOptions;
+use websocket::{CloseFrame, DeflateConfig, Message};
 use wirelab_conformance::{Peer, require, workspace_root};
 
 /// Runs the Python client `script` against `wirelab echo`, with the argument `target` makes of
@@ -61,9 +62,11 @@ async fn python_client_against_wirelab_server() {
         "ws_client.py",
         |port| format!("ws://127.0.0.1:{port}/"),
         &[
+            "ok deflate negotiated",
             "ok text",
             "ok binary",
             "ok fragmented",
+            "ok compressible",
             "ok ping",
             "ok close code echoed",
         ],
@@ -106,6 +109,26 @@ async fn wirelab_client_against_python_server() {
     let Some(python) = require(Peer::Python, "wirelab_client_against_python_server") else {
         return;
     };
+    against_python_server(python, &ClientOptions::default()).await;
+}
+
+/// WireLab client → Python server, with permessage-deflate offered: the server (compression
+/// is its default) accepts it, and the same conversation runs compressed both ways, its
+/// fragmented message included.
+#[tokio::test]
+async fn wirelab_client_with_deflate_against_python_server() {
+    let name = "wirelab_client_with_deflate_against_python_server";
+    let Some(python) = require(Peer::Python, name) else {
+        return;
+    };
+    let mut options = ClientOptions::default();
+    options.config.deflate = DeflateConfig::on();
+    against_python_server(python, &options).await;
+}
+
+/// The conversation with `ws_server.py`; permessage-deflate must be agreed exactly when
+/// `options` offer it.
+async fn against_python_server(python: std::path::PathBuf, options: &ClientOptions) {
     let script = workspace_root().join("conformance/peers/ws_server.py");
     let mut child = Command::new(python)
         .arg(script)
@@ -123,8 +146,18 @@ async fn wirelab_client_against_python_server() {
     let url = format!("ws://127.0.0.1:{}/", port.trim());
 
     let conversation = async {
-        let (mut ws, response) = websocket::io::connect(&url).await.unwrap();
+        let (mut ws, response) = websocket::io::connect_with(&url, options).await.unwrap();
         assert_eq!(response.status, 101);
+        assert_eq!(ws.deflate().is_some(), options.config.deflate.enabled);
+
+        let ticker = r#"{"symbol":"WLAB","price":101.25,"volume":1200}"#.repeat(20);
+        for _ in 0..5 {
+            ws.send(Message::Text(ticker.clone())).await.unwrap();
+            assert_eq!(
+                ws.recv().await.unwrap(),
+                Some(Message::Text(ticker.clone()))
+            );
+        }
 
         ws.send(Message::Text("héllo ✓".into())).await.unwrap();
         assert_eq!(

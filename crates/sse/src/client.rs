@@ -59,6 +59,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::backoff::{Backoff, BackoffConfig};
+use crate::gzip::GzipDecoder;
 use crate::{Error, Item, MessageEvent, Parser, ParserConfig};
 
 mod connector;
@@ -96,6 +97,9 @@ pub struct ClientConfig {
     /// clients made with clones of one config share. Default: [`Connector::new`], the
     /// system's roots, a connector of this config's own.
     pub connector: Connector,
+    /// Send `Accept-Encoding: gzip`. Default: `false`. A body with `Content-Encoding: gzip`
+    /// is decoded either way ([`crate::gzip`]).
+    pub accept_gzip: bool,
 }
 
 impl Default for ClientConfig {
@@ -109,6 +113,7 @@ impl Default for ClientConfig {
             timeout: None,
             last_event_id: String::new(),
             connector: Connector::new(),
+            accept_gzip: false,
         }
     }
 }
@@ -255,6 +260,8 @@ enum State {
         version: Version,
         /// The connection, when this stream has it to itself (HTTP/1.1).
         _task: Option<ConnectionTask>,
+        /// The body is gzip (`Content-Encoding: gzip`).
+        gunzip: Option<Box<GzipDecoder>>,
     },
     Waiting {
         until: Instant,
@@ -381,9 +388,10 @@ impl Client {
                     let result = within(self.config.timeout, self.connect(&mut redirects)).await;
                     self.queue.extend(redirects);
                     match result {
-                        Ok((body, version, task)) => {
+                        Ok((body, version, gunzip, task)) => {
                             self.state = State::Open {
                                 version,
+                                gunzip,
                                 body,
                                 parser: Parser::with_last_event_id(
                                     self.config.parser,
@@ -399,16 +407,31 @@ impl Client {
                         Err(Failure::Fatal(reason)) => self.fail(reason),
                     }
                 }
-                State::Open { body, parser, .. } => match within(self.config.timeout, async {
+                State::Open {
+                    body,
+                    parser,
+                    gunzip,
+                    ..
+                } => match within(self.config.timeout, async {
                     body.frame().await.transpose().map_err(Error::Http)
                 })
                 .await
                 {
                     Ok(Some(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            parser.feed(&data);
-                        }
+                        let fed = match (frame.into_data(), gunzip) {
+                            (Ok(data), Some(gunzip)) => {
+                                gunzip.decode(&data, |plain| parser.feed(plain))
+                            }
+                            (Ok(data), None) => {
+                                parser.feed(&data);
+                                Ok(())
+                            }
+                            (Err(_), _) => Ok(()),
+                        };
                         self.drain_parser();
+                        if let Err(e) = fed {
+                            self.reconnect(Disconnect::Network(Error::Io(e)));
+                        }
                     }
                     Err(e) => {
                         self.drain_parser();
@@ -514,7 +537,15 @@ impl Client {
     async fn connect(
         &self,
         redirects: &mut Vec<ClientEvent>,
-    ) -> Result<(Incoming, Version, Option<ConnectionTask>), Failure> {
+    ) -> Result<
+        (
+            Incoming,
+            Version,
+            Option<Box<GzipDecoder>>,
+            Option<ConnectionTask>,
+        ),
+        Failure,
+    > {
         let mut url = self.url.clone();
         loop {
             let Sent { response, task } = self.request(&url).await?;
@@ -533,7 +564,12 @@ impl Client {
                     return Err(Failure::Fatal(CloseReason::ContentType(content_type)));
                 }
                 let version = response.version();
-                return Ok((response.into_body(), version, task));
+                let gzip = response
+                    .headers()
+                    .get(header::CONTENT_ENCODING)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+                let gunzip = gzip.then(Box::<GzipDecoder>::default);
+                return Ok((response.into_body(), version, gunzip, task));
             }
             if status == StatusCode::NO_CONTENT {
                 return Err(Failure::Fatal(CloseReason::NoContent));
@@ -572,6 +608,9 @@ impl Client {
             HeaderValue::from_static("text/event-stream"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        if self.config.accept_gzip {
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         // HTML §9.2.3: "If the EventSource object's last event ID string is not the empty
         // string, set (`Last-Event-ID`, last event ID string)". An id that is not a valid
         // header value (a control character) cannot be sent, so it is left out.

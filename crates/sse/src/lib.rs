@@ -45,6 +45,8 @@ pub mod backoff;
 #[cfg(feature = "io")]
 pub mod client;
 #[cfg(feature = "io")]
+pub mod gzip;
+#[cfg(feature = "io")]
 pub mod history;
 #[cfg(feature = "http1")]
 pub mod http1;

@@ -34,6 +34,7 @@ use http_body::{Body, Frame};
 use tokio::sync::mpsc;
 
 use crate::Event;
+use crate::gzip::{Flush, Gzipped, StreamEncoding, accepts_gzip};
 use crate::streaming::{RESPONSE_HEADERS, outgoing};
 
 pub use crate::shutdown::{Shutdown, ShutdownSignal};
@@ -68,6 +69,45 @@ where
     response
 }
 // ANCHOR_END: response
+
+// ANCHOR: response_for
+/// Like [`response`], with the body gzip-compressed when `encoding` is
+/// [`StreamEncoding::Gzip`] and `request`'s `Accept-Encoding` takes gzip: then the response
+/// says `Content-Encoding: gzip`, and every event is flushed as it is written
+/// ([`crate::gzip`] says why that matters, and why compression is off by default). Either way
+/// it says `Vary: Accept-Encoding`, so that a cache keeps the two apart.
+pub fn response_for<B, S, T>(
+    request: &http::Request<B>,
+    events: S,
+    config: ServerConfig,
+    encoding: StreamEncoding,
+) -> Response<SseBody>
+where
+    S: Stream<Item = T> + Send + 'static,
+    T: Into<Bytes>,
+{
+    let accepted = request
+        .headers()
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .any(|value| accepts_gzip(value.as_bytes()));
+    let gzip = encoding == StreamEncoding::Gzip && accepted;
+    let mut response = response(events, config);
+    if gzip && let Some(plain) = response.body_mut().bytes.take() {
+        response.body_mut().bytes = Some(Box::pin(Gzipped::new(plain, Flush::EveryEvent)));
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+    }
+    response.headers_mut().insert(
+        http::header::VARY,
+        HeaderValue::from_static("accept-encoding"),
+    );
+    response
+}
+// ANCHOR_END: response_for
 
 // ANCHOR: body
 /// The body of an event-stream response: one frame per event or keep-alive comment.

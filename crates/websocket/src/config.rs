@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+pub use crate::deflate::DeflateConfig;
+
 /// How many bytes a peer may make us hold. `Limits::default()` documents each default.
 // ANCHOR: limits
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,16 +120,20 @@ pub struct Config {
     pub limits: Limits,
     /// Waits (the I/O layer's).
     pub timeouts: Timeouts,
+    /// permessage-deflate (RFC 7692): offered by a client, accepted by a server. Off by
+    /// default; [`DeflateConfig`] says why.
+    pub deflate: DeflateConfig,
 }
 // ANCHOR_END: config
 
 impl Config {
     /// The configuration of an echo server used as a test target: [`Limits::echo`] with the
-    /// default timeouts.
+    /// default timeouts, and permessage-deflate accepted when offered.
     pub fn echo() -> Self {
         Config {
             limits: Limits::echo(),
             timeouts: Timeouts::default(),
+            deflate: DeflateConfig::on(),
         }
     }
 }

@@ -37,12 +37,13 @@
 //! # Where extensions plug in
 //!
 //! RSV bits are checked in one place (`check_header`) against the bits a negotiated
-//! extension owns (none is negotiated by this crate, so all three must be 0), and a data
-//! message is reassembled in one type, [`IncompleteMessage`]: a message-level extension such
-//! as RFC 7692's permessage-deflate claims RSV1 in the first and transforms the message in the
-//! second, and the frame layer stays unaware of it.
+//! extension owns, and a data message is reassembled in one type, [`IncompleteMessage`]: the
+//! one extension this crate has, RFC 7692's permessage-deflate ([`crate::deflate`]), claims
+//! RSV1 in the first and inflates the message in the second, and compresses a whole message in
+//! [`Connection::send`] before it is framed. The frame layer stays unaware of it.
 
 use crate::config::Limits;
+use crate::deflate::{Deflate, PerMessageDeflate};
 use crate::error::Error;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, encode_frame};
 use crate::mask::apply_mask;
@@ -139,6 +140,9 @@ pub struct Connection {
     /// Only a client masks, so only a client's connection allocates the pool, on its first
     /// frame: a server's idle connection does not carry 128 unused bytes.
     keys: Option<Box<KeyPool>>,
+    /// permessage-deflate, when the handshake agreed on it (boxed: a connection without it
+    /// carries one pointer).
+    deflate: Option<Box<Deflate>>,
 }
 // ANCHOR_END: connection_struct
 
@@ -174,7 +178,19 @@ impl Connection {
             control: Vec::new(),
             sending_fragmented: false,
             keys: None,
+            deflate: None,
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters the handshake agreed on, compressing
+    /// at zlib `level` (0 to 9). Call it before any frame is exchanged.
+    pub fn set_deflate(&mut self, params: PerMessageDeflate, level: u8) {
+        self.deflate = Some(Box::new(Deflate::new(self.role, params, level)));
+    }
+
+    /// The permessage-deflate state, if it was negotiated.
+    pub fn deflate(&self) -> Option<&Deflate> {
+        self.deflate.as_deref()
     }
 
     /// This side's role.
@@ -277,9 +293,15 @@ impl Connection {
             if header.opcode.is_control() {
                 self.control.extend_from_slice(piece);
             } else if let Some(message) = &mut self.message {
-                let whole =
-                    header.fin && message.is_empty() && frame.received == header.payload_len;
-                message.extend(piece, whole)?;
+                let last = header.fin && frame.received == header.payload_len;
+                match &mut self.deflate {
+                    // RFC 7692 §6.2: inflate as the payload arrives, within the limit.
+                    Some(deflate) if message.is_compressed() => {
+                        message
+                            .extend_with(take, |out, max| deflate.inflate(piece, last, out, max))?;
+                    }
+                    _ => message.extend(piece, last && message.is_empty())?,
+                }
             }
             if frame.received == header.payload_len {
                 self.frame = None;
@@ -322,9 +344,11 @@ impl Connection {
             return Err(Error::WrongMasking);
         }
         // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines meanings".
-        // This crate negotiates none (an extension that owns RSV1, on the first frame of a
-        // data message, is RFC 7692 §6's permessage-deflate).
-        if header.any_rsv() {
+        // permessage-deflate defines RSV1, on the first frame of a data message only (RFC 7692
+        // §6: a continuation's or a control frame's RSV1 is an error).
+        let first_of_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        let rsv1_allowed = self.deflate.is_some() && first_of_message;
+        if header.rsv2 || header.rsv3 || (header.rsv1 && !rsv1_allowed) {
             return Err(Error::ReservedBits);
         }
         if header.payload_len > self.limits.max_frame_size as u64 {
@@ -348,12 +372,16 @@ impl Connection {
                     return Err(Error::ExpectedContinuation);
                 }
                 let arrived = self.input.len() - self.input_pos;
-                self.message = Some(IncompleteMessage::new(
+                let mut message = IncompleteMessage::new(
                     header.opcode,
                     header.payload_len,
                     arrived,
                     self.limits.max_message_size,
-                )?);
+                )?;
+                if header.rsv1 {
+                    message.set_compressed();
+                }
+                self.message = Some(message);
             }
         }
         Ok(())
@@ -371,7 +399,7 @@ impl Connection {
                 // Close is already sent: §5.5.1 forbids only data frames after a Close, but this
                 // connection sends nothing after its own (see "Closing" above).
                 if self.state == State::Open {
-                    self.write_frame(OpCode::Pong, true, &payload)?;
+                    self.write_frame(OpCode::Pong, true, false, &payload)?;
                 }
                 Ok(Some(Message::Ping(payload)))
             }
@@ -459,7 +487,7 @@ impl Connection {
             }
             _ => return Err(Error::InvalidSend("control frames cannot be fragmented")),
         }
-        self.write_frame(opcode, fin, payload)?;
+        self.write_frame(opcode, fin, false, payload)?;
         self.sending_fragmented = !fin;
         Ok(())
     }
@@ -469,7 +497,14 @@ impl Connection {
         if self.sending_fragmented {
             return Err(Error::InvalidSend("a fragmented message is being sent"));
         }
-        self.write_frame(opcode, true, payload)
+        // RFC 7692 §6.1: a whole message compressed, RSV1 on its (one) frame. Control frames
+        // never are (§6.1: only data messages).
+        if let (Some(deflate), State::Open) = (&mut self.deflate, self.state) {
+            let mut compressed = Vec::new();
+            deflate.compress(payload, &mut compressed);
+            return self.write_frame(opcode, true, true, &compressed);
+        }
+        self.write_frame(opcode, true, false, payload)
     }
 
     // req: ws/5.5/control-125
@@ -477,7 +512,7 @@ impl Connection {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::InvalidSend("control payload over 125 bytes"));
         }
-        self.write_frame(opcode, true, payload)
+        self.write_frame(opcode, true, false, payload)
     }
 
     /// Queues our Close, after which nothing more is sent.
@@ -495,7 +530,7 @@ impl Connection {
             payload.extend_from_slice(&frame.code.to_be_bytes());
             payload.extend_from_slice(frame.reason.as_bytes());
         }
-        self.write_frame(OpCode::Close, true, &payload)?;
+        self.write_frame(OpCode::Close, true, false, &payload)?;
         self.state = State::Closing;
         Ok(())
     }
@@ -521,10 +556,17 @@ impl Connection {
     }
     // ANCHOR_END: next_mask_key
 
-    /// Appends one frame to the output, masked with a fresh key if we are the client.
+    /// Appends one frame to the output, masked with a fresh key if we are the client. `rsv1`
+    /// marks a compressed message (only `send_data` sets it).
     // req: ws/5.1/client-masks ws/5.1/server-no-mask ws/5.5.1/no-data-after-close ws/6.1/open
     // ANCHOR: write_frame
-    fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
+    fn write_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv1: bool,
+        payload: &[u8],
+    ) -> Result<(), Error> {
         // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close"; this
         // connection holds the stricter rule of sending no frame at all after it.
         if self.state != State::Open {
@@ -536,7 +578,7 @@ impl Connection {
         };
         let header = FrameHeader {
             fin,
-            rsv1: false,
+            rsv1,
             rsv2: false,
             rsv3: false,
             opcode,

@@ -65,12 +65,18 @@ pub enum Error {
     /// RFC 8441 §5: the server answered the extended CONNECT with a status other than 200 (the
     /// client's side).
     ConnectRefused(u16),
+    /// §9.1: a `Sec-WebSocket-Extensions` value that breaks the header's grammar (400).
+    BadExtensionHeader(String),
+    /// RFC 7692 §7.1: the server's permessage-deflate answer is not one the client may accept
+    /// (a parameter repeated, unknown, out of range, or not what was asked for).
+    BadExtensionResponse(&'static str),
     /// The URL is not `ws://host[:port][/path][?query]`, or has characters that RFC 3986 does
     /// not allow there (a space, CR LF, non-ASCII: percent-encode them).
     BadUrl(String),
 
     // ---- Framing (RFC 6455 §5), close code 1002 ----
-    /// §5.2: RSV1-3 must be 0 unless an extension defines them.
+    /// §5.2: RSV1-3 must be 0 unless an extension defines them (permessage-deflate defines
+    /// RSV1, on the first frame of a data message only: RFC 7692 §6).
     ReservedBits,
     /// §5.2: opcodes 3-7 and 0xB-0xF are reserved.
     ReservedOpcode(u8),
@@ -97,6 +103,8 @@ pub enum Error {
     InvalidUtf8,
     /// §5.5.1: a Close frame's reason is not valid UTF-8.
     InvalidCloseReason,
+    /// RFC 7692 §6.2: a compressed message's payload is not valid DEFLATE data.
+    BadCompressedData,
 
     // ---- Close code 1009 ----
     /// A frame's payload is larger than `Config::max_frame_size`.
@@ -152,7 +160,7 @@ impl Error {
             | ExpectedContinuation
             | CloseFrameTooShort
             | InvalidCloseCode(_) => Some(1002),
-            InvalidUtf8 | InvalidCloseReason => Some(1007),
+            InvalidUtf8 | InvalidCloseReason | BadCompressedData => Some(1007),
             FrameTooLarge { .. } | MessageTooLarge { .. } => Some(1009),
             KeepaliveTimeout => Some(1011),
             AbnormalClosure | CloseTimeout | Io(_) => Some(1006),
@@ -174,6 +182,7 @@ impl Error {
             | BadKey
             | NotWebSocketProtocol(_)
             | MissingPseudoHeader(_) => Some(400),
+            BadExtensionHeader(_) => Some(400),
             HandshakeTooLarge => Some(431),
             MethodNotGet(_) | MethodNotConnect(_) => Some(405),
             HttpVersionTooOld => Some(505),
@@ -243,8 +252,12 @@ impl fmt::Display for Error {
                 "RFC 8441 §3: the server did not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL"
             ),
             ConnectRefused(s) => write!(f, "RFC 8441 §5: expected status 200, got {s}"),
+            BadExtensionHeader(v) => {
+                write!(f, "RFC 6455 §9.1: malformed Sec-WebSocket-Extensions {v:?}")
+            }
+            BadExtensionResponse(why) => write!(f, "RFC 7692 §7.1: bad answer: {why}"),
             BadUrl(u) => write!(f, "not a ws:// URL: {u}"),
-            ReservedBits => write!(f, "RFC 6455 §5.2: RSV bits set with no extension"),
+            ReservedBits => write!(f, "RFC 6455 §5.2: an RSV bit no extension defines here"),
             ReservedOpcode(op) => write!(f, "RFC 6455 §5.2: reserved opcode {op:#x}"),
             WrongMasking => write!(
                 f,
@@ -264,6 +277,7 @@ impl fmt::Display for Error {
             InvalidCloseCode(c) => write!(f, "RFC 6455 §7.4: invalid close code {c}"),
             InvalidUtf8 => write!(f, "RFC 6455 §8.1: text message is not valid UTF-8"),
             InvalidCloseReason => write!(f, "RFC 6455 §5.5.1: close reason is not valid UTF-8"),
+            BadCompressedData => write!(f, "RFC 7692 §6.2: compressed data does not inflate"),
             FrameTooLarge { len, max } => write!(f, "frame of {len} bytes over the {max} limit"),
             MessageTooLarge { len, max } => {
                 write!(f, "message of {len} bytes over the {max} limit")

@@ -28,7 +28,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest as _, Sha1};
 
-use crate::config::{Config, Limits};
+use crate::config::{Config, DeflateConfig, Limits};
+use crate::deflate::{PerMessageDeflate, negotiate};
 use crate::error::Error;
 
 pub mod http2;
@@ -248,6 +249,9 @@ pub struct Accepted {
     pub accept: String,
     /// The subprotocol chosen, if any.
     pub subprotocol: Option<String>,
+    /// permessage-deflate, if the client offered it and the server's
+    /// `config.deflate` accepted an offer (RFC 7692 §5).
+    pub deflate: Option<PerMessageDeflate>,
 }
 
 impl Accepted {
@@ -262,11 +266,20 @@ impl Accepted {
         ];
         let protocol = self.subprotocol.as_deref();
         let protocol = protocol.map(|p| ("Sec-WebSocket-Protocol", p));
+        let extensions = self.extensions_value();
+        let extensions = extensions.as_deref();
+        let extensions = extensions.map(|e| ("Sec-WebSocket-Extensions", e));
         let mut out = Vec::with_capacity(160);
-        http_head::write_response_head(&mut out, 101, headers.into_iter().chain(protocol));
+        let all = headers.into_iter().chain(protocol).chain(extensions);
+        http_head::write_response_head(&mut out, 101, all);
         out
     }
     // ANCHOR_END: response_bytes
+
+    /// The `Sec-WebSocket-Extensions` value of the 101 response, if an extension was accepted.
+    pub fn extensions_value(&self) -> Option<String> {
+        self.deflate.as_ref().map(PerMessageDeflate::response_value)
+    }
 }
 
 /// Checks a request against RFC 6455 §4.2.1 and the server's options.
@@ -311,11 +324,15 @@ pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted,
     }
     check_origin(h, options)?;
     let subprotocol = choose_subprotocol(h, options);
-    // Sec-WebSocket-Extensions is ignored: this crate implements no extension, and §9.1 says a
-    // server answers only with extensions it accepts. Negotiating one belongs here.
+    // §9.1: the server answers with the extensions it accepts among those offered; the one
+    // this crate knows is permessage-deflate (RFC 7692 §5). A header that breaks §9.1's
+    // grammar is refused (400) even when the extension is off, as the request is malformed.
+    let offers = negotiate::parse_extensions(values(h, "sec-websocket-extensions"))?;
+    let deflate = negotiate::select_offer(&offers, &options.config.deflate);
     Ok(Accepted {
         accept: accept_key(key),
         subprotocol,
+        deflate,
     })
 }
 // ANCHOR_END: check_request
@@ -388,20 +405,32 @@ pub fn reject_response(error: &Error) -> Vec<u8> {
 }
 
 /// §4.1: what the server chose, as a client checks it: no subprotocol header, or one (the
-/// caller has checked that it is one), naming a subprotocol we offered; and no extension,
-/// since we ask for none (an extension the client did not ask for fails the connection).
+/// caller has checked that it is one), naming a subprotocol we offered; and no extension but
+/// an answer to the permessage-deflate offer `deflate`, if one was made (an extension the
+/// client did not ask for fails the connection; RFC 7692 §7.1: so does an answer to the offer
+/// that the client may not accept).
 // ANCHOR: check_server_choices
-fn check_server_choices(h: &[Header], offered: &[String]) -> Result<Option<String>, Error> {
+fn check_server_choices(
+    h: &[Header],
+    offered: &[String],
+    deflate: Option<&DeflateConfig>,
+) -> Result<(Option<String>, Option<PerMessageDeflate>), Error> {
     let chosen = single_value(h, "sec-websocket-protocol");
     let subprotocol = match chosen.map(String::from_utf8_lossy) {
         None => None,
         Some(p) if offered.iter().any(|o| *o == p) => Some(p.into_owned()),
         Some(p) => return Err(Error::UnofferedSubprotocol(p.into_owned())),
     };
-    if values(h, "sec-websocket-extensions").next().is_some() {
-        return Err(Error::UnofferedExtension);
-    }
-    Ok(subprotocol)
+    let answered = values(h, "sec-websocket-extensions").next().is_some();
+    let deflate = match deflate {
+        None if answered => return Err(Error::UnofferedExtension),
+        None => None,
+        Some(offer) => {
+            let answer = negotiate::parse_extensions(values(h, "sec-websocket-extensions"))?;
+            negotiate::check_response(&answer, offer)?
+        }
+    };
+    Ok((subprotocol, deflate))
 }
 // ANCHOR_END: check_server_choices
 
@@ -414,6 +443,9 @@ pub type Switched = (Response, Option<String>, Vec<u8>);
 pub struct ClientHandshake {
     expected_accept: String,
     protocols: Vec<String>,
+    /// What we offered of permessage-deflate, if anything, and then what was agreed.
+    deflate_offer: Option<DeflateConfig>,
+    deflate: Option<PerMessageDeflate>,
     head: HeadBuffer,
     max_headers: usize,
 }
@@ -434,10 +466,52 @@ impl ClientHandshake {
         protocols: &[&str],
         limits: &Limits,
     ) -> Result<(ClientHandshake, Vec<u8>), Error> {
+        let config = Config {
+            limits: *limits,
+            ..Config::default()
+        };
+        Self::with_config(host, path, protocols, &config)
+    }
+
+    /// Like [`ClientHandshake::new`], bounded by `config.limits`, and offering
+    /// permessage-deflate when `config.deflate.enabled` (RFC 7692 §5); once the response
+    /// has arrived, [`ClientHandshake::deflate`] says what the server agreed to.
+    pub fn with_config(
+        host: &str,
+        path: &str,
+        protocols: &[&str],
+        config: &Config,
+    ) -> Result<(ClientHandshake, Vec<u8>), Error> {
         check_offer(host, path, protocols)?;
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|_| Error::Random)?;
-        Ok(Self::with_key(key, host, path, protocols, limits))
+        let (mut handshake, mut request) =
+            Self::with_key(key, host, path, protocols, &config.limits);
+        if config.deflate.enabled {
+            handshake.offer_deflate(&mut request, config.deflate);
+        }
+        Ok((handshake, request))
+    }
+
+    /// Adds a permessage-deflate offer for `deflate` to `request`, a request this handshake
+    /// built that has not been sent yet.
+    // ANCHOR: offer_deflate
+    pub fn offer_deflate(&mut self, request: &mut Vec<u8>, deflate: DeflateConfig) {
+        let header = format!(
+            "Sec-WebSocket-Extensions: {}\r\n\r\n",
+            negotiate::offer_value(&deflate)
+        );
+        // The request ends with the empty line; the header goes before it.
+        request.truncate(request.len() - 2);
+        request.extend_from_slice(header.as_bytes());
+        self.deflate_offer = Some(deflate);
+    }
+    // ANCHOR_END: offer_deflate
+
+    /// permessage-deflate as the server agreed to it, once [`ClientHandshake::receive`] has
+    /// returned the response; `None` if it was not offered or the server declined.
+    pub fn deflate(&self) -> Option<PerMessageDeflate> {
+        self.deflate
     }
 
     /// Like [`ClientHandshake::new`], with a chosen key: for tests and snapshots only. A real
@@ -470,6 +544,8 @@ impl ClientHandshake {
         let handshake = ClientHandshake {
             expected_accept: accept_key(key.as_bytes()),
             protocols: protocols.iter().map(|p| p.to_string()).collect(),
+            deflate_offer: None,
+            deflate: None,
             head: HeadBuffer::new(limits.max_handshake_size),
             max_headers: limits.max_headers,
         };
@@ -505,7 +581,9 @@ impl ClientHandshake {
         if single_value(h, "sec-websocket-accept") != Some(self.expected_accept.as_bytes()) {
             return Err(Error::BadAccept);
         }
-        let subprotocol = check_server_choices(h, &self.protocols)?;
+        let (subprotocol, deflate) =
+            check_server_choices(h, &self.protocols, self.deflate_offer.as_ref())?;
+        self.deflate = deflate;
         Ok(Some((response, subprotocol, bytes[end..].to_vec())))
     }
     // ANCHOR_END: client_receive

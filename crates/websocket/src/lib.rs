@@ -7,7 +7,8 @@
 //!   [`handshake::http2`]), [`frame`] (the frame codec), [`mask`] (the XOR),
 //!   [`utf8`] (incremental validation), [`message`] (reassembly of fragmented messages),
 //!   [`connection`] (the state machine: control frames, the closing handshake), with [`Error`]
-//!   and the [`Limits`] of [`config`];
+//!   and the [`Limits`] of [`config`]; and one extension, [`deflate`] (RFC 7692's
+//!   permessage-deflate), which a reader of the core can skip;
 //! - the **I/O layer** (feature `io`, on by default), tokio adapters that move bytes between a
 //!   socket and the wire layer: [`io::accept`] for a server on a `TcpListener`,
 //!   [`io::upgrade`] from a hyper request (HTTP/1.1 or HTTP/2), [`io::connect`] for a client,
@@ -54,6 +55,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -64,6 +66,6 @@ pub mod utf8;
 #[cfg(feature = "io")]
 pub mod io;
 
-pub use config::{Config, Limits, Timeouts};
+pub use config::{Config, DeflateConfig, Limits, Timeouts};
 pub use connection::{CloseFrame, Connection, Message, Role, State};
 pub use error::Error;

@@ -42,6 +42,11 @@ pub struct IncompleteMessage {
     utf8: Utf8Validator,
     /// `Limits::max_message_size`: the buffer never grows past it.
     max_size: usize,
+    /// Payload bytes received on the wire: the same as `payload.len()`, unless the message is
+    /// compressed (RFC 7692), whose payload holds what they inflated to.
+    wire_len: u64,
+    /// RSV1 was set on the first frame: a permessage-deflate message.
+    compressed: bool,
 }
 // ANCHOR_END: incomplete_message
 
@@ -71,14 +76,31 @@ impl IncompleteMessage {
             payload: Vec::with_capacity(reserve),
             utf8: Utf8Validator::new(),
             max_size,
+            wire_len: 0,
+            compressed: false,
         })
     }
     // ANCHOR_END: incomplete_new
 
+    /// Marks the message as compressed (RSV1 on its first frame, RFC 7692 §6): its pieces go
+    /// through [`IncompleteMessage::extend_with`], which inflates them.
+    #[inline]
+    pub fn set_compressed(&mut self) {
+        self.compressed = true;
+    }
+
+    /// Whether the message is compressed.
+    #[inline]
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
     /// Checks, when a Continuation frame's header arrives, that its `len` bytes still fit.
     #[inline]
     pub fn check_continuation(&self, len: u64) -> Result<(), Error> {
-        check_size(self.payload.len() as u64 + len, self.max_size)
+        // The bytes on the wire are bounded even when compressed: a stream of empty DEFLATE
+        // blocks inflates to nothing, however long it is.
+        check_size(self.wire_len + len, self.max_size)
     }
 
     /// Bytes received so far.
@@ -115,9 +137,31 @@ impl IncompleteMessage {
             self.payload.reserve_exact(target - self.payload.len());
         }
         self.payload.extend_from_slice(piece);
+        self.wire_len += piece.len() as u64;
         Ok(())
     }
     // ANCHOR_END: incomplete_extend
+
+    /// Appends what `write` adds to the payload: an extension's output for `wire_len` bytes
+    /// received (permessage-deflate inflates them). `write` gets the payload and the limit,
+    /// and must not let the payload pass the limit; a text message's new bytes are then
+    /// checked as UTF-8 (§8.1: from their first bad byte on).
+    // ANCHOR: incomplete_extend_with
+    pub fn extend_with(
+        &mut self,
+        wire_len: usize,
+        write: impl FnOnce(&mut Vec<u8>, usize) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let start = self.payload.len();
+        self.wire_len += wire_len as u64;
+        write(&mut self.payload, self.max_size)?;
+        if self.text {
+            let added = &self.payload[start..];
+            self.utf8.feed(added).map_err(|_| Error::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: incomplete_extend_with
 
     /// The last fragment has arrived: the message, or `InvalidUtf8` if a text message ends in
     /// the middle of a character.

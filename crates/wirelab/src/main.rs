@@ -54,6 +54,10 @@ enum Command {
         allow_origin: Vec<String>,
         #[command(flatten)]
         tls: TlsArgs,
+        /// Decline permessage-deflate (RFC 7692) when a client offers it; by default it is
+        /// accepted, with context takeover and 32 KiB windows.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// A WebSocket client: lines of standard input become text messages, received messages
     /// are printed.
@@ -67,6 +71,10 @@ enum Command {
         /// connection) instead of an HTTP/1.1 Upgrade.
         #[arg(long, conflicts_with = "echo")]
         http2: bool,
+        /// Do not offer permessage-deflate (RFC 7692); by default it is offered, and what the
+        /// server agreed to is printed to standard error.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// Server-Sent Events: `wirelab sse URL` follows a stream as a browser's EventSource
     /// does; `wirelab sse parse` reads a stream on standard input.
@@ -194,6 +202,7 @@ async fn run(command: Command) -> ExitCode {
             addr,
             allow_origin,
             tls,
+            no_deflate,
         } => {
             let tls = match tls.acceptor(addr, ALPN_H2_HTTP1) {
                 Ok(tls) => tls,
@@ -212,12 +221,22 @@ async fn run(command: Command) -> ExitCode {
             println!("wirelab echo: listening on {scheme}://{addr}/, {http} (Ctrl-C stops)");
             let acceptor = tls.map(|tls| print_notes("echo", tls));
             let mut options = wirelab::echo::options();
+            options.config.deflate.enabled = !no_deflate;
             if !allow_origin.is_empty() {
                 options.allowed_origins = Some(allow_origin);
             }
             result(wirelab::echo::serve_with_tls(listener, options, acceptor).await)
         }
-        Command::Ws { url, echo, http2 } => result(wirelab::ws_cmd::run(&url, echo, http2).await),
+        Command::Ws {
+            url,
+            echo,
+            http2,
+            no_deflate,
+        } => {
+            let mut options = wirelab::ws_cmd::options();
+            options.config.deflate.enabled = !no_deflate;
+            result(wirelab::ws_cmd::run_with(&url, echo, http2, &options).await)
+        }
         Command::Sse(SseArgs {
             urls,
             max_events,

@@ -3,8 +3,12 @@
 //! Each line read from stdin is sent as a Text message; each message received is printed
 //! (Text as a line, Binary as raw bytes). At the end of stdin the client starts the closing
 //! handshake with 1000. With `--http2`, the WebSocket is a stream of an HTTP/2 connection in
-//! clear text (RFC 8441), and the line that says the client is connected says so. With `--echo`, it sends every received message back instead, until
-//! the server closes: the mode that Autobahn|Testsuite's fuzzingserver tests a client with.
+//! clear text (RFC 8441), and the line that says the client is connected says so. With
+//! `--echo`, it sends every received message back instead, until the server closes: the mode that Autobahn|Testsuite's fuzzingserver tests a client with.
+//!
+//! Over HTTP/1.1 it offers permessage-deflate (RFC 7692) unless told not to (`--no-deflate`),
+//! and says on standard error what the server agreed to: `extensions: permessage-deflate; ...` or
+//! `extensions: none`.
 //!
 //! tokio reads stdin on a blocking thread that cannot be cancelled: once [`run`] returns, the
 //! caller should exit the process rather than wait for the runtime to shut down, which would
@@ -16,31 +20,45 @@ use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, BufReader};
 use websocket::io::{ClientOptions, WebSocket, connect_http2, connect_with};
 use websocket::{CloseFrame, Config, Error, Message};
 
-fn options() -> ClientOptions {
+/// The client's options: [`Config::echo`] (64 MiB messages, permessage-deflate offered).
+pub fn options() -> ClientOptions {
     ClientOptions {
         config: Config::echo(),
         ..ClientOptions::default()
     }
 }
 
-/// Runs the client: interactive, or with `echo` the echo mode; with `http2`, over HTTP/2 in
-/// clear text (RFC 8441's extended CONNECT on an h2c connection) instead of HTTP/1.1.
-// ANCHOR: run
+/// Runs the client with [`options`]: interactive, or with `echo` the echo mode; with `http2`,
+/// over HTTP/2 in clear text (RFC 8441's extended CONNECT on an h2c connection) instead of
+/// HTTP/1.1.
 pub async fn run(url: &str, echo: bool, http2: bool) -> Result<(), Error> {
+    run_with(url, echo, http2, &options()).await
+}
+
+/// [`run`] with `options`.
+// ANCHOR: run
+pub async fn run_with(
+    url: &str,
+    echo: bool,
+    http2: bool,
+    options: &ClientOptions,
+) -> Result<(), Error> {
     if echo {
-        let close = echo_until_closed(url).await?;
+        let close = echo_until_closed_with(url, options).await?;
         if let Some(CloseFrame { code, reason }) = close {
             eprintln!("closed: {code} {reason}");
         }
         return Ok(());
     }
     if http2 {
-        let (ws, _response, _connection) = connect_http2(url, &options()).await?;
+        let (ws, _response, _connection) = connect_http2(url, options).await?;
         eprintln!("connected: WebSocket over HTTP/2 (RFC 8441 extended CONNECT, h2c), 200");
+        eprintln!("extensions: {}", describe_extensions(&ws));
         return talk(ws).await;
     }
-    let (ws, _response) = connect_with(url, &options()).await?;
+    let (ws, _response) = connect_with(url, options).await?;
     eprintln!("connected: WebSocket over HTTP/1.1 (RFC 6455 Upgrade), 101");
+    eprintln!("extensions: {}", describe_extensions(&ws));
     talk(ws).await
 }
 
@@ -67,6 +85,17 @@ where
 }
 // ANCHOR_END: run
 
+/// What the handshake agreed on, as the server's `Sec-WebSocket-Extensions` would say it.
+pub fn describe_extensions<S>(ws: &websocket::io::WebSocket<S>) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match ws.deflate() {
+        Some(agreed) => agreed.response_value(),
+        None => "none".to_owned(),
+    }
+}
+
 fn print_message(message: &Message) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     match message {
@@ -90,7 +119,15 @@ fn print_message(message: &Message) -> Result<(), Error> {
 /// rule was sent), or could not be made.
 // ANCHOR: echo_until_closed
 pub async fn echo_until_closed(url: &str) -> Result<Option<CloseFrame>, Error> {
-    let (mut ws, _response) = connect_with(url, &options()).await?;
+    echo_until_closed_with(url, &options()).await
+}
+
+/// [`echo_until_closed`] with `options`.
+pub async fn echo_until_closed_with(
+    url: &str,
+    options: &ClientOptions,
+) -> Result<Option<CloseFrame>, Error> {
+    let (mut ws, _response) = connect_with(url, options).await?;
     let mut close = None;
     while let Some(message) = ws.recv().await? {
         match message {

@@ -57,7 +57,8 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 /// A message over [`MAX_MESSAGE`] bytes ends the session with Close 1009; a peer silent past
 /// [`PING_INTERVAL`] gets a Ping, and is dropped if it neither answers nor reads. A request
 /// from a page of another origin than the server's own, or than the [`Origins`] in the
-/// request's extensions, gets 403.
+/// request's extensions, gets 403. A `websocket::DeflateConfig` in the request's extensions
+/// turns permessage-deflate on.
 pub fn websocket<F, Fut>(request: &mut Request, conn: &Conn, session: F) -> Response
 where
     F: FnOnce(Ws, Conn) -> Fut + Send + 'static,
@@ -67,6 +68,11 @@ where
     options.config.limits.max_frame_size = MAX_MESSAGE;
     options.config.limits.max_message_size = MAX_MESSAGE;
     options.config.timeouts.ping_interval = Some(PING_INTERVAL);
+    // permessage-deflate is off unless the route put a `DeflateConfig` in the request's
+    // extensions (the demo's echo does): see `websocket::DeflateConfig` for its costs.
+    if let Some(deflate) = request.extensions().get::<websocket::DeflateConfig>() {
+        options.config.deflate = *deflate;
+    }
     let origins = request.extensions().get::<Origins>().cloned();
     options.allowed_origins = Some(origins.unwrap_or_default().for_request(request));
     match websocket::io::upgrade(request, &options) {

@@ -146,7 +146,10 @@ pub fn check_response(
         return Err(Error::ConnectRefused(status));
     }
     check_once(headers, &[("Sec-WebSocket-Protocol", "RFC 6455 §11.3.4")])?;
-    check_server_choices(headers, offered)
+    // No permessage-deflate offer goes over HTTP/2 here, so any extension in the answer is
+    // one the client did not ask for.
+    let (subprotocol, _) = check_server_choices(headers, offered, None)?;
+    Ok(subprotocol)
 }
 // ANCHOR_END: check_response
 

@@ -97,7 +97,7 @@ pub async fn connect_with(
         let mut stream = TcpStream::connect(&url.authority).await?;
         stream.set_nodelay(true)?;
         let (mut handshake, request) =
-            ClientHandshake::new(&url.host, &url.resource, &protocols, &config.limits)?;
+            ClientHandshake::with_config(&url.host, &url.resource, &protocols, config)?;
         stream.write_all(&request).await?;
         let mut buf = vec![0u8; 4096];
         loop {
@@ -107,7 +107,8 @@ pub async fn connect_with(
             }
             if let Some((response, subprotocol, leftover)) = handshake.receive(&buf[..n])? {
                 let ws =
-                    WebSocket::from_stream(stream, Role::Client, *config, &leftover, subprotocol);
+                    WebSocket::from_stream(stream, Role::Client, *config, &leftover, subprotocol)
+                        .with_deflate(handshake.deflate(), config.deflate.level);
                 return Ok((ws, response));
             }
         }

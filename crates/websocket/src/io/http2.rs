@@ -58,7 +58,8 @@ pub(super) fn upgrade<B>(
     };
     let accepted = check_connect(&request, options)?;
     let response = http::Response::builder().status(Accepted::STATUS);
-    accepting(req, response, accepted.subprotocol, options)
+    // No extension over HTTP/2: offers are declined by not answering them (RFC 6455 §9.1).
+    accepting(req, response, accepted.subprotocol, None, options)
 }
 // ANCHOR_END: upgrade_h2
 

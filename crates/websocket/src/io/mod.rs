@@ -83,6 +83,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::Config;
 use crate::connection::{CloseFrame, Connection, Message, Role};
+use crate::deflate::PerMessageDeflate;
 use crate::error::Error;
 use reader::ReadState;
 use shared::Core;
@@ -130,6 +131,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The subprotocol agreed in the handshake, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// Turns on permessage-deflate (RFC 7692) if the handshake agreed on it, compressing at
+    /// zlib `level`. [`accept`], [`upgrade`] and [`connect`] do it; a handshake made by hand
+    /// calls it after [`WebSocket::from_stream`].
+    pub fn with_deflate(mut self, agreed: Option<PerMessageDeflate>, level: u8) -> Self {
+        if let Some(params) = agreed {
+            self.core.conn.set_deflate(params, level);
+        }
+        self
+    }
+
+    /// permessage-deflate as the handshake agreed on it, if it did.
+    pub fn deflate(&self) -> Option<PerMessageDeflate> {
+        self.core.conn.deflate().map(|d| d.params())
     }
 
     /// Splits into a receiving half and a sending half, for two tasks. They share the

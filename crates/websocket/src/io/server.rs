@@ -53,7 +53,8 @@ where
                 *config,
                 &leftover,
                 accepted.subprotocol,
-            );
+            )
+            .with_deflate(accepted.deflate, config.deflate.level);
             Ok((ws, request))
         }
         Err(error) => {

@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use super::WebSocket;
 use crate::config::Config;
 use crate::connection::Role;
+use crate::deflate::PerMessageDeflate;
 use crate::error::Error;
 use crate::handshake::{Header, Request, ServerOptions, check_request, refusal};
 
@@ -25,6 +26,7 @@ pub struct Upgrading {
     pub(super) on_upgrade: OnUpgrade,
     pub(super) config: Config,
     pub(super) subprotocol: Option<String>,
+    pub(super) deflate: Option<PerMessageDeflate>,
 }
 
 impl Upgrading {
@@ -39,7 +41,8 @@ impl Upgrading {
             self.config,
             &[],
             self.subprotocol,
-        ))
+        )
+        .with_deflate(self.deflate, self.config.deflate.level))
     }
     // ANCHOR_END: finish
 }
@@ -72,20 +75,34 @@ pub fn upgrade<B>(
         .header(http::header::UPGRADE, "websocket")
         .header(http::header::CONNECTION, "Upgrade")
         .header(http::header::SEC_WEBSOCKET_ACCEPT, accepted.accept.as_str());
-    accepting(req, response, accepted.subprotocol, options)
+    accepting(
+        req,
+        response,
+        accepted.subprotocol,
+        accepted.deflate,
+        options,
+    )
 }
 // ANCHOR_END: upgrade
 
-/// The response that accepts a handshake, `response` with the subprotocol chosen and an
-/// empty body, and the pending upgrade of `req`.
+/// The response that accepts a handshake, `response` with the subprotocol chosen, the
+/// permessage-deflate answer if one was agreed, and an empty body, and the pending upgrade
+/// of `req`.
 pub(super) fn accepting<B>(
     req: &mut http::Request<B>,
     mut response: http::response::Builder,
     subprotocol: Option<String>,
+    deflate: Option<PerMessageDeflate>,
     options: &ServerOptions,
 ) -> Result<(http::Response<Full<Bytes>>, Upgrading), Error> {
     if let Some(p) = &subprotocol {
         response = response.header(http::header::SEC_WEBSOCKET_PROTOCOL, p.as_str());
+    }
+    if let Some(deflate) = &deflate {
+        response = response.header(
+            http::header::SEC_WEBSOCKET_EXTENSIONS,
+            deflate.response_value(),
+        );
     }
     // An empty body: over HTTP/2, hyper then sends the `200` without END_STREAM, and the
     // stream stays open for the WebSocket.
@@ -96,6 +113,7 @@ pub(super) fn accepting<B>(
         on_upgrade: hyper::upgrade::on(req),
         config: options.config,
         subprotocol,
+        deflate,
     };
     Ok((response, upgrading))
 }

@@ -274,7 +274,16 @@ fn file(request: &Request) -> Response {
 
 /// `/echo/ws`: every text and binary message comes back as it went (a latency probe gets its
 /// pong).
+///
+/// It accepts permessage-deflate, which every browser offers, so that the page shows a
+/// compressed WebSocket (`sock.extensions`). The other examples do not: their byte counters
+/// compare SSE and WebSocket as they are framed, uncompressed on both sides (the compression
+/// chapter measures both compressed), and a demo with many tabs open should not hold some
+/// 600 KiB of compressor state per socket.
 fn echo(mut request: Request, conn: &Conn) -> Response {
+    request
+        .extensions_mut()
+        .insert(websocket::DeflateConfig::on());
     server::websocket(&mut request, conn, |ws: Ws, conn: Conn| async move {
         let (mut receiver, mut sender) = ws.split();
         while let Ok(Some(message)) = receiver.recv().await {
