@@ -8,7 +8,13 @@
 //! received, the bytes each connection carried) comes from the demo's `/stats`, which the
 //! page includes in its result.
 //!
-//! Where Chromium is missing the tests print `skipped: ...` and pass, unless
+//! One more page, `browser_pages/what-a-page-sends.html`, is served by a recording server in
+//! this file instead of the demo: it tries every way the two constructors offer to send
+//! something (a `headers` member, cookies, the query string, subprotocols), and the server
+//! keeps each request head as it arrived. Beside it, Python's httpx-sse and `websockets`
+//! send the same requests with headers of their own, which no page can.
+//!
+//! Where Chromium (or, for the Python test, the peers' Python) is missing the tests print `skipped: ...` and pass, unless
 //! `WIRELAB_REQUIRE_PEERS=1` (CI), where they fail.
 
 use std::path::Path;
@@ -315,4 +321,354 @@ async fn seat_pickers_see_each_other_and_the_first_pick_wins() {
         assert_eq!(&seats[4], bo, "{result:#}");
     }
     assert_eq!(result["bo_refused"], serde_json::json!([3]));
+}
+
+/// One request head as the recording server received it: the request target and every
+/// header line, names lower-cased.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The page that tries every way its constructors offer to send something.
+const WHAT_A_PAGE_SENDS: &str = include_str!("browser_pages/what-a-page-sends.html");
+
+/// What the recording server saw: every request head, and every WebSocket Close received.
+#[derive(Debug, Default)]
+struct Recorded {
+    heads: Vec<Seen>,
+    closes: Vec<websocket::CloseFrame>,
+}
+
+/// The recording server's log, shared with its connections.
+type Log = std::sync::Arc<std::sync::Mutex<Recorded>>;
+
+/// The subprotocol the recording server picks when a client offers it.
+const SUBPROTOCOL: &str = "wirelab.v1";
+
+/// A test-only HTTP/1.1 server that records every request head it receives, on a fresh
+/// loopback port. It serves the page at `/page` with an HttpOnly cookie, one event at
+/// `/events` (then holds the stream open until the client leaves), and a WebSocket at `/ws`
+/// that picks [`SUBPROTOCOL`], sends `welcome` and answers the client's Close.
+async fn start_recorder() -> (String, Log) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let seen = Log::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                // Every connection ends within the hang guard, whatever the client does.
+                let _ = tokio::time::timeout(BROWSER_TIMEOUT, record_one(stream, log)).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// Reads one request head, records it, and answers it.
+async fn record_one(mut stream: tokio::net::TcpStream, log: Log) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use websocket::handshake::{ServerHandshake, ServerOptions, check_request};
+
+    let limits = websocket::Limits::default();
+    let mut head = ServerHandshake::new(&limits);
+    let mut buf = vec![0u8; 4096];
+    let (request, leftover) = loop {
+        let Ok(n @ 1..) = stream.read(&mut buf).await else {
+            return;
+        };
+        match head.receive(&buf[..n]) {
+            Ok(Some(done)) => break done,
+            Ok(None) => {}
+            Err(_) => return,
+        }
+    };
+    let headers = request
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.to_ascii_lowercase(),
+                String::from_utf8_lossy(value).into_owned(),
+            )
+        })
+        .collect();
+    log.lock().expect("log").heads.push(Seen {
+        path: request.path.clone(),
+        headers,
+    });
+    let route = request.path.split('?').next().unwrap_or_default();
+    match route {
+        "/page" => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                 Set-Cookie: wl_server=from-server; Path=/; HttpOnly; SameSite=Strict\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                WHAT_A_PAGE_SENDS.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(WHAT_A_PAGE_SENDS.as_bytes()).await;
+        }
+        "/events" => {
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                      Cache-Control: no-store\r\nConnection: close\r\n\r\ndata: hello\n\n",
+                )
+                .await;
+            // The body ends when the connection does: wait for the client to close it.
+            while let Ok(1..) = stream.read(&mut buf).await {}
+        }
+        "/ws" => {
+            let options = ServerOptions {
+                select_subprotocol: Some(std::sync::Arc::new(|offered: &[&str]| {
+                    offered
+                        .contains(&SUBPROTOCOL)
+                        .then(|| SUBPROTOCOL.to_owned())
+                })),
+                ..ServerOptions::default()
+            };
+            let Ok(accepted) = check_request(&request, &options) else {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+                return;
+            };
+            if stream.write_all(&accepted.response_bytes()).await.is_err() {
+                return;
+            }
+            let mut ws = websocket::io::WebSocket::from_stream(
+                stream,
+                websocket::Role::Server,
+                options.config,
+                &leftover,
+                accepted.subprotocol,
+            );
+            if ws
+                .send(websocket::Message::Text("welcome".into()))
+                .await
+                .is_ok()
+            {
+                // Reading on answers the client's Close (the crate queues the reply).
+                while let Ok(Some(message)) = ws.recv().await {
+                    if let websocket::Message::Close(Some(close)) = message {
+                        log.lock().expect("log").closes.push(close);
+                    }
+                }
+            }
+        }
+        _ => {
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await;
+        }
+    }
+}
+
+/// The requests whose target starts with `prefix`.
+fn requests_to(seen: &[Seen], prefix: &str) -> Vec<Seen> {
+    seen.iter()
+        .filter(|s| s.path.starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+/// Every header a browser may put on these requests by itself: Fetch's forbidden request
+/// headers (a page cannot set them even with `fetch`), the `Sec-` and `Proxy-` families, and
+/// those the HTML and WebSockets standards or the browser add (`Accept`, `Cache-Control`,
+/// `Pragma`, `User-Agent`, `Accept-Language`, `Last-Event-ID`).
+fn set_by_the_browser(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+        "accept",
+        "accept-language",
+        "cache-control",
+        "pragma",
+        "user-agent",
+        "last-event-id",
+    ];
+    NAMES.contains(&name) || name.starts_with("sec-") || name.starts_with("proxy-")
+}
+
+/// Prints a request head the way it arrived, for the book's listing.
+fn print_head(what: &str, seen: &Seen) {
+    let mut out = format!("{what}: GET {}\n", seen.path);
+    for (name, value) in &seen.headers {
+        out.push_str(&format!("    {name}: {value}\n"));
+    }
+    eprint!("{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_page_can_send_cookies_and_the_query_but_no_header() {
+    let Some(chromium) = require(Peer::Chromium, "browser: what a page can send") else {
+        return;
+    };
+    let (base, seen) = start_recorder().await;
+    let result = run_page(&chromium, &format!("{base}/page")).await;
+    assert_eq!(result["ok"], true, "{result:#}");
+    let (seen, closes) = {
+        let log = seen.lock().expect("log");
+        (log.heads.clone(), log.closes.clone())
+    };
+    let version = seen
+        .iter()
+        .find_map(|s| s.header("user-agent"))
+        .unwrap_or_default()
+        .to_owned();
+    eprintln!("chromium user agent: {version}");
+
+    // The page: the script sees its own cookie, never the HttpOnly one.
+    assert_eq!(result["cookies_seen_by_script"], "wl_script=from-script");
+
+    // EventSource: both requests carry the token in the query and both cookies; neither
+    // carries the `headers` member the page passed, nor any header the page chose.
+    let streams = requests_to(&seen, "/events");
+    assert_eq!(streams.len(), 2, "{streams:#?}");
+    assert_eq!(result["events"], serde_json::json!(["hello", "hello"]));
+    assert_eq!(result["with_credentials"], serde_json::json!([false, true]));
+    assert_eq!(result["eventsource_states"], serde_json::json!([1, 1]));
+    assert_eq!(
+        result["eventsource_states_after_close"],
+        serde_json::json!([2, 2])
+    );
+    // The WebSocket: the object in place of the subprotocols was refused before any request;
+    // the real one offered both subprotocols and got the first.
+    assert_eq!(result["headers_option_error"], "SyntaxError", "{result:#}");
+    let sockets = requests_to(&seen, "/ws");
+    assert_eq!(sockets.len(), 1, "{sockets:#?}");
+    let socket = &sockets[0];
+    assert_eq!(
+        socket.header("sec-websocket-protocol"),
+        Some("wirelab.v1, wirelab.v2")
+    );
+    assert_eq!(result["protocol"], SUBPROTOCOL);
+    assert_eq!(result["extensions"], "", "no extension was accepted");
+    assert_eq!(socket.header("origin"), Some(base.as_str()));
+    assert_eq!(result["welcome"], "welcome");
+    assert_eq!(result["close_1001_error"], "InvalidAccessError");
+    // The page's Close reached the server with its reason. The close event reports the
+    // server's Close, which echoed the code and sent no reason.
+    assert_eq!(
+        closes
+            .iter()
+            .map(|c| (c.code, c.reason.as_str()))
+            .collect::<Vec<_>>(),
+        [(4000, "done here")]
+    );
+    assert_eq!(
+        result["close"],
+        serde_json::json!({"code": 4000, "reason": "", "wasClean": true})
+    );
+
+    for (what, request) in streams
+        .iter()
+        .map(|s| ("EventSource", s))
+        .chain([("WebSocket", socket)])
+    {
+        print_head(what, request);
+        assert!(request.path.contains("token=t0ken"), "{request:?}");
+        let cookie = request.header("cookie").unwrap_or_default();
+        assert!(
+            cookie.contains("wl_server=from-server") && cookie.contains("wl_script=from-script"),
+            "{what}: cookies {cookie:?}"
+        );
+        for (name, value) in &request.headers {
+            assert!(
+                set_by_the_browser(name),
+                "{what}: the page set {name}: {value}"
+            );
+            assert!(!value.contains("Bearer"), "{what}: {name}: {value}");
+        }
+    }
+}
+
+/// Connects with httpx-sse and with `websockets`, each sending an `Authorization` header and
+/// a header of its own; prints what each received.
+const PYTHON_WITH_HEADERS: &str = r#"
+import sys
+import httpx
+from httpx_sse import connect_sse
+from websockets.sync.client import connect
+base = sys.argv[1]
+headers = {"Authorization": "Bearer t0ken", "X-WireLab-Client": "python"}
+with httpx.Client(timeout=10) as client:
+    # A copy: connect_sse adds its Accept and Cache-Control to the dict it is given.
+    with connect_sse(client, "GET", base + "/events", headers=dict(headers)) as source:
+        print(next(source.iter_sse()).data)
+ws_url = base.replace("http://", "ws://") + "/ws"
+with connect(ws_url, additional_headers=headers, subprotocols=["wirelab.v1"]) as ws:
+    print(ws.recv(timeout=10))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_outside_a_browser_send_any_header() {
+    let Some(python) = require(Peer::Python, "browser: clients outside a browser") else {
+        return;
+    };
+    let (base, seen) = start_recorder().await;
+    let output = tokio::time::timeout(
+        BROWSER_TIMEOUT,
+        Command::new(python)
+            .args(["-c", PYTHON_WITH_HEADERS, &base])
+            .output(),
+    )
+    .await
+    .expect("python within the guard")
+    .expect("python runs");
+    assert!(
+        output.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\nwelcome\n");
+    let seen = seen.lock().expect("log").heads.clone();
+    let streams = requests_to(&seen, "/events");
+    let sockets = requests_to(&seen, "/ws");
+    assert_eq!((streams.len(), sockets.len()), (1, 1), "{seen:#?}");
+    for (what, request) in [("httpx-sse", &streams[0]), ("websockets", &sockets[0])] {
+        print_head(what, request);
+        assert_eq!(
+            request.header("authorization"),
+            Some("Bearer t0ken"),
+            "{what}"
+        );
+        assert_eq!(request.header("x-wirelab-client"), Some("python"), "{what}");
+    }
+    assert_eq!(
+        sockets[0].header("sec-websocket-protocol"),
+        Some(SUBPROTOCOL)
+    );
 }
