@@ -1,9 +1,12 @@
-//! A real browser runs the demo: headless Chromium, Debian's package, no WebDriver.
+//! Real browsers run the demo: headless Chromium and Firefox ESR, Debian's packages, no
+//! WebDriver.
 //!
-//! Each test serves `wirelab demo` on a loopback port, starts Chromium on one page with
-//! `?autotest=1`, and waits for the page's script to run its scenario and log one line,
-//! `RESULT {json}`, to the console, which `--enable-logging=stderr` copies to Chromium's
-//! standard error. Then it kills Chromium and checks the JSON. The page runs the browser's own
+//! Each test serves `wirelab demo` on a loopback port, starts each browser in turn on one page
+//! with `?autotest=1`, and waits for the page's script to run its scenario and log one line,
+//! `RESULT {json}`, to the console. Chromium copies console lines to its standard error
+//! (`--enable-logging=stderr`), Firefox to its standard output (the profile's
+//! `devtools.console.stdout.content` preference). Then the test kills the browser and checks
+//! the JSON; both engines must pass the same assertions. The page runs the browser's own
 //! `EventSource` and `WebSocket`; the server's side of the story (the `Last-Event-ID` it
 //! received, the bytes each connection carried) comes from the demo's `/stats`, which the
 //! page includes in its result.
@@ -14,10 +17,11 @@
 //! keeps each request head as it arrived. Beside it, Python's httpx-sse and `websockets`
 //! send the same requests with headers of their own, which no page can.
 //!
-//! Where Chromium (or, for the Python test, the peers' Python) is missing the tests print `skipped: ...` and pass, unless
-//! `WIRELAB_REQUIRE_PEERS=1` (CI), where they fail.
+//! Where a browser (or, for the Python test, the peers' Python) is missing, the test prints
+//! `skipped: ...` for it and runs the rest, unless `WIRELAB_REQUIRE_PEERS=1` (CI), where a
+//! missing peer fails the test.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -39,43 +43,126 @@ async fn start_demo() -> String {
     format!("http://{addr}")
 }
 
-/// Opens `url` in headless Chromium and returns the page's `RESULT` JSON.
-async fn run_page(chromium: &Path, url: &str) -> Value {
+/// A browser engine the tests drive, headless, from its Debian package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Chromium,
+    Firefox,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+        }
+    }
+}
+
+/// An engine, and the program that runs it.
+#[derive(Debug, Clone)]
+struct Browser {
+    engine: Engine,
+    path: PathBuf,
+}
+
+/// The engines present here, Chromium first. Each missing one reports its skip (or, under
+/// `WIRELAB_REQUIRE_PEERS=1`, fails the test).
+fn browsers(test: &str) -> Vec<Browser> {
+    [
+        (Engine::Chromium, Peer::Chromium),
+        (Engine::Firefox, Peer::Firefox),
+    ]
+    .into_iter()
+    .filter_map(|(engine, peer)| {
+        let path = require(peer, &format!("{test} in {}", engine.name()))?;
+        Some(Browser { engine, path })
+    })
+    .collect()
+}
+
+/// Firefox's preferences for a test profile: console messages copied to standard output (the
+/// `RESULT` line), and none of the background traffic to outside hosts (updates, telemetry,
+/// safe browsing, captive-portal and connectivity checks, remote settings).
+const FIREFOX_PREFS: &str = r#"user_pref("devtools.console.stdout.content", true);
+user_pref("app.update.enabled", false);
+user_pref("app.normandy.enabled", false);
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("browser.startup.homepage_override.mstone", "ignore");
+user_pref("browser.safebrowsing.malware.enabled", false);
+user_pref("browser.safebrowsing.phishing.enabled", false);
+user_pref("browser.safebrowsing.downloads.enabled", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("datareporting.healthreport.uploadEnabled", false);
+user_pref("toolkit.telemetry.enabled", false);
+user_pref("extensions.update.enabled", false);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("network.dns.disablePrefetch", true);
+user_pref("network.prefetch-next", false);
+user_pref("services.settings.server", "http://127.0.0.1:9/");
+"#;
+
+/// Opens `url` in `browser` and returns the page's `RESULT` JSON, with the engine's name added
+/// under `engine`, so that a failed assertion that prints the JSON says which engine it was.
+async fn run_page(browser: &Browser, url: &str) -> Value {
     static RUNS: AtomicU32 = AtomicU32::new(0);
+    let name = browser.engine.name();
     let profile = std::env::temp_dir().join(format!(
-        "wirelab-chromium-{}-{}",
+        "wirelab-{name}-{}-{}",
         std::process::id(),
         RUNS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&profile);
     std::fs::create_dir_all(&profile).expect("profile dir");
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+    let mut command = Command::new(&browser.path);
+    match browser.engine {
+        Engine::Chromium => {
+            command
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--enable-logging=stderr",
+                    "--v=0",
+                ])
+                .arg(format!("--user-data-dir={}", profile.display()))
+                // Chromium copies console lines to its standard error.
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+        }
+        Engine::Firefox => {
+            std::fs::write(profile.join("user.js"), FIREFOX_PREFS).expect("prefs");
+            command
+                .args(["--headless", "--no-remote", "--profile"])
+                .arg(&profile)
+                // Firefox writes under $HOME too: the profile's folder keeps that in the test.
+                .env("HOME", &profile)
+                // With devtools.console.stdout.content, console lines go to standard output.
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+        }
+    }
+    let mut child = command
         .arg(url)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         // Its own process group, so that the browser's helper processes go with it.
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .expect("start chromium");
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
     let pid = child.id();
-    let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = BufReader::new(stderr).lines();
+    let console: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match browser.engine {
+        Engine::Chromium => Box::new(child.stderr.take().expect("piped stderr")),
+        Engine::Firefox => Box::new(child.stdout.take().expect("piped stdout")),
+    };
+    let mut lines = BufReader::new(console).lines();
     let mut seen = Vec::new();
     let found = tokio::time::timeout(BROWSER_TIMEOUT, async {
         while let Ok(Some(line)) = lines.next_line().await {
@@ -90,29 +177,39 @@ async fn run_page(chromium: &Path, url: &str) -> Value {
     })
     .await;
     if let Some(pid) = pid {
-        // The whole group: the launcher's chromium and its renderer, GPU and zygote helpers.
+        // The whole group: the browser and its content, GPU and zygote helpers.
         let _ = std::process::Command::new("kill")
             .args(["-KILL", "--", &format!("-{pid}")])
             .status();
     }
     let _ = child.kill().await;
     let _ = std::fs::remove_dir_all(&profile);
-    match found {
+    let mut result: Value = match found {
         Ok(Some(json)) => serde_json::from_str(&json)
-            .unwrap_or_else(|e| panic!("RESULT is not JSON ({e}): {json}")),
+            .unwrap_or_else(|e| panic!("{name}: RESULT is not JSON ({e}): {json}")),
         Ok(None) => panic!(
-            "chromium exited without a RESULT line; its output:\n{}",
+            "{name} exited without a RESULT line; its output:\n{}",
             seen.join("\n")
         ),
         Err(_) => panic!(
-            "no RESULT line within {BROWSER_TIMEOUT:?}; chromium said:\n{}",
+            "no RESULT line from {name} within {BROWSER_TIMEOUT:?}; it said:\n{}",
             seen.join("\n")
         ),
+    };
+    if let Value::Object(fields) = &mut result {
+        fields.insert("engine".into(), name.into());
     }
+    result
 }
 
-/// The JSON of a console line `... "RESULT {json}", source: URL (line)`.
+/// The JSON of a console line: Chromium's `... "RESULT {json}", source: URL (line)`, or
+/// Firefox's `console.log: "RESULT {json}"`, whose message is a quoted string with its
+/// quotes escaped.
 fn result_json(line: &str) -> Option<String> {
+    if let Some(quoted) = line.strip_prefix("console.log: ") {
+        let message: String = serde_json::from_str(quoted).ok()?;
+        return message.strip_prefix("RESULT ").map(str::to_owned);
+    }
     let start = line.find("\"RESULT ")? + "\"RESULT ".len();
     let rest = &line[start..];
     let end = rest.rfind("\", source:").unwrap_or(rest.len());
@@ -137,190 +234,184 @@ fn seqs(value: &Value, key: &str) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eventsource_resumes_after_a_cut_and_websocket_does_not() {
-    let Some(chromium) = require(Peer::Chromium, "browser: ticker") else {
-        return;
-    };
-    let base = start_demo().await;
-    let result = run_page(&chromium, &format!("{base}/ticker?autotest=1")).await;
-    assert_eq!(result["ok"], true, "{result:#}");
+    for browser in browsers("browser: ticker") {
+        let base = start_demo().await;
+        let result = run_page(&browser, &format!("{base}/ticker?autotest=1")).await;
+        assert_eq!(result["ok"], true, "{result:#}");
 
-    // EventSource: one reconnection, by itself, and every price exactly once, in order.
-    let sse = seqs(&result, "sse_seqs");
-    assert!(sse.len() >= 6, "{sse:?}");
-    assert!(
-        sse.windows(2).all(|w| w[1] == w[0] + 1),
-        "a gap or a repeat: {sse:?}"
-    );
-    assert_eq!(result["sse_opens"], 2, "{result:#}");
-    assert!(u64_at(&result, "/sse_errors") >= 1);
-    // It sent Last-Event-ID: the id of the last price it had, as the server recorded it.
-    let reopened_after = seqs(&result, "sse_reopened_after");
-    assert_eq!(reopened_after.len(), 1);
-    let ids = &result["stats"]["transports"]["sse"]["last_event_ids"];
-    assert_eq!(
-        ids,
-        &serde_json::json!([reopened_after[0].to_string()]),
-        "{result:#}"
-    );
-    assert_eq!(u64_at(&result, "/stats/transports/sse/connections"), 2);
-
-    // WebSocket: closed with 1006 (no Close frame: the connection vanished), and that is all.
-    assert_eq!(result["ws_closes"], serde_json::json!([1006]), "{result:#}");
-    assert_eq!(result["ws_opens"], 1);
-    assert_eq!(result["ws_messages_after_close"], 0);
-    let ws = seqs(&result, "ws_seqs");
-    assert!(
-        ws.len() >= 3 && ws.windows(2).all(|w| w[1] == w[0] + 1),
-        "{ws:?}"
-    );
-    assert_eq!(u64_at(&result, "/stats/transports/ws/connections"), 1);
-
-    // The counters moved: the page counted what it received, the server the bytes each way.
-    assert_eq!(
-        u64_at(&result, "/counters/sse.messages"),
-        sse.len() as u64,
-        "{result:#}"
-    );
-    for transport in ["sse", "ws"] {
-        let read = u64_at(&result, &format!("/stats/transports/{transport}/read"));
-        let written = u64_at(&result, &format!("/stats/transports/{transport}/written"));
-        // At least a request head up, and the response head plus three prices down.
+        // EventSource: one reconnection, by itself, and every price exactly once, in order.
+        let sse = seqs(&result, "sse_seqs");
+        assert!(sse.len() >= 6, "{sse:?}");
         assert!(
-            read > 100 && written > 200,
-            "{transport}: {read} up, {written} down"
+            sse.windows(2).all(|w| w[1] == w[0] + 1),
+            "a gap or a repeat: {sse:?}"
         );
+        assert_eq!(result["sse_opens"], 2, "{result:#}");
+        assert!(u64_at(&result, "/sse_errors") >= 1);
+        // It sent Last-Event-ID: the id of the last price it had, as the server recorded it.
+        let reopened_after = seqs(&result, "sse_reopened_after");
+        assert_eq!(reopened_after.len(), 1);
+        let ids = &result["stats"]["transports"]["sse"]["last_event_ids"];
+        assert_eq!(
+            ids,
+            &serde_json::json!([reopened_after[0].to_string()]),
+            "{result:#}"
+        );
+        assert_eq!(u64_at(&result, "/stats/transports/sse/connections"), 2);
+
+        // WebSocket: closed with 1006 (no Close frame: the connection vanished), and that is all.
+        assert_eq!(result["ws_closes"], serde_json::json!([1006]), "{result:#}");
+        assert_eq!(result["ws_opens"], 1);
+        assert_eq!(result["ws_messages_after_close"], 0);
+        let ws = seqs(&result, "ws_seqs");
+        assert!(
+            ws.len() >= 3 && ws.windows(2).all(|w| w[1] == w[0] + 1),
+            "{ws:?}"
+        );
+        assert_eq!(u64_at(&result, "/stats/transports/ws/connections"), 1);
+
+        // The counters moved: the page counted what it received, the server the bytes each way.
+        assert_eq!(
+            u64_at(&result, "/counters/sse.messages"),
+            sse.len() as u64,
+            "{result:#}"
+        );
+        for transport in ["sse", "ws"] {
+            let read = u64_at(&result, &format!("/stats/transports/{transport}/read"));
+            let written = u64_at(&result, &format!("/stats/transports/{transport}/written"));
+            // At least a request head up, and the response head plus three prices down.
+            assert!(
+                read > 100 && written > 200,
+                "{transport}: {read} up, {written} down"
+            );
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_echoes_text_and_binary() {
-    let Some(chromium) = require(Peer::Chromium, "browser: echo") else {
-        return;
-    };
-    let base = start_demo().await;
-    let result = run_page(&chromium, &format!("{base}/echo?autotest=1")).await;
-    assert_eq!(result["ok"], true, "{result:#}");
-    assert_eq!(result["text_ok"], true, "{result:#}");
-    assert_eq!(result["binary_ok"], true, "{result:#}");
-    assert!(result.get("text_mismatch").is_none() && result.get("binary_mismatch").is_none());
-    assert_eq!(u64_at(&result, "/counters/ws.messages"), 2);
-    assert_eq!(result["rtts"].as_array().map(Vec::len), Some(2));
-    // The server read both messages (the 256-byte one alone is 264 bytes with its header
-    // and masking key) and wrote both back (260 + the text's frame), after the handshake.
-    let read = u64_at(&result, "/stats/transports/ws/read");
-    let written = u64_at(&result, "/stats/transports/ws/written");
-    assert!(read > 264 + 100, "{read}");
-    assert!(written > 260 + 100, "{written}");
+    for browser in browsers("browser: echo") {
+        let base = start_demo().await;
+        let result = run_page(&browser, &format!("{base}/echo?autotest=1")).await;
+        assert_eq!(result["ok"], true, "{result:#}");
+        assert_eq!(result["text_ok"], true, "{result:#}");
+        assert_eq!(result["binary_ok"], true, "{result:#}");
+        assert!(result.get("text_mismatch").is_none() && result.get("binary_mismatch").is_none());
+        assert_eq!(u64_at(&result, "/counters/ws.messages"), 2);
+        assert_eq!(result["rtts"].as_array().map(Vec::len), Some(2));
+        // The server read both messages (the 256-byte one alone is 264 bytes with its header
+        // and masking key) and wrote both back (260 + the text's frame), after the handshake.
+        let read = u64_at(&result, "/stats/transports/ws/read");
+        let written = u64_at(&result, "/stats/transports/ws/written");
+        assert!(read > 264 + 100, "{read}");
+        assert!(written > 260 + 100, "{written}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_users_on_sse_plus_post_and_on_websocket_hear_each_other() {
-    let Some(chromium) = require(Peer::Chromium, "browser: chat") else {
-        return;
-    };
-    let base = start_demo().await;
-    let result = run_page(&chromium, &format!("{base}/chat?autotest=1")).await;
-    assert_eq!(result["ok"], true, "{result:#}");
-    let sse_name = result["names"]["sse"].as_str().expect("name");
-    let ws_name = result["names"]["ws"].as_str().expect("name");
-    // One room: both users heard both messages, in the same order.
-    let expected = serde_json::json!([
-        format!("{sse_name}: up by POST"),
-        format!("{ws_name}: up by WebSocket")
-    ]);
-    assert_eq!(result["heard"]["sse"], expected, "{result:#}");
-    assert_eq!(result["heard"]["ws"], expected, "{result:#}");
-    // The SSE user's message went up as one POST on a connection of its own; the WebSocket
-    // user's as a frame on the connection it already had.
-    assert_eq!(u64_at(&result, "/stats/transports/post/connections"), 1);
-    assert_eq!(u64_at(&result, "/stats/transports/ws/connections"), 1);
-    assert_eq!(u64_at(&result, "/stats/transports/sse/connections"), 1);
-    // A POST is a whole request: a request head (with the browser's headers) and the body.
-    assert!(
-        u64_at(&result, "/stats/transports/post/read") > 200,
-        "{result:#}"
-    );
-    assert!(
-        u64_at(&result, "/stats/transports/post/written") > 50,
-        "{result:#}"
-    );
+    for browser in browsers("browser: chat") {
+        let base = start_demo().await;
+        let result = run_page(&browser, &format!("{base}/chat?autotest=1")).await;
+        assert_eq!(result["ok"], true, "{result:#}");
+        let sse_name = result["names"]["sse"].as_str().expect("name");
+        let ws_name = result["names"]["ws"].as_str().expect("name");
+        // One room: both users heard both messages, in the same order.
+        let expected = serde_json::json!([
+            format!("{sse_name}: up by POST"),
+            format!("{ws_name}: up by WebSocket")
+        ]);
+        assert_eq!(result["heard"]["sse"], expected, "{result:#}");
+        assert_eq!(result["heard"]["ws"], expected, "{result:#}");
+        // The SSE user's message went up as one POST on a connection of its own; the WebSocket
+        // user's as a frame on the connection it already had.
+        assert_eq!(u64_at(&result, "/stats/transports/post/connections"), 1);
+        assert_eq!(u64_at(&result, "/stats/transports/ws/connections"), 1);
+        assert_eq!(u64_at(&result, "/stats/transports/sse/connections"), 1);
+        // A POST is a whole request: a request head (with the browser's headers) and the body.
+        assert!(
+            u64_at(&result, "/stats/transports/post/read") > 200,
+            "{result:#}"
+        );
+        assert!(
+            u64_at(&result, "/stats/transports/post/written") > 50,
+            "{result:#}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_room_positions_survive_a_server_stop_and_204_ends_eventsource() {
-    let Some(chromium) = require(Peer::Chromium, "browser: waiting room") else {
-        return;
-    };
-    let base = start_demo().await;
-    let result = run_page(&chromium, &format!("{base}/waiting-room?autotest=1")).await;
-    assert_eq!(result["ok"], true, "{result:#}");
-    // Four people ahead: every position from the first one seen down to 0, once each, although
-    // the server was stopped for 1.5 s on the way.
-    let positions = seqs(&result, "positions");
-    let first = *positions.first().expect("positions");
-    assert_eq!(
-        positions,
-        (0..=first).rev().collect::<Vec<_>>(),
-        "{result:#}"
-    );
-    // Connections: the first; one after the stop, if the stop came before the turn; and the
-    // last, which told the server that the turn was seen, answered with 204.
-    let stopped_before_the_end = u64_at(&result, "/paused_at") > 0;
-    let connections = u64_at(&result, "/stats/transports/sse/connections");
-    assert!(
-        connections >= 2 + u64::from(stopped_before_the_end),
-        "{result:#}"
-    );
-    let ids = result["stats"]["transports"]["sse"]["last_event_ids"]
-        .as_array()
-        .expect("ids")
-        .clone();
-    assert!(!ids.is_empty(), "{result:#}");
-    // The last reconnection said "I saw my turn" (the id of the your-turn event).
-    let ticket = u64_at(&result, "/counters/sse.ticket");
-    assert_eq!(
-        ids.last(),
-        Some(&Value::from(ticket.to_string())),
-        "{result:#}"
-    );
+    for browser in browsers("browser: waiting room") {
+        let base = start_demo().await;
+        let result = run_page(&browser, &format!("{base}/waiting-room?autotest=1")).await;
+        assert_eq!(result["ok"], true, "{result:#}");
+        // Four people ahead: every position from the first one seen down to 0, once each, although
+        // the server was stopped for 1.5 s on the way.
+        let positions = seqs(&result, "positions");
+        let first = *positions.first().expect("positions");
+        assert_eq!(
+            positions,
+            (0..=first).rev().collect::<Vec<_>>(),
+            "{result:#}"
+        );
+        // Connections: the first; one after the stop, if the stop came before the turn; and the
+        // last, which told the server that the turn was seen, answered with 204.
+        let stopped_before_the_end = u64_at(&result, "/paused_at") > 0;
+        let connections = u64_at(&result, "/stats/transports/sse/connections");
+        assert!(
+            connections >= 2 + u64::from(stopped_before_the_end),
+            "{result:#}"
+        );
+        let ids = result["stats"]["transports"]["sse"]["last_event_ids"]
+            .as_array()
+            .expect("ids")
+            .clone();
+        assert!(!ids.is_empty(), "{result:#}");
+        // The last reconnection said "I saw my turn" (the id of the your-turn event).
+        let ticket = u64_at(&result, "/counters/sse.ticket");
+        assert_eq!(
+            ids.last(),
+            Some(&Value::from(ticket.to_string())),
+            "{result:#}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_and_text_arrive_whole_across_a_cut() {
-    let Some(chromium) = require(Peer::Chromium, "browser: progress") else {
-        return;
-    };
-    let base = start_demo().await;
-    let result = run_page(&chromium, &format!("{base}/progress?autotest=1")).await;
-    assert_eq!(result["ok"], true, "{result:#}");
-    assert_eq!(
-        seqs(&result, "steps"),
-        (1..=20).collect::<Vec<_>>(),
-        "{result:#}"
-    );
-    assert_eq!(
-        result["text"],
-        wirelab_examples::progress::TEXT,
-        "{result:#}"
-    );
-    // The cut made the progress stream reconnect by itself.
-    assert!(u64_at(&result, "/opens/progress") >= 2, "{result:#}");
+    for browser in browsers("browser: progress") {
+        let base = start_demo().await;
+        let result = run_page(&browser, &format!("{base}/progress?autotest=1")).await;
+        assert_eq!(result["ok"], true, "{result:#}");
+        assert_eq!(
+            seqs(&result, "steps"),
+            (1..=20).collect::<Vec<_>>(),
+            "{result:#}"
+        );
+        assert_eq!(
+            result["text"],
+            wirelab_examples::progress::TEXT,
+            "{result:#}"
+        );
+        // The cut made the progress stream reconnect by itself.
+        assert!(u64_at(&result, "/opens/progress") >= 2, "{result:#}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seat_pickers_see_each_other_and_the_first_pick_wins() {
-    let Some(chromium) = require(Peer::Chromium, "browser: seats") else {
-        return;
-    };
-    let base = start_demo().await;
-    let result = run_page(&chromium, &format!("{base}/seats?autotest=1")).await;
-    assert_eq!(result["ok"], true, "{result:#}");
-    let (ana, bo) = (&result["ana"], &result["bo"]);
-    for seats in [&result["ana_seats"], &result["bo_seats"]] {
-        assert_eq!(&seats[3], ana, "{result:#}");
-        assert_eq!(&seats[4], bo, "{result:#}");
+    for browser in browsers("browser: seats") {
+        let base = start_demo().await;
+        let result = run_page(&browser, &format!("{base}/seats?autotest=1")).await;
+        assert_eq!(result["ok"], true, "{result:#}");
+        let (ana, bo) = (&result["ana"], &result["bo"]);
+        for seats in [&result["ana_seats"], &result["bo_seats"]] {
+            assert_eq!(&seats[3], ana, "{result:#}");
+            assert_eq!(&seats[4], bo, "{result:#}");
+        }
+        assert_eq!(result["bo_refused"], serde_json::json!([3]));
     }
-    assert_eq!(result["bo_refused"], serde_json::json!([3]));
 }
 
 /// One request head as the recording server received it: the request target and every
@@ -518,6 +609,8 @@ fn set_by_the_browser(name: &str) -> bool {
         "pragma",
         "user-agent",
         "last-event-id",
+        // RFC 9218's request priority, which Firefox sends on every request.
+        "priority",
     ];
     NAMES.contains(&name) || name.starts_with("sec-") || name.starts_with("proxy-")
 }
@@ -533,84 +626,84 @@ fn print_head(what: &str, seen: &Seen) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_page_can_send_cookies_and_the_query_but_no_header() {
-    let Some(chromium) = require(Peer::Chromium, "browser: what a page can send") else {
-        return;
-    };
-    let (base, seen) = start_recorder().await;
-    let result = run_page(&chromium, &format!("{base}/page")).await;
-    assert_eq!(result["ok"], true, "{result:#}");
-    let (seen, closes) = {
-        let log = seen.lock().expect("log");
-        (log.heads.clone(), log.closes.clone())
-    };
-    let version = seen
-        .iter()
-        .find_map(|s| s.header("user-agent"))
-        .unwrap_or_default()
-        .to_owned();
-    eprintln!("chromium user agent: {version}");
-
-    // The page: the script sees its own cookie, never the HttpOnly one.
-    assert_eq!(result["cookies_seen_by_script"], "wl_script=from-script");
-
-    // EventSource: both requests carry the token in the query and both cookies; neither
-    // carries the `headers` member the page passed, nor any header the page chose.
-    let streams = requests_to(&seen, "/events");
-    assert_eq!(streams.len(), 2, "{streams:#?}");
-    assert_eq!(result["events"], serde_json::json!(["hello", "hello"]));
-    assert_eq!(result["with_credentials"], serde_json::json!([false, true]));
-    assert_eq!(result["eventsource_states"], serde_json::json!([1, 1]));
-    assert_eq!(
-        result["eventsource_states_after_close"],
-        serde_json::json!([2, 2])
-    );
-    // The WebSocket: the object in place of the subprotocols was refused before any request;
-    // the real one offered both subprotocols and got the first.
-    assert_eq!(result["headers_option_error"], "SyntaxError", "{result:#}");
-    let sockets = requests_to(&seen, "/ws");
-    assert_eq!(sockets.len(), 1, "{sockets:#?}");
-    let socket = &sockets[0];
-    assert_eq!(
-        socket.header("sec-websocket-protocol"),
-        Some("wirelab.v1, wirelab.v2")
-    );
-    assert_eq!(result["protocol"], SUBPROTOCOL);
-    assert_eq!(result["extensions"], "", "no extension was accepted");
-    assert_eq!(socket.header("origin"), Some(base.as_str()));
-    assert_eq!(result["welcome"], "welcome");
-    assert_eq!(result["close_1001_error"], "InvalidAccessError");
-    // The page's Close reached the server with its reason. The close event reports the
-    // server's Close, which echoed the code and sent no reason.
-    assert_eq!(
-        closes
+    for browser in browsers("browser: what a page can send") {
+        let (base, seen) = start_recorder().await;
+        let result = run_page(&browser, &format!("{base}/page")).await;
+        assert_eq!(result["ok"], true, "{result:#}");
+        let (seen, closes) = {
+            let log = seen.lock().expect("log");
+            (log.heads.clone(), log.closes.clone())
+        };
+        let version = seen
             .iter()
-            .map(|c| (c.code, c.reason.as_str()))
-            .collect::<Vec<_>>(),
-        [(4000, "done here")]
-    );
-    assert_eq!(
-        result["close"],
-        serde_json::json!({"code": 4000, "reason": "", "wasClean": true})
-    );
+            .find_map(|s| s.header("user-agent"))
+            .unwrap_or_default()
+            .to_owned();
+        eprintln!("{} user agent: {version}", browser.engine.name());
 
-    for (what, request) in streams
-        .iter()
-        .map(|s| ("EventSource", s))
-        .chain([("WebSocket", socket)])
-    {
-        print_head(what, request);
-        assert!(request.path.contains("token=t0ken"), "{request:?}");
-        let cookie = request.header("cookie").unwrap_or_default();
-        assert!(
-            cookie.contains("wl_server=from-server") && cookie.contains("wl_script=from-script"),
-            "{what}: cookies {cookie:?}"
+        // The page: the script sees its own cookie, never the HttpOnly one.
+        assert_eq!(result["cookies_seen_by_script"], "wl_script=from-script");
+
+        // EventSource: both requests carry the token in the query and both cookies; neither
+        // carries the `headers` member the page passed, nor any header the page chose.
+        let streams = requests_to(&seen, "/events");
+        assert_eq!(streams.len(), 2, "{streams:#?}");
+        assert_eq!(result["events"], serde_json::json!(["hello", "hello"]));
+        assert_eq!(result["with_credentials"], serde_json::json!([false, true]));
+        assert_eq!(result["eventsource_states"], serde_json::json!([1, 1]));
+        assert_eq!(
+            result["eventsource_states_after_close"],
+            serde_json::json!([2, 2])
         );
-        for (name, value) in &request.headers {
+        // The WebSocket: the object in place of the subprotocols was refused before any request;
+        // the real one offered both subprotocols and got the first.
+        assert_eq!(result["headers_option_error"], "SyntaxError", "{result:#}");
+        let sockets = requests_to(&seen, "/ws");
+        assert_eq!(sockets.len(), 1, "{sockets:#?}");
+        let socket = &sockets[0];
+        assert_eq!(
+            socket.header("sec-websocket-protocol"),
+            Some("wirelab.v1, wirelab.v2")
+        );
+        assert_eq!(result["protocol"], SUBPROTOCOL);
+        assert_eq!(result["extensions"], "", "no extension was accepted");
+        assert_eq!(socket.header("origin"), Some(base.as_str()));
+        assert_eq!(result["welcome"], "welcome");
+        assert_eq!(result["close_1001_error"], "InvalidAccessError");
+        // The page's Close reached the server with its reason. The close event reports the
+        // server's Close, which echoed the code and sent no reason.
+        assert_eq!(
+            closes
+                .iter()
+                .map(|c| (c.code, c.reason.as_str()))
+                .collect::<Vec<_>>(),
+            [(4000, "done here")]
+        );
+        assert_eq!(
+            result["close"],
+            serde_json::json!({"code": 4000, "reason": "", "wasClean": true})
+        );
+
+        for (what, request) in streams
+            .iter()
+            .map(|s| ("EventSource", s))
+            .chain([("WebSocket", socket)])
+        {
+            print_head(what, request);
+            assert!(request.path.contains("token=t0ken"), "{request:?}");
+            let cookie = request.header("cookie").unwrap_or_default();
             assert!(
-                set_by_the_browser(name),
-                "{what}: the page set {name}: {value}"
+                cookie.contains("wl_server=from-server")
+                    && cookie.contains("wl_script=from-script"),
+                "{what}: cookies {cookie:?}"
             );
-            assert!(!value.contains("Bearer"), "{what}: {name}: {value}");
+            for (name, value) in &request.headers {
+                assert!(
+                    set_by_the_browser(name),
+                    "{what}: the page set {name}: {value}"
+                );
+                assert!(!value.contains("Bearer"), "{what}: {name}: {value}");
+            }
         }
     }
 }
