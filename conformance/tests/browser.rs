@@ -83,7 +83,10 @@ fn browsers(test: &str) -> Vec<Browser> {
 
 /// Firefox's preferences for a test profile: console messages copied to standard output (the
 /// `RESULT` line), and none of the background traffic to outside hosts (updates, telemetry,
-/// safe browsing, captive-portal and connectivity checks, remote settings).
+/// safe browsing, captive-portal and connectivity checks, region lookup, remote settings).
+/// Anything else that is not for loopback goes to a proxy on 127.0.0.1's discard port, which
+/// refuses it, so that no request leaves the machine. The remote settings server can only be
+/// changed with `MOZ_REMOTE_SETTINGS_DEVTOOLS=1` in the environment, which the test sets.
 const FIREFOX_PREFS: &str = r#"user_pref("devtools.console.stdout.content", true);
 user_pref("app.update.enabled", false);
 user_pref("app.normandy.enabled", false);
@@ -101,6 +104,17 @@ user_pref("network.connectivity-service.enabled", false);
 user_pref("network.dns.disablePrefetch", true);
 user_pref("network.prefetch-next", false);
 user_pref("services.settings.server", "http://127.0.0.1:9/");
+user_pref("browser.region.update.enabled", false);
+user_pref("browser.region.network.url", "");
+user_pref("geo.provider.network.url", "");
+user_pref("network.proxy.type", 1);
+user_pref("network.proxy.http", "127.0.0.1");
+user_pref("network.proxy.http_port", 9);
+user_pref("network.proxy.ssl", "127.0.0.1");
+user_pref("network.proxy.ssl_port", 9);
+user_pref("network.proxy.no_proxies_on", "127.0.0.1, [::1], localhost");
+user_pref("network.proxy.failover_direct", false);
+user_pref("media.gmp-manager.updateEnabled", false);
 "#;
 
 /// Opens `url` in `browser` and returns the page's `RESULT` JSON, with the engine's name added
@@ -144,6 +158,7 @@ async fn run_page(browser: &Browser, url: &str) -> Value {
                 .arg(&profile)
                 // Firefox writes under $HOME too: the profile's folder keeps that in the test.
                 .env("HOME", &profile)
+                .env("MOZ_REMOTE_SETTINGS_DEVTOOLS", "1")
                 // With devtools.console.stdout.content, console lines go to standard output.
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null());
