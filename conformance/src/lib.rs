@@ -1,7 +1,8 @@
 //! Shared helpers for WireLab's conformance suite.
 //!
 //! The suite talks to real peers: Python's `websockets`, `httpx-sse` and `h2`, curl, the
-//! Autobahn|Testsuite (`wstest`) and headless Chromium. The test command (`scripts/test`)
+//! Autobahn|Testsuite (`wstest`), and headless Chromium and Firefox ESR. The test command
+//! (`scripts/test`)
 //! provisions what it can and passes the paths in environment variables; this module finds
 //! them. A peer that is missing makes its test print a `skipped: <why>` line straight to the
 //! terminal (Rust's harness hides the output of passing tests, so `eprintln!` is not enough)
@@ -24,6 +25,9 @@ pub enum Peer {
     /// ChromeDriver, at the same version as Chromium. Environment variable:
     /// `WIRELAB_CHROMEDRIVER` (default `/usr/bin/chromedriver`).
     Chromedriver,
+    /// Headless Firefox, Debian's ESR. Environment variable: `WIRELAB_FIREFOX` (default
+    /// `/usr/bin/firefox-esr`).
+    Firefox,
     /// curl. Environment variable: `WIRELAB_CURL` (default: `curl` on the `PATH`).
     Curl,
 }
@@ -35,6 +39,7 @@ impl Peer {
             Peer::Wstest => "WIRELAB_WSTEST",
             Peer::Chromium => "WIRELAB_CHROMIUM",
             Peer::Chromedriver => "WIRELAB_CHROMEDRIVER",
+            Peer::Firefox => "WIRELAB_FIREFOX",
             Peer::Curl => "WIRELAB_CURL",
         }
     }
@@ -44,6 +49,7 @@ impl Peer {
             Peer::Python | Peer::Wstest => None,
             Peer::Chromium => Some("/usr/bin/chromium".into()),
             Peer::Chromedriver => Some("/usr/bin/chromedriver".into()),
+            Peer::Firefox => Some("/usr/bin/firefox-esr".into()),
             Peer::Curl => find_on_path("curl"),
         }
     }
