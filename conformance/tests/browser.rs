@@ -324,6 +324,47 @@ async fn eventsource_resumes_after_a_cut_and_websocket_does_not() {
                 "{transport}: {read} up, {written} down"
             );
         }
+
+        // The wire view: the page received its own connections' bytes, annotated as the tap
+        // annotates them, both transports, both directions, and nothing of other connections.
+        let wire: Vec<&str> = result["wire"]
+            .as_array()
+            .expect("wire lines")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for expected in [
+            " sse C->S GET /ticker/sse?",
+            " sse S->C HTTP/1.1 200 OK",
+            " sse S->C   data: \"{\\\"seq\\\":",
+            " ws C->S GET /ticker/ws?",
+            " ws S->C HTTP/1.1 101 Switching Protocols",
+            " ws S->C frame FIN - - - Text len=",
+            " ws S->C   payload:  \"{\\\"seq\\\":",
+        ] {
+            assert!(
+                wire.iter().any(|l| l.contains(expected)),
+                "{}: no {expected:?} in the wire view:\n{}",
+                browser.engine.name(),
+                wire.join("\n")
+            );
+        }
+        assert!(
+            wire.iter()
+                .all(|l| l.contains(" sse ") || l.contains(" ws ")),
+            "a line of another connection: {wire:#?}"
+        );
+        // The plots: bytes per price for both transports, and the arrival of the same price.
+        for plot in ["bytes", "arrival"] {
+            for transport in ["sse", "ws"] {
+                let points = result["plots"][plot][transport].as_array();
+                assert!(
+                    points.is_some_and(|p| !p.is_empty()),
+                    "{plot} {transport}: {:#}",
+                    result["plots"]
+                );
+            }
+        }
     }
 }
 
@@ -1008,3 +1049,59 @@ async fn eight_eventsources_over_http1_and_over_http2() {
     assert!(u64_at(&records[0], "/requests") >= 11, "{http2:#}");
 }
 // ANCHOR_END: six_connections
+
+/// A screenshot of the ticker page with its wire view, after six seconds of traffic, taken by
+/// headless Chromium into `target/experiments/demo-wire-view.png`;
+/// `WIRELAB_BLESS=1` also copies it to the book (`book/src/images/demo-wire-view.png`). The
+/// test checks that Chromium wrote a picture; what it shows is for a reader to judge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_wire_view_in_a_screenshot() {
+    let Some(chromium) = chromium("browser: the wire view's screenshot") else {
+        return;
+    };
+    let base = start_demo().await;
+    let dir = workspace_root().join("target/experiments");
+    std::fs::create_dir_all(&dir).expect("target/experiments");
+    let png = dir.join("demo-wire-view.png");
+    let _ = std::fs::remove_file(&png);
+    let profile = std::env::temp_dir().join(format!("wirelab-shot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let status = Command::new(&chromium.path)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,1900",
+            // With `?hold=1` the page never finishes loading: the timeout stops it and the
+            // picture is taken then.
+            "--timeout=6000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("{base}/ticker?hold=1"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(60), status)
+        .await
+        .expect("Chromium took a screenshot within a minute")
+        .expect("run Chromium");
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(status.success(), "{status}");
+    let bytes = std::fs::read(&png).expect("the screenshot");
+    assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+    if std::env::var_os("WIRELAB_BLESS").is_some() {
+        let book = workspace_root().join("book/src/images/demo-wire-view.png");
+        std::fs::create_dir_all(book.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(&book, &bytes).expect("copy to the book");
+    }
+}

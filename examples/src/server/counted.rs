@@ -35,17 +35,44 @@ impl Counters {
     }
 }
 
+/// What crossed one connection's socket, as a [`WireObserver`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Wire<'a> {
+    /// Bytes read from the client.
+    Read(&'a [u8]),
+    /// Bytes written to the client.
+    Written(&'a [u8]),
+    /// The socket is gone.
+    Closed,
+}
+
+/// Sees every byte each connection reads and writes, with the connection's number, as it
+/// crosses the socket (under TLS, the encrypted records). It runs inside the socket's read
+/// and write, so it must be quick and must not block.
+pub type WireObserver = Arc<dyn Fn(u64, Wire<'_>) + Send + Sync>;
+
 // ANCHOR: counted
 /// A TCP stream that counts the bytes crossing it.
 pub(super) struct Counted {
     pub(super) stream: TcpStream,
     pub(super) counters: Arc<Counters>,
+    /// The server's observer, if it has one, and this connection's number.
+    pub(super) observer: Option<(u64, WireObserver)>,
 }
 // ANCHOR_END: counted
+
+impl Counted {
+    fn observe(&self, wire: Wire<'_>) {
+        if let Some((id, observer)) = &self.observer {
+            observer(*id, wire);
+        }
+    }
+}
 
 impl Drop for Counted {
     fn drop(&mut self) {
         self.counters.open.store(false, Ordering::Relaxed);
+        self.observe(Wire::Closed);
     }
 }
 
@@ -60,6 +87,9 @@ impl AsyncRead for Counted {
         ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
         let n = (buf.filled().len() - before) as u64;
         self.counters.read.fetch_add(n, Ordering::Relaxed);
+        if n > 0 {
+            self.observe(Wire::Read(&buf.filled()[before..]));
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -73,6 +103,7 @@ impl AsyncWrite for Counted {
     ) -> Poll<io::Result<usize>> {
         let n = ready!(Pin::new(&mut self.stream).poll_write(cx, buf))?;
         self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+        self.observe(Wire::Written(&buf[..n]));
         Poll::Ready(Ok(n))
     }
 
@@ -83,6 +114,16 @@ impl AsyncWrite for Counted {
     ) -> Poll<io::Result<usize>> {
         let n = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, bufs))?;
         self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+        // The observer sees what was written: the first `n` bytes of the slices, in order.
+        let mut left = n;
+        for buf in bufs {
+            if left == 0 {
+                break;
+            }
+            let take = left.min(buf.len());
+            self.observe(Wire::Written(&buf[..take]));
+            left -= take;
+        }
         Poll::Ready(Ok(n))
     }
 

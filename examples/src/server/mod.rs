@@ -72,6 +72,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use counted::{Counted, Counters};
+pub use counted::{Wire, WireObserver};
 
 /// A response body: a whole body, or an event stream.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -129,6 +130,7 @@ struct Inner {
     slow_ms: AtomicU64,
     one_request: AtomicBool,
     tls: Mutex<Option<TlsAcceptor>>,
+    wire: Mutex<Option<WireObserver>>,
     /// A generation (bumped by each pause), how long, and a connection to spare.
     pause: watch::Sender<(u64, Duration, Option<u64>)>,
     /// A receiver made with the channel, so that [`serve`] also sees a pause asked for before
@@ -165,6 +167,7 @@ impl Server {
                 slow_ms: AtomicU64::new(0),
                 one_request: AtomicBool::new(false),
                 tls: Mutex::new(None),
+                wire: Mutex::new(None),
                 pause,
                 paused,
             }),
@@ -186,6 +189,24 @@ impl Server {
         self.inner.one_request.store(on, Ordering::Relaxed);
     }
     // ANCHOR_END: one_request
+
+    /// Show every connection's bytes to `observer` as they cross its socket (the demo's wire
+    /// view annotates them). Set it before [`serve`] starts.
+    pub fn observe_wire(&self, observer: WireObserver) {
+        *self
+            .inner
+            .wire
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(observer);
+    }
+
+    fn wire_observer(&self) -> Option<WireObserver> {
+        self.inner
+            .wire
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 
     /// Speak TLS on every connection, with `acceptor` (see [`tls`]): HTTP/2 or HTTP/1.1 as
     /// its ALPN decides. Without it, connections are clear text, HTTP/2 for a client that
@@ -429,7 +450,12 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
         cut,
         counters: counters.clone(),
     };
-    let stream = Counted { stream, counters };
+    let observer = server.wire_observer().map(|observer| (id, observer));
+    let stream = Counted {
+        stream,
+        counters,
+        observer,
+    };
     let handler = handler.clone();
     let tls = server.tls();
     tokio::spawn(async move {

@@ -55,9 +55,11 @@
 //! | `/progress/events`, `/text/events` | [`wirelab_examples::progress`] |
 //! | `/echo/ws` | a WebSocket echo: text and binary come back as they went |
 //! | `/stats?session=S` | the byte counters of a page's connections, as JSON |
+//! | `/wire?session=S` | the wire view: a page's connections annotated as the tap does, as an event stream ([`wire`]) |
 //! | `POST /control/cut?session=S`, `/control/pause?ms=N`, `/control/slow?ms=N` | the buttons |
 
 mod sessions;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +77,7 @@ use wirelab_examples::ticker::Ticker;
 use wirelab_examples::waiting_room::WaitingRoom;
 
 use sessions::Sessions;
+use wire::WireView;
 
 /// The longest pause the "stop" control accepts.
 pub const MAX_PAUSE: Duration = Duration::from_secs(30);
@@ -118,6 +121,7 @@ struct Demo {
     seats: Arc<Seats>,
     progress: Progress,
     origins: Origins,
+    wire: Arc<WireView>,
 }
 
 // ANCHOR: serve
@@ -149,6 +153,9 @@ pub async fn serve_tls(
     if let Some(acceptor) = tls {
         server.use_tls(acceptor);
     }
+    let wire = Arc::new(WireView::new());
+    let observer = wire.clone();
+    server.observe_wire(Arc::new(move |id, bytes| observer.observe(id, bytes)));
     let demo = Arc::new(Demo {
         server: server.clone(),
         sessions: Sessions::new(server.clone()),
@@ -158,6 +165,7 @@ pub async fn serve_tls(
         seats: Seats::new(),
         progress: Progress::default(),
         origins,
+        wire,
     });
     let handler = server::handler(move |request, conn| demo.clone().route(request, conn));
     server::serve(listener, server, handler).await
@@ -167,7 +175,9 @@ pub async fn serve_tls(
 impl Demo {
     // ANCHOR: route_origins
     async fn route(self: Arc<Self>, mut request: Request, conn: Conn) -> Response {
-        self.sessions.tag(&request, &conn);
+        if let Some((session, transport)) = self.sessions.tag(&request, &conn) {
+            self.wire.tagged(conn.id(), &session, &transport);
+        }
         // Every request but a GET changes something (the demo's POSTs: a control, a chat
         // message, a ticket), and a form on another site can send a POST with no script and
         // no preflight: refuse other sites' here, once for all.
@@ -194,6 +204,10 @@ impl Demo {
             }
             "echo" if path == "/echo/ws" => echo(request, &conn),
             "stats" => self.stats(&request),
+            "wire" if request.method() == Method::GET => {
+                let session = server::query_param(request.uri(), "session").unwrap_or_default();
+                self.wire.stream(&session, &conn)
+            }
             "control" => self.control(&request, &conn),
             _ => file(&request),
         }

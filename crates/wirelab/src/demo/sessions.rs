@@ -59,13 +59,13 @@ impl Sessions {
     // ANCHOR: tag
     /// Records the request's `session` and `transport` query parameters (if both are present
     /// and at most [`MAX_TAG_LEN`] bytes), and its `Last-Event-ID` header, against the
-    /// connection it came on.
-    pub(super) fn tag(&self, request: &Request, conn: &Conn) {
+    /// connection it came on. Returns the session and transport recorded.
+    pub(super) fn tag(&self, request: &Request, conn: &Conn) -> Option<(String, String)> {
         let param = |name| {
             server::query_param(request.uri(), name).filter(|value| value.len() <= MAX_TAG_LEN)
         };
         let (Some(session), Some(transport)) = (param("session"), param("transport")) else {
-            return;
+            return None;
         };
         // The ids this server gives out are numbers of at most `MAX_ID_LEN` digits, and those
         // are kept whole. A longer id is none of ours: its first `MAX_ID_LEN` bytes say in
@@ -80,11 +80,12 @@ impl Sessions {
         let mut tags = self.tags();
         tags.retain(|id, _| reported.binary_search(id).is_ok());
         let tag = Tag {
-            session,
-            transport,
+            session: session.clone(),
+            transport: transport.clone(),
             last_event_id,
         };
         tags.insert(conn.id(), tag);
+        Some((session, transport))
     }
     // ANCHOR_END: tag
 
