@@ -60,6 +60,8 @@ fn fuzzingclient_against_wirelab_echo() {
     fuzzingclient("fuzzingclient", CASES, RUN_BOUND);
 }
 
+// req: pmd/5/agreed pmd/5/accept-name pmd/7.2.1/no-context-takeover pmd/7.2.1/max-window
+// req: pmd/7.2.2/takeover
 #[test]
 fn fuzzingclient_deflate_against_wirelab_echo() {
     fuzzingclient("fuzzingclient_deflate", DEFLATE_CASES, DEFLATE_RUN_BOUND);
@@ -71,6 +73,8 @@ fn fuzzingserver_against_wirelab_client() {
     fuzzingserver("fuzzingserver", CASES, RUN_BOUND);
 }
 
+// req: pmd/5/agreed pmd/5/offer-name pmd/7.2.1/no-context-takeover pmd/7.2.1/max-window
+// req: pmd/7.2.2/takeover
 #[test]
 fn fuzzingserver_deflate_against_wirelab_client() {
     fuzzingserver("fuzzingserver_deflate", DEFLATE_CASES, DEFLATE_RUN_BOUND);

@@ -390,6 +390,7 @@ async fn websocket_echoes_text_and_binary() {
 
 /// The echo page through `wirelab tap`, which records the handshake: Chromium offers
 /// permessage-deflate, the demo's echo accepts it, and the messages round-trip compressed.
+// req: pmd/5/agreed pmd/5/accept-name
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_echo_negotiates_permessage_deflate() {
     let Some(chromium) = chromium("browser: echo with permessage-deflate") else {

@@ -39,6 +39,7 @@ fn server_answer(extensions: &str) -> Result<Option<String>, Error> {
     Ok(accepted.extensions_value())
 }
 
+// req: ws/9.1/malformed ws/4.3/ext-param
 #[test]
 fn an_invalid_extension_header_is_refused_with_400() {
     for bad in [
@@ -52,6 +53,7 @@ fn an_invalid_extension_header_is_refused_with_400() {
     }
 }
 
+// req: pmd/7/decline pmd/5/accept-name ws/9/params pmd/7.1.2.1/value
 #[test]
 fn offers_with_bad_parameters_are_declined_and_a_good_one_after_them_is_taken() {
     for declined in [
@@ -93,6 +95,8 @@ fn offers_with_bad_parameters_are_declined_and_a_good_one_after_them_is_taken() 
 }
 
 /// The client's checks of the answer: each bad one fails the handshake.
+// req: pmd/7/fail-response pmd/5/offer-name pmd/5/invalid-response pmd/5/client-fails-conflict
+// req: ws/9.1/offer-only ws/9.1/malformed
 #[test]
 fn a_client_fails_answers_it_may_not_accept() {
     let config = Config {
@@ -139,6 +143,7 @@ fn a_client_fails_answers_it_may_not_accept() {
         "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9; x=1\r\n",
         "Sec-WebSocket-Extensions: permessage-deflate;\r\n",
         "Sec-WebSocket-Extensions: x-unknown\r\n",
+        "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9, x-other\r\n",
     ] {
         assert!(answer(bad).is_err(), "{bad:?}");
     }
@@ -190,6 +195,7 @@ fn failure(server: &mut Connection, bytes: &[u8]) -> (Error, u16) {
     (error, close)
 }
 
+// req: pmd/6/rsv1-fail
 #[test]
 fn rsv1_where_the_extension_does_not_own_it_is_1002() {
     let compressed = {
@@ -281,6 +287,7 @@ fn an_inflation_bomb_is_1009_before_the_memory_is_spent() {
 
 /// A compressed message in three frames, with a Ping between them (§5.4 still holds), then
 /// messages that repeat: with context takeover the repeats cost a few bytes each.
+// req: pmd/7.2.2/takeover pmd/6/rsv1-first-only
 #[test]
 fn fragmented_compressed_messages_and_context_takeover() {
     let (mut client, mut server) = pair(Limits::default());
@@ -317,8 +324,50 @@ fn fragmented_compressed_messages_and_context_takeover() {
     assert_eq!(server.next_event().unwrap(), Some(Message::Text(text)));
 }
 
+/// What a deflating client sends: RSV1 on the frame of a compressed message and on no other
+/// (a message sent in fragments goes uncompressed; a Ping and a Close never compress), and
+/// the server reads each frame as it was meant.
+// req: pmd/6/rsv1-first-only
+#[test]
+fn rsv1_is_sent_on_a_compressed_messages_first_frame_only() {
+    let (mut client, mut server) = pair(Limits::default());
+    client.send(Message::Text("Hello".into())).unwrap();
+    client.send_fragment(OpCode::Text, b"Hel", false).unwrap();
+    client.send(Message::Ping(b"mid".to_vec())).unwrap();
+    client
+        .send_fragment(OpCode::Continuation, b"lo", true)
+        .unwrap();
+    client.send(Message::Close(None)).unwrap();
+    let bytes = client.take_output();
+    let (mut rest, mut sent) = (&bytes[..], Vec::new());
+    while let Some((frame, used)) = Frame::decode(rest).unwrap() {
+        sent.push((frame.header.opcode, frame.header.rsv1));
+        rest = &rest[used..];
+    }
+    assert_eq!(
+        sent,
+        [
+            (OpCode::Text, true),
+            (OpCode::Text, false),
+            (OpCode::Ping, false),
+            (OpCode::Continuation, false),
+            (OpCode::Close, false),
+        ]
+    );
+    server.receive(&bytes);
+    for expected in [
+        Message::Text("Hello".into()),
+        Message::Ping(b"mid".to_vec()),
+        Message::Text("Hello".into()),
+        Message::Close(None),
+    ] {
+        assert_eq!(server.next_event().unwrap(), Some(expected));
+    }
+}
+
 /// RFC 7692 §7.2.3.1 and §7.2.3.2 as a server's frames: FIN, RSV1 and Text (`c1`), the
 /// length, and the compressed bytes; the second "Hello" is a back-reference into the first.
+// req: pmd/5/agreed
 #[test]
 fn hello_twice_on_the_wire() {
     let (_, mut server) = pair(Limits::default());

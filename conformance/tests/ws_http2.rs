@@ -113,6 +113,7 @@ async fn rfc8441_5_an_extended_connect_is_answered_200() {
     .await;
 }
 
+// req: h2ws/5/protocol
 #[tokio::test]
 async fn rfc8441_4_a_connect_without_protocol_is_400() {
     bounded(async {
@@ -124,6 +125,7 @@ async fn rfc8441_4_a_connect_without_protocol_is_400() {
     .await;
 }
 
+// req: h2ws/5/protocol
 #[tokio::test]
 async fn rfc8441_5_a_protocol_other_than_websocket_is_400() {
     bounded(async {
@@ -268,6 +270,7 @@ async fn the_subprotocol_is_negotiated_over_http2() {
 
 /// What hyper cannot send (its client always has `:scheme`, `:path` and `:authority` on an
 /// extended CONNECT, and its server refuses one without) is checked on the values.
+// req: h2ws/4/scheme-path
 #[test]
 fn rfc8441_4_an_extended_connect_names_its_target() {
     let whole = ConnectRequest::client("http", "example.com", "/chat", &[]).unwrap();
@@ -283,6 +286,81 @@ fn rfc8441_4_an_extended_connect_names_its_target() {
         );
         assert_eq!(error.http_status(), Some(400));
     }
+}
+
+/// The extended CONNECT WireLab's client sends, as a plain hyper server reads it: `:protocol`
+/// `websocket`, the `:scheme` of the target (`http` for `ws://`, `https` for `wss://`), its
+/// `:path` and `:authority`, and no Connection or Upgrade header.
+// req: h2ws/5/scheme h2ws/5/protocol h2ws/4/scheme-path h2ws/5/no-connection-upgrade
+#[tokio::test]
+async fn rfc8441_5_the_clients_extended_connect_as_a_server_reads_it() {
+    bounded(async {
+        for (tls, scheme) in [(false, "http"), (true, "https")] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let _ = seen_tx.send(req.map(|_| ()));
+                    async {
+                        let mut refused = http::Response::new(Empty::<Bytes>::new());
+                        *refused.status_mut() = http::StatusCode::BAD_REQUEST;
+                        Ok::<_, Infallible>(refused)
+                    }
+                });
+                hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .enable_connect_protocol()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await
+            });
+            // Clear text both times: `tls` only says which scheme the client names.
+            let tcp = TcpStream::connect(&addr).await.unwrap();
+            let h2 = Http2Connection::handshake(tcp, &addr, tls).await.unwrap();
+            let refused = h2
+                .websocket("/chat?room=1", &ClientOptions::default())
+                .await;
+            assert!(
+                matches!(refused, Err(Error::ConnectRefused(400))),
+                "{refused:?}"
+            );
+            let req = seen.recv().await.expect("the request arrived");
+            assert_eq!(req.method(), http::Method::CONNECT);
+            let protocol = req.extensions().get::<hyper::ext::Protocol>();
+            assert_eq!(protocol.map(|p| p.as_str()), Some("websocket"));
+            assert_eq!(req.uri().scheme_str(), Some(scheme));
+            assert_eq!(
+                req.uri().path_and_query().map(|p| p.as_str()),
+                Some("/chat?room=1")
+            );
+            assert_eq!(req.uri().authority().map(|a| a.as_str()), Some(&*addr));
+            for name in ["connection", "upgrade"] {
+                assert!(req.headers().get(name).is_none(), "{name}");
+            }
+        }
+    })
+    .await;
+}
+
+/// RFC 8441 §4: `:authority` names the target as any request's does, and is no host to open a
+/// tunnel to. A client that names a host that does not exist still talks to this server's
+/// WebSocket, on this connection.
+// req: h2ws/4/no-tunnel
+#[tokio::test]
+async fn rfc8441_4_the_authority_is_not_a_tunnel_target() {
+    bounded(async {
+        let (addr, accepted) = echo_server(wirelab::echo::options()).await;
+        let tcp = TcpStream::connect(&addr).await.unwrap();
+        let h2 = Http2Connection::handshake(tcp, "elsewhere.invalid:9", false)
+            .await
+            .unwrap();
+        let (mut ws, _) = h2.websocket("/", &ClientOptions::default()).await.unwrap();
+        ws.send(Message::Text("here".into())).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::Text("here".into())));
+        ws.close(1000, "").await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one TCP connection");
+    })
+    .await;
 }
 
 /// RFC 8441 §3: a client sends an extended CONNECT only to a server that said it may.

@@ -115,6 +115,7 @@ async fn wirelab_client_against_python_server() {
 /// WireLab client → Python server, with permessage-deflate offered: the server (compression
 /// is its default) accepts it, and the same conversation runs compressed both ways, its
 /// fragmented message included.
+// req: pmd/5/agreed pmd/5/offer-name
 #[tokio::test]
 async fn wirelab_client_with_deflate_against_python_server() {
     let name = "wirelab_client_with_deflate_against_python_server";

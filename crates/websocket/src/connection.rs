@@ -334,6 +334,7 @@ impl Connection {
 
     /// The checks a header must pass before its payload is read.
     // req: ws/5.1/server-requires-mask ws/5.1/client-refuses-mask ws/5.2/rsv ws/5.8/negotiated
+    // req: pmd/6/rsv1-fail
     // req: ws/5.4/fragmented ws/5.4/no-interleave ws/5.4/fragment-types ws/10.4/limits
     // ANCHOR: check_header
     fn check_header(&mut self, header: &FrameHeader) -> Result<(), Error> {
@@ -468,6 +469,7 @@ impl Connection {
     /// sent between fragments with [`Connection::send`]. The caller is responsible for the
     /// UTF-8 of a text message as a whole.
     // req: ws/6.1/frames ws/5.4/no-interleave ws/5.4/control-unfragmented
+    // req: pmd/6/rsv1-first-only
     // ANCHOR: send_fragment
     pub fn send_fragment(
         &mut self,
@@ -493,6 +495,7 @@ impl Connection {
     }
     // ANCHOR_END: send_fragment
 
+    // req: pmd/6/rsv1-first-only pmd/5/agreed
     fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
         if self.sending_fragmented {
             return Err(Error::InvalidSend("a fragmented message is being sent"));

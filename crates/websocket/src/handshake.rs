@@ -286,6 +286,7 @@ impl Accepted {
 // req: ws/4.2.1/request ws/4.2.1/upgrade-connection ws/4.2.1/key ws/4.2.2/version
 // req: ws/11.3/request-once ws/10.2/origin ws/4.2.1/no-origin ws/4.2.2/protocol ws/4.2.2/extensions
 // req: ws/5.8/negotiated
+// req: ws/9.1/malformed pmd/5/accept-name
 // ANCHOR: check_request
 pub fn check_request(req: &Request, options: &ServerOptions) -> Result<Accepted, Error> {
     let h = &req.headers;
@@ -409,6 +410,7 @@ pub fn reject_response(error: &Error) -> Vec<u8> {
 /// an answer to the permessage-deflate offer `deflate`, if one was made (an extension the
 /// client did not ask for fails the connection; RFC 7692 §7.1: so does an answer to the offer
 /// that the client may not accept).
+// req: ws/9.1/offer-only ws/9.1/malformed pmd/5/invalid-response
 // ANCHOR: check_server_choices
 fn check_server_choices(
     h: &[Header],
@@ -495,6 +497,7 @@ impl ClientHandshake {
 
     /// Adds a permessage-deflate offer for `deflate` to `request`, a request this handshake
     /// built that has not been sent yet.
+    // req: pmd/5/offer-name
     // ANCHOR: offer_deflate
     pub fn offer_deflate(&mut self, request: &mut Vec<u8>, deflate: DeflateConfig) {
         let header = format!(

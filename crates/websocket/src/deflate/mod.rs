@@ -156,6 +156,7 @@ impl std::fmt::Debug for Deflate {
 impl Deflate {
     /// The state of `role`'s end of a connection that agreed on `params`, compressing at
     /// `level` (0 to 9).
+    // req: pmd/7.2.1/max-window
     pub fn new(role: Role, params: PerMessageDeflate, level: u8) -> Deflate {
         let server = (
             params.server_max_window_bits,
@@ -186,6 +187,7 @@ impl Deflate {
 
     /// Compresses one whole message into `out` (cleared first): DEFLATE with a sync flush,
     /// without the final `00 00 ff ff` (§7.2.1).
+    // req: pmd/7.2.1/no-context-takeover pmd/5/agreed
     // ANCHOR: compress
     pub fn compress(&mut self, message: &[u8], out: &mut Vec<u8>) {
         let (bits, level) = (self.send_bits, self.level);
@@ -222,6 +224,7 @@ impl Deflate {
     /// [`Error::BadCompressedData`] when the bytes are not DEFLATE. `last` says that the piece
     /// ends the message: its `00 00 ff ff` is appended, and without context takeover the
     /// inflater is dropped.
+    // req: pmd/7.2.2/takeover pmd/5/agreed
     // ANCHOR: inflate
     pub fn inflate(
         &mut self,
@@ -315,6 +318,7 @@ mod tests {
     }
 
     /// The examples of RFC 7692 §7.2.3.1 and §7.2.3.2, byte for byte.
+    // req: pmd/7.2.2/takeover pmd/5/agreed
     #[test]
     fn hello_twice_as_in_the_rfc() {
         let mut server = Deflate::new(Role::Server, params(), 6);
@@ -358,6 +362,7 @@ mod tests {
         assert_eq!(text, b"HelloHelloHello");
     }
 
+    // req: pmd/7.2.1/no-context-takeover
     #[test]
     fn without_takeover_the_state_goes_after_each_message() {
         let p = PerMessageDeflate {
@@ -377,6 +382,48 @@ mod tests {
         let mut text = Vec::new();
         server.inflate(&out, true, &mut text, 100).expect("valid");
         assert_eq!(server.holds_state(), (false, false));
+    }
+
+    /// §7.2.1: with `server_max_window_bits=9` agreed, the server reaches back at most 512
+    /// bytes. A message repeating one sent 1,600 bytes earlier is therefore written out again,
+    /// and a client that keeps only a 512-byte window between messages inflates it; a
+    /// compressor with a larger window would refer back to it, which that client cannot
+    /// follow.
+    // req: pmd/7.2.1/max-window
+    #[test]
+    fn the_agreed_window_bounds_the_compressor() {
+        let p = PerMessageDeflate {
+            server_max_window_bits: 9,
+            ..params()
+        };
+        // Bytes that do not compress (a linear congruential sequence), so that only a
+        // back-reference to the first message could make its repeat small.
+        let noise = |seed: u32, len: usize| {
+            let mut x = seed;
+            (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (x >> 16) as u8
+                })
+                .collect::<Vec<u8>>()
+        };
+        let first = noise(1, 600);
+        let mut server = Deflate::new(Role::Server, p, 6);
+        let mut client = Deflate::new(Role::Client, p, 6);
+        let mut wire = Vec::new();
+        for message in [&first, &noise(2, 1000), &first] {
+            server.compress(message, &mut wire);
+            let mut back = Vec::new();
+            client
+                .inflate(&wire, true, &mut back, 1 << 20)
+                .expect("inflates with a 512-byte window");
+            assert_eq!(&back, message);
+        }
+        assert!(
+            wire.len() > 550,
+            "the repeat refers back: {} bytes",
+            wire.len()
+        );
     }
 
     /// 16 MiB of zeros compress to 16 KiB; inflating them with a 1 MiB limit stops just past
@@ -409,6 +456,7 @@ mod tests {
     }
 
     /// Every window size compresses what the same size inflates, over many messages.
+    // req: pmd/5/agreed
     #[test]
     fn every_window_round_trips() {
         for bits in 9..=15 {

@@ -47,6 +47,7 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+// req: ws/9.1/malformed
 /// Parses every value of `Sec-WebSocket-Extensions` (RFC 6455 §9.1) into extensions, in order.
 /// A value that breaks the grammar is [`Error::BadExtensionHeader`].
 pub fn parse_extensions<'a>(
@@ -105,6 +106,7 @@ fn token(s: &[u8]) -> Option<(&str, &[u8])> {
     (n > 0).then_some((text, &s[n..]))
 }
 
+// req: ws/4.3/ext-param
 /// `token | quoted-string`; §9.1: a quoted value, once unquoted, must be a token too.
 fn param_value(s: &[u8]) -> Option<(String, &[u8])> {
     if s.first() != Some(&b'"') {
@@ -142,6 +144,7 @@ struct Params {
     client_max_window_bits: Option<Option<u8>>,
 }
 
+// req: pmd/7/decline pmd/7/fail-response pmd/7.1.2.1/value pmd/7.1.2.2/value ws/9/params
 // ANCHOR: read_params
 fn read_params(extension: &Extension) -> Result<Params, &'static str> {
     let mut p = Params::default();
@@ -179,6 +182,7 @@ fn read_params(extension: &Extension) -> Result<Params, &'static str> {
 /// The server's choice (§5, §7.1): the first permessage-deflate offer in `offers` that it can
 /// accept under `config`, as the parameters that will hold, or `None` to decline them all.
 /// An offer with a bad parameter is declined (§7: "a server MUST decline"), not refused.
+// req: pmd/7/decline
 // ANCHOR: select_offer
 pub fn select_offer(offers: &[Extension], config: &DeflateConfig) -> Option<PerMessageDeflate> {
     if !config.enabled {
@@ -190,6 +194,7 @@ pub fn select_offer(offers: &[Extension], config: &DeflateConfig) -> Option<PerM
         .find_map(|offer| accept_offer(read_params(offer).ok()?, config))
 }
 
+// req: pmd/7.1.2.2/unasked
 fn accept_offer(offer: Params, config: &DeflateConfig) -> Option<PerMessageDeflate> {
     // §7.1.2.1: we compress with at most what the client asks and at most our own setting.
     let server_bits = offer
@@ -219,6 +224,7 @@ fn accept_offer(offer: Params, config: &DeflateConfig) -> Option<PerMessageDefla
 impl PerMessageDeflate {
     /// The server's `Sec-WebSocket-Extensions` value accepting this (§7.1): every parameter
     /// that differs from the default, so the client knows exactly what holds.
+    // req: pmd/5/accept-name pmd/7.1.2.1/value pmd/7.1.2.2/value
     pub fn response_value(&self) -> String {
         let mut value = NAME.to_owned();
         if self.server_no_context_takeover {
@@ -246,6 +252,7 @@ impl PerMessageDeflate {
 /// The client's offer for `config` (§7.1): always `client_max_window_bits`, which tells the
 /// server it may limit our window (browsers send it too), and each setting that differs
 /// from the default.
+// req: pmd/5/offer-name pmd/7.1.2.1/value pmd/7.1.2.2/value
 pub fn offer_value(config: &DeflateConfig) -> String {
     let mut value = NAME.to_owned();
     if config.server_no_context_takeover {
@@ -274,6 +281,7 @@ pub fn offer_value(config: &DeflateConfig) -> String {
 /// The client's check of the server's answer to [`offer_value`]`(config)`: `None` if the
 /// server declined (no extension named), the parameters that hold if it accepted, or an error
 /// that fails the connection (§7.1: an answer the client did not ask for, or cannot honour).
+// req: pmd/7/fail-response pmd/5/invalid-response pmd/5/client-fails-conflict
 // ANCHOR: check_response
 pub fn check_response(
     answer: &[Extension],
@@ -337,6 +345,7 @@ mod tests {
         }
     }
 
+    // req: ws/9.1/malformed ws/4.3/ext-param
     #[test]
     fn the_grammar_of_section_9_1() {
         let list = parse(
@@ -361,6 +370,7 @@ mod tests {
         }
     }
 
+    // req: pmd/7/decline pmd/7.1.2.1/value
     #[test]
     fn the_server_takes_the_first_offer_it_can_accept() {
         let offers = parse(
@@ -381,6 +391,7 @@ mod tests {
         assert_eq!(select_offer(&offers, &DeflateConfig::default()), None);
     }
 
+    // req: pmd/7.1.2.2/unasked
     #[test]
     fn the_client_limit_needs_the_clients_consent() {
         let config = DeflateConfig {
@@ -396,6 +407,8 @@ mod tests {
         );
     }
 
+    // req: pmd/7/fail-response pmd/5/invalid-response pmd/5/client-fails-conflict
+    // req: pmd/5/offer-name pmd/7.1.2.2/value
     #[test]
     fn the_client_refuses_answers_it_did_not_ask_for() {
         let config = on();
@@ -408,6 +421,7 @@ mod tests {
         assert_eq!(ok.client_max_window_bits, 9);
         for bad in [
             "permessage-deflate, permessage-deflate",
+            "permessage-deflate, x-webkit-deflate-frame",
             "permessage-deflate; client_max_window_bits",
             "permessage-deflate; client_max_window_bits=8",
             "permessage-deflate; server_max_window_bits=16",

@@ -53,6 +53,7 @@ const ONCE_IN_CONNECT: [(&str, &str); 1] = [("Sec-WebSocket-Version", "RFC 6455 
 /// Checks an extended CONNECT against RFC 8441 §4 and §5 and the server's options: the same
 /// options, and for the same headers the same checks, as [`super::check_request`]. On
 /// success the server answers `200` with the subprotocol chosen, if any.
+// req: h2ws/5/protocol h2ws/4/scheme-path h2ws/4/no-tunnel
 // ANCHOR: check_connect
 pub fn check_connect(req: &ConnectRequest, options: &ServerOptions) -> Result<Accepted, Error> {
     // §4: an extended CONNECT. Any other method is a request this resource does not serve.
@@ -101,7 +102,8 @@ pub struct Accepted {
 }
 
 impl Accepted {
-    /// RFC 8441 §5: "it MUST respond with a 200 (OK) status code".
+    /// The status that accepts: a CONNECT that succeeds is answered with a 2xx (RFC 9113
+    /// §8.5), and RFC 8441 §5's example answers `200`.
     pub const STATUS: u16 = 200;
 }
 
@@ -110,6 +112,7 @@ impl ConnectRequest {
     /// over clear text, `https` over TLS), offering `protocols`, most preferred first. The
     /// authority and path are checked as [`super::ClientHandshake::new`] checks its host and
     /// path, and so are the subprotocols.
+    // req: h2ws/5/protocol h2ws/4/scheme-path h2ws/5/no-connection-upgrade
     pub fn client(
         scheme: &str,
         authority: &str,
@@ -162,6 +165,7 @@ mod tests {
             .expect("a valid target")
     }
 
+    // req: h2ws/5/protocol h2ws/4/scheme-path
     #[test]
     fn the_clients_request_passes_the_servers_check() {
         let accepted = check_connect(&websocket_connect(), &ServerOptions::default());

@@ -96,6 +96,7 @@ impl Http2Connection {
     /// a task of its own until it ends. `authority` is the server's `host:port` as
     /// `:authority` names it; `tls` says whether `io` is TLS (`:scheme` `https`, RFC 8441 §5:
     /// `wss://`) or clear text (`http`, `ws://`).
+    // req: h2ws/5/scheme
     // ANCHOR: http2_handshake
     pub async fn handshake<S>(io: S, authority: &str, tls: bool) -> Result<Http2Connection, Error>
     where
