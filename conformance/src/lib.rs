@@ -26,6 +26,15 @@ pub enum Peer {
     Chromedriver,
     /// curl. Environment variable: `WIRELAB_CURL` (default: `curl` on the `PATH`).
     Curl,
+    /// Redis, run as an ordinary process by the lab's tests. Environment variable:
+    /// `WIRELAB_REDIS_SERVER` (default: `redis-server` on the `PATH`, or Debian's path).
+    RedisServer,
+    /// nginx, run as an ordinary process by the lab's tests. Environment variable:
+    /// `WIRELAB_NGINX` (default: `nginx` on the `PATH`, or Debian's `/usr/sbin/nginx`).
+    Nginx,
+    /// HAProxy, run as an ordinary process by the lab's tests. Environment variable:
+    /// `WIRELAB_HAPROXY` (default: `haproxy` on the `PATH`, or Debian's `/usr/sbin/haproxy`).
+    Haproxy,
 }
 
 impl Peer {
@@ -36,6 +45,9 @@ impl Peer {
             Peer::Chromium => "WIRELAB_CHROMIUM",
             Peer::Chromedriver => "WIRELAB_CHROMEDRIVER",
             Peer::Curl => "WIRELAB_CURL",
+            Peer::RedisServer => "WIRELAB_REDIS_SERVER",
+            Peer::Nginx => "WIRELAB_NGINX",
+            Peer::Haproxy => "WIRELAB_HAPROXY",
         }
     }
 
@@ -45,6 +57,12 @@ impl Peer {
             Peer::Chromium => Some("/usr/bin/chromium".into()),
             Peer::Chromedriver => Some("/usr/bin/chromedriver".into()),
             Peer::Curl => find_on_path("curl"),
+            // Debian puts the daemons in sbin, which a non-root PATH may lack.
+            Peer::RedisServer => {
+                find_on_path("redis-server").or_else(|| Some("/usr/bin/redis-server".into()))
+            }
+            Peer::Nginx => find_on_path("nginx").or_else(|| Some("/usr/sbin/nginx".into())),
+            Peer::Haproxy => find_on_path("haproxy").or_else(|| Some("/usr/sbin/haproxy".into())),
         }
     }
 

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wirelab_examples::backbone::Backbone;
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +34,11 @@ enum Command {
         /// pages, and programs that send no Origin, are accepted; other pages get 403.
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origin: Vec<String>,
+        /// Keep the ticker, the chat and the seats on this Redis server
+        /// (`redis://127.0.0.1:6379`), shared with every other instance started with the
+        /// same URL. Without it they live in this process.
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
     },
     /// A WebSocket echo server: every text and binary message comes back as it was sent
     /// (the Autobahn|Testsuite's fuzzingclient target). It accepts connections from any
@@ -122,14 +128,29 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Demo { addr, allow_origin } => {
+        Command::Demo {
+            addr,
+            allow_origin,
+            redis,
+        } => {
+            // Redis first: a URL that does not answer is an error before anything listens.
+            let backbone = match redis {
+                Some(url) => match Backbone::redis(&url).await {
+                    Ok(backbone) => {
+                        println!("wirelab demo: feeds and state on {url}");
+                        backbone
+                    }
+                    Err(e) => return fail(e),
+                },
+                None => Backbone::Memory,
+            };
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
             println!("wirelab demo: open http://{addr}/ in a browser (Ctrl-C stops)");
             let origins = wirelab_examples::origin::Origins::allow(allow_origin);
-            result(wirelab::demo::serve(listener, origins).await)
+            result(wirelab::demo::serve_on(listener, origins, &backbone).await)
         }
         Command::Echo { addr, allow_origin } => {
             let listener = match bind(addr).await {

@@ -65,6 +65,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, StatusCode, header};
 use tokio::net::TcpListener;
 use websocket::Message;
+use wirelab_examples::backbone::Backbone;
 use wirelab_examples::chat::Chat;
 use wirelab_examples::origin::Origins;
 use wirelab_examples::progress::Progress;
@@ -128,22 +129,38 @@ struct Demo {
 ///
 /// When accepting fails for good (see [`server::serve`]).
 pub async fn serve(listener: TcpListener, origins: Origins) -> std::io::Result<()> {
+    serve_on(listener, origins, &Backbone::Memory).await
+}
+// ANCHOR_END: serve
+
+// ANCHOR: serve_on
+/// Like [`serve`], with the ticker, the chat and the seats on `backbone`: on Redis, several
+/// instances behind one proxy serve the same feeds and state.
+///
+/// # Errors
+///
+/// When accepting fails for good (see [`server::serve`]).
+pub async fn serve_on(
+    listener: TcpListener,
+    origins: Origins,
+    backbone: &Backbone,
+) -> std::io::Result<()> {
     let server = Server::new();
     server.one_request_per_connection(true);
     let demo = Arc::new(Demo {
         server: server.clone(),
         sessions: Sessions::new(server.clone()),
-        ticker: Ticker::start(Duration::from_millis(500)),
-        chat: Chat::new(),
+        ticker: Ticker::start_on(backbone, Duration::from_millis(500)),
+        chat: Chat::on(backbone),
         room: WaitingRoom::start(Duration::from_secs(1)),
-        seats: Seats::new(),
+        seats: Seats::on(backbone),
         progress: Progress::default(),
         origins,
     });
     let handler = server::handler(move |request, conn| demo.clone().route(request, conn));
     server::serve(listener, server, handler).await
 }
-// ANCHOR_END: serve
+// ANCHOR_END: serve_on
 
 impl Demo {
     // ANCHOR: route_origins
