@@ -1,0 +1,470 @@
+//! The lab's experiments, with real processes: redis-server, `wirelab demo` instances and
+//! nginx (configured by `deploy/nginx.conf`), each on a loopback port of its own.
+//!
+//! Each test starts what it needs, runs a scenario bounded in time, and asserts on what the
+//! clients received, never on how fast; the delays it measures are printed for the book
+//! (`cargo test -p wirelab --test lab -- --nocapture`). Without redis-server or nginx a test
+//! reports a skip (a failure under `WIRELAB_REQUIRE_PEERS=1`).
+
+mod lab_support;
+
+use std::time::{Duration, Instant};
+
+use lab_support::{LabDir, Proc, Programs, open_on, request};
+use sse::client::{Client, ClientConfig, ClientEvent};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use websocket::Message;
+
+/// The longest any scenario waits for what it expects.
+const WAIT: Duration = Duration::from_secs(15);
+
+fn client_config() -> ClientConfig {
+    ClientConfig {
+        reconnection_time: Duration::from_millis(300),
+        timeout: Some(Duration::from_secs(20)),
+        ..ClientConfig::default()
+    }
+}
+
+/// What an event-stream client saw: the data of every message, the gap notices, and how
+/// many times it reconnected.
+#[derive(Debug, Default)]
+struct Seen {
+    data: Vec<String>,
+    gaps: usize,
+    reconnections: usize,
+}
+
+/// Reads `client` until `done` holds or `within` has passed.
+async fn follow(
+    client: &mut Client,
+    seen: &mut Seen,
+    within: Duration,
+    done: impl Fn(&Seen) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !done(seen) {
+        let Ok(Some(event)) = tokio::time::timeout_at(deadline, client.next()).await else {
+            return;
+        };
+        match event {
+            ClientEvent::Message(message) if message.event_type == "history-gap" => seen.gaps += 1,
+            ClientEvent::Message(message) => seen.data.push(message.data),
+            ClientEvent::Reconnecting { .. } => seen.reconnections += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Waits until `client` is open.
+async fn opened(client: &mut Client) {
+    let wait = async {
+        while let Some(event) = client.next().await {
+            if matches!(event, ClientEvent::Open) {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .expect("the stream opens");
+}
+
+/// Posts chat message `text` through `proxy`.
+async fn post(proxy: &Proc, text: &str) {
+    let response = request(&proxy.addr(), "POST", "/chat/send?name=lab", text).await;
+    assert!(response.starts_with("HTTP/1.1 204"), "{response}");
+}
+
+/// The chat texts of the messages seen.
+fn texts(seen: &Seen) -> Vec<String> {
+    seen.data
+        .iter()
+        .filter_map(|data| serde_json::from_str::<serde_json::Value>(data).ok())
+        .filter_map(|json| json["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+// ANCHOR: fail_over
+/// A chat stream followed through nginx; messages posted before, during and after the
+/// instance it is on is killed. Returns what the client saw.
+async fn fail_over(programs: &Programs, with_redis: bool) -> (Seen, Vec<String>) {
+    let dir = LabDir::new("fail-over");
+    let redis = with_redis.then(|| programs.redis(&dir));
+    let mut a = programs.demo(redis.as_ref());
+    let mut b = programs.demo(redis.as_ref());
+    let nginx = programs.nginx(&dir, &[&a, &b], &[]);
+
+    let url = format!(
+        "http://{}/chat/events?session=fo&transport=sse",
+        nginx.addr()
+    );
+    let mut client = Client::new(&url, client_config()).expect("url");
+    let mut seen = Seen::default();
+    opened(&mut client).await;
+    let sent: Vec<String> = (1..=8).map(|n| format!("m{n}")).collect();
+    for text in &sent[..4] {
+        post(&nginx, text).await;
+    }
+    follow(&mut client, &mut seen, Duration::from_secs(2), |s| {
+        texts(s).len() >= 4
+    })
+    .await;
+
+    // Kill the instance the stream is on, as a crash would: no goodbye.
+    let on_a = open_on(&a, "fo", "sse").await > 0;
+    let on_b = open_on(&b, "fo", "sse").await > 0;
+    assert!(on_a != on_b, "the stream is on exactly one instance");
+    if on_a {
+        a.kill()
+    } else {
+        b.kill()
+    }
+    for text in &sent[4..] {
+        post(&nginx, text).await;
+    }
+    follow(&mut client, &mut seen, Duration::from_secs(8), |s| {
+        s.reconnections > 0 && texts(s).len() >= sent.len()
+    })
+    .await;
+    (seen, sent)
+}
+// ANCHOR_END: fail_over
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_over_through_nginx_resumes_from_redis_with_nothing_lost_or_repeated() {
+    let Some(programs) = Programs::find("fail_over_resumes_from_redis") else {
+        return;
+    };
+    let (seen, sent) = fail_over(&programs, true).await;
+    println!(
+        "with Redis: sent {sent:?}, received {:?}, {} reconnection(s)",
+        texts(&seen),
+        seen.reconnections
+    );
+    assert!(seen.reconnections >= 1, "the client was cut and came back");
+    assert_eq!(texts(&seen), sent, "every message once, in order");
+    assert_eq!(seen.gaps, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_over_without_redis_loses_messages() {
+    let Some(programs) = Programs::find("fail_over_without_redis") else {
+        return;
+    };
+    let (seen, sent) = fail_over(&programs, false).await;
+    let received = texts(&seen);
+    let lost: Vec<&String> = sent.iter().filter(|m| !received.contains(m)).collect();
+    println!(
+        "without Redis: sent {sent:?}, received {received:?}, lost {lost:?}, {} gap notice(s)",
+        seen.gaps
+    );
+    // Each instance has a room of its own: what was posted to the other one before the
+    // fail-over never reaches this client.
+    assert!(seen.reconnections >= 1);
+    assert!(!lost.is_empty(), "two rooms, not one");
+}
+
+// ANCHOR: fan_out
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_across_two_instances_reaches_every_client() {
+    let Some(programs) = Programs::find("fan_out_across_two_instances") else {
+        return;
+    };
+    let dir = LabDir::new("fan-out");
+    let redis = programs.redis(&dir);
+    let a = programs.demo(Some(&redis));
+    let b = programs.demo(Some(&redis));
+    let nginx = programs.nginx(&dir, &[&a, &b], &[]);
+    const CLIENTS: usize = 10;
+    const MESSAGES: usize = 20;
+
+    // Event-stream clients and WebSocket clients, spread over the instances by nginx.
+    let mut streams = Vec::new();
+    for _ in 0..CLIENTS {
+        let url = format!(
+            "http://{}/chat/events?session=fan&transport=sse",
+            nginx.addr()
+        );
+        let mut client = Client::new(&url, client_config()).expect("url");
+        opened(&mut client).await;
+        streams.push(client);
+    }
+    let mut sockets = Vec::new();
+    for _ in 0..CLIENTS {
+        let url = format!(
+            "ws://{}/chat/ws?name=fan&session=fan&transport=ws",
+            nginx.addr()
+        );
+        let (ws, _) = websocket::io::connect(&url)
+            .await
+            .expect("WebSocket through nginx");
+        sockets.push(ws);
+    }
+    let on_a = open_on(&a, "fan", "sse").await + open_on(&a, "fan", "ws").await;
+    let on_b = open_on(&b, "fan", "sse").await + open_on(&b, "fan", "ws").await;
+    println!("clients on instance A: {on_a}, on B: {on_b}");
+    assert!(on_a > 0 && on_b > 0, "both instances serve clients");
+
+    let sent: Vec<String> = (1..=MESSAGES).map(|n| format!("f{n}")).collect();
+    for text in &sent {
+        post(&nginx, text).await;
+    }
+    let mut delivered = 0;
+    for client in &mut streams {
+        let mut seen = Seen::default();
+        follow(client, &mut seen, WAIT, |s| texts(s).len() >= MESSAGES).await;
+        assert_eq!(
+            texts(&seen),
+            sent,
+            "an event stream got every message once, in order"
+        );
+        delivered += seen.data.len();
+    }
+    for ws in &mut sockets {
+        let mut got = Vec::new();
+        while got.len() < MESSAGES {
+            match tokio::time::timeout(WAIT, ws.recv()).await {
+                Ok(Ok(Some(Message::Text(text)))) => {
+                    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                    got.push(json["text"].as_str().unwrap_or_default().to_owned());
+                }
+                Ok(Ok(Some(_))) => {}
+                other => panic!("WebSocket ended early: {other:?}"),
+            }
+        }
+        assert_eq!(got, sent, "a WebSocket got every message once, in order");
+        delivered += got.len();
+    }
+    println!(
+        "{MESSAGES} messages x {} clients: {delivered} deliveries",
+        2 * CLIENTS
+    );
+    assert_eq!(delivered, MESSAGES * 2 * CLIENTS);
+}
+// ANCHOR_END: fan_out
+
+/// The first JSON text message of a WebSocket.
+async fn next_json(ws: &mut websocket::io::WebSocket<tokio::net::TcpStream>) -> serde_json::Value {
+    loop {
+        match tokio::time::timeout(WAIT, ws.recv()).await {
+            Ok(Ok(Some(Message::Text(text)))) => {
+                return serde_json::from_str(&text).expect("JSON");
+            }
+            Ok(Ok(Some(_))) => {}
+            other => panic!("no message: {other:?}"),
+        }
+    }
+}
+
+/// Ana picks seat 3 on instance A, then Bo, on instance B, looks at the map and picks the same
+/// seat. Returns what Bo saw for seat 3 and what his pick got.
+async fn seats_on_two_instances(
+    programs: &Programs,
+    with_redis: bool,
+) -> (serde_json::Value, serde_json::Value) {
+    let dir = LabDir::new("seats");
+    let redis = with_redis.then(|| programs.redis(&dir));
+    let a = programs.demo(redis.as_ref());
+    let b = programs.demo(redis.as_ref());
+    let url =
+        |instance: &Proc, name: &str| format!("ws://{}/seats/ws?name={name}", instance.addr());
+    let (mut ana, _) = websocket::io::connect(&url(&a, "ana"))
+        .await
+        .expect("connect");
+    assert_eq!(next_json(&mut ana).await["type"], "state");
+    ana.send(Message::Text(r#"{"type":"pick","seat":3}"#.into()))
+        .await
+        .expect("send");
+    assert_eq!(next_json(&mut ana).await["type"], "picked");
+
+    let (mut bo, _) = websocket::io::connect(&url(&b, "bo"))
+        .await
+        .expect("connect");
+    let state = next_json(&mut bo).await;
+    bo.send(Message::Text(r#"{"type":"pick","seat":3}"#.into()))
+        .await
+        .expect("send");
+    let answer = next_json(&mut bo).await;
+    (state["seats"][3].clone(), answer)
+}
+
+// ANCHOR: sticky
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_in_memory_need_sticky_sessions_and_on_redis_do_not() {
+    let Some(programs) = Programs::find("seats_sticky_sessions") else {
+        return;
+    };
+    // In memory, each instance has its own map: Bo sees the seat free and gets it too.
+    let (seen, answer) = seats_on_two_instances(&programs, false).await;
+    println!("in memory: Bo sees seat 3 as {seen}, his pick: {answer}");
+    assert_eq!(seen, serde_json::Value::Null);
+    assert_eq!(answer["type"], "picked", "the seat is sold twice");
+
+    // On Redis, one map: Bo sees Ana's seat and is refused.
+    let (seen, answer) = seats_on_two_instances(&programs, true).await;
+    println!("on Redis: Bo sees seat 3 as {seen}, his pick: {answer}");
+    assert_eq!(seen, "ana");
+    assert_eq!(answer["type"], "refused");
+    assert_eq!(answer["by"], "ana");
+}
+// ANCHOR_END: sticky
+
+/// Reads `stream` until `needle` has arrived or `within` has passed; returns when it arrived.
+async fn arrival(
+    stream: &mut tokio::net::TcpStream,
+    needle: &str,
+    within: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    let mut received = Vec::new();
+    let mut buffer = [0; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if String::from_utf8_lossy(&received).contains(needle) {
+            return Some(start.elapsed());
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Ok(Ok(n)) if n > 0 => received.extend_from_slice(&buffer[..n]),
+            _ => return None,
+        }
+    }
+}
+
+async fn get(proxy: &Proc, target: &str) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr())
+        .await
+        .expect("connect");
+    let head = format!("GET {target} HTTP/1.1\r\nHost: lab\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+/// A change to `deploy/nginx.conf`: this text becomes that one.
+type Edit<'a> = (&'a str, &'a str);
+
+// ANCHOR: buffering
+/// When the first event of the ticker (one every 500 ms) reaches a client of nginx with
+/// `edits`, if it does within 3 s.
+async fn first_event_through(
+    programs: &Programs,
+    instance: &Proc,
+    edits: &[(&str, &str)],
+) -> Option<Duration> {
+    let dir = LabDir::new("buffering");
+    let nginx = programs.nginx(&dir, &[instance], edits);
+    let mut stream = get(&nginx, "/ticker/sse").await;
+    arrival(&mut stream, "data:", Duration::from_secs(3)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_holds_an_event_stream_back_unless_told_not_to_buffer() {
+    let Some(programs) = Programs::find("nginx_buffering") else {
+        return;
+    };
+    let instance = programs.demo(None);
+    let http_10 = ("proxy_http_version 1.1;", "");
+    let ignore = (
+        "proxy_buffering on;",
+        "proxy_buffering on;\n            proxy_ignore_headers X-Accel-Buffering;",
+    );
+    let cases: [(&str, &[Edit], bool); 4] = [
+        (
+            "deploy/nginx.conf (HTTP/1.1 upstream, header honoured)",
+            &[],
+            true,
+        ),
+        (
+            "HTTP/1.0 upstream (nginx's default), header honoured",
+            &[http_10],
+            true,
+        ),
+        (
+            "HTTP/1.0 upstream, header ignored: nginx's defaults",
+            &[http_10, ignore],
+            false,
+        ),
+        ("HTTP/1.1 upstream, header ignored", &[ignore], true),
+    ];
+    for (case, edits, flows) in cases {
+        let first = first_event_through(&programs, &instance, edits).await;
+        println!("{case}: first event after {first:?} (None: not within 3 s)");
+        assert_eq!(first.is_some(), flows, "{case}");
+    }
+}
+// ANCHOR_END: buffering
+
+// ANCHOR: idle
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_proxy_read_timeout_cuts_quiet_streams_and_only_the_event_stream_comes_back() {
+    let Some(programs) = Programs::find("proxy_read_timeout") else {
+        return;
+    };
+    let dir = LabDir::new("idle");
+    let instance = programs.demo(None);
+    let nginx = programs.nginx(
+        &dir,
+        &[&instance],
+        &[("proxy_read_timeout 60s;", "proxy_read_timeout 2s;")],
+    );
+    // A quiet event stream (no one chats; keep-alive comments come every 15 s).
+    let url = format!("http://{}/chat/events", nginx.addr());
+    let mut client = Client::new(&url, client_config()).expect("url");
+    let mut seen = Seen::default();
+    let start = Instant::now();
+    follow(&mut client, &mut seen, WAIT, |s| s.reconnections >= 2).await;
+    println!(
+        "event stream: cut and reconnected twice in {:?}",
+        start.elapsed()
+    );
+    assert!(seen.reconnections >= 2, "cut, and back by itself");
+
+    // A quiet WebSocket (the server's Ping comes every 30 s): cut, and nothing brings it back.
+    let url = format!("ws://{}/chat/ws?name=quiet", nginx.addr());
+    let (mut ws, _) = websocket::io::connect(&url)
+        .await
+        .expect("WebSocket through nginx");
+    let start = Instant::now();
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.recv().await {
+                Ok(Some(_)) => {}
+                other => return other,
+            }
+        }
+    })
+    .await;
+    println!("WebSocket: ended after {:?}: {ended:?}", start.elapsed());
+    assert!(ended.is_ok(), "the WebSocket was cut within {WAIT:?}");
+}
+// ANCHOR_END: idle
+
+// ANCHOR: upgrade_hop
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_upgrade_headers_the_websocket_fails_and_the_event_stream_does_not() {
+    let Some(programs) = Programs::find("upgrade_hop") else {
+        return;
+    };
+    let dir = LabDir::new("upgrade");
+    let instance = programs.demo(None);
+    let nginx = programs.nginx(
+        &dir,
+        &[&instance],
+        &[
+            ("proxy_set_header Upgrade $http_upgrade;", ""),
+            ("proxy_set_header Connection $connection_upgrade;", ""),
+        ],
+    );
+    let url = format!("ws://{}/echo/ws", nginx.addr());
+    let refused = websocket::io::connect(&url).await.map(drop);
+    println!("WebSocket without the Upgrade hop: {refused:?}");
+    assert!(
+        matches!(refused, Err(websocket::Error::UnexpectedStatus(status)) if status != 101),
+        "{refused:?}"
+    );
+
+    let mut stream = get(&nginx, "/ticker/sse").await;
+    let delay = arrival(&mut stream, "data:", Duration::from_secs(5)).await;
+    assert!(delay.is_some(), "the event stream needs no Upgrade");
+}
+// ANCHOR_END: upgrade_hop
