@@ -368,7 +368,7 @@ async fn nginx_holds_an_event_stream_back_unless_told_not_to_buffer() {
         "proxy_buffering on;",
         "proxy_buffering on;\n            proxy_ignore_headers X-Accel-Buffering;",
     );
-    let cases: [(&str, &[Edit], bool); 4] = [
+    let cases: [(&str, &[Edit<'_>], bool); 4] = [
         (
             "deploy/nginx.conf (HTTP/1.1 upstream, header honoured)",
             &[],
