@@ -93,7 +93,7 @@ async fn fail_over(programs: &Programs, with_redis: bool) -> (Seen, Vec<String>)
     let redis = with_redis.then(|| programs.redis(&dir));
     let mut a = programs.demo(redis.as_ref());
     let mut b = programs.demo(redis.as_ref());
-    let nginx = programs.nginx(&dir, &[&a, &b], &[]);
+    let nginx = programs.nginx(&dir, &[a.addr(), b.addr()], &[]);
 
     let url = format!(
         "http://{}/chat/events?session=fo&transport=sse",
@@ -175,7 +175,7 @@ async fn fan_out_across_two_instances_reaches_every_client() {
     let redis = programs.redis(&dir);
     let a = programs.demo(Some(&redis));
     let b = programs.demo(Some(&redis));
-    let nginx = programs.nginx(&dir, &[&a, &b], &[]);
+    let nginx = programs.nginx(&dir, &[a.addr(), b.addr()], &[]);
     const CLIENTS: usize = 10;
     const MESSAGES: usize = 20;
 
@@ -352,7 +352,7 @@ async fn first_event_through(
     edits: &[(&str, &str)],
 ) -> Option<Duration> {
     let dir = LabDir::new("buffering");
-    let nginx = programs.nginx(&dir, &[instance], edits);
+    let nginx = programs.nginx(&dir, &[instance.addr()], edits);
     let mut stream = get(&nginx, "/ticker/sse").await;
     arrival(&mut stream, "data:", Duration::from_secs(3)).await
 }
@@ -404,7 +404,7 @@ async fn a_short_proxy_read_timeout_cuts_quiet_streams_and_only_the_event_stream
     let instance = programs.demo(None);
     let nginx = programs.nginx(
         &dir,
-        &[&instance],
+        &[instance.addr()],
         &[("proxy_read_timeout 60s;", "proxy_read_timeout 2s;")],
     );
     // A quiet event stream (no one chats; keep-alive comments come every 15 s).
@@ -449,7 +449,7 @@ async fn without_the_upgrade_headers_the_websocket_fails_and_the_event_stream_do
     let instance = programs.demo(None);
     let nginx = programs.nginx(
         &dir,
-        &[&instance],
+        &[instance.addr()],
         &[
             ("proxy_set_header Upgrade $http_upgrade;", ""),
             ("proxy_set_header Connection $connection_upgrade;", ""),
@@ -468,3 +468,49 @@ async fn without_the_upgrade_headers_the_websocket_fails_and_the_event_stream_do
     assert!(delay.is_some(), "the event stream needs no Upgrade");
 }
 // ANCHOR_END: upgrade_hop
+
+// ANCHOR: http_1_0
+/// An `sse::http1` server (the hand-written path) behind nginx with its default
+/// `proxy_http_version 1.0`: the request arrives as HTTP/1.0 and the stream flows, unchunked,
+/// nginx re-framing it as chunked for its own HTTP/1.1 client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hand_written_server_streams_to_nginx_over_http_1_0() {
+    let Some(programs) = Programs::find("http_1_0_upstream") else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let upstream = listener.local_addr().expect("address").to_string();
+    let (versions, mut seen_versions) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let versions = versions.clone();
+            tokio::spawn(async move {
+                let config = sse::http1::Http1Config::default();
+                let Ok(request) = sse::http1::read_request(&mut socket, &config).await else {
+                    return;
+                };
+                let _ = versions.send(request.version());
+                // Two events, and the stream stays open while `sender` lives.
+                let (sender, receiver) = tokio::sync::mpsc::channel(2);
+                for data in ["one", "two"] {
+                    let _ = sender.send(sse::Event::new().data(data)).await;
+                }
+                let events = sse::server::ReceiverStream(receiver);
+                let config = sse::streaming::ServerConfig::default();
+                let _ = sse::http1::serve_version(socket, request.version(), events, config).await;
+                drop(sender);
+            });
+        }
+    });
+    let dir = LabDir::new("http-1-0");
+    let nginx = programs.nginx(&dir, &[upstream], &[("proxy_http_version 1.1;", "")]);
+    let mut stream = get(&nginx, "/events").await;
+    let delay = arrival(&mut stream, "data: two", Duration::from_secs(5)).await;
+    let version = seen_versions.recv().await;
+    println!("nginx's default upstream version: {version:?}; both events after {delay:?}");
+    assert_eq!(version, Some(http::Version::HTTP_10));
+    assert!(delay.is_some(), "the events came through");
+}
+// ANCHOR_END: http_1_0

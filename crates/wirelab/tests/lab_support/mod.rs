@@ -137,23 +137,23 @@ impl Programs {
         spawn(&mut command, port, "wirelab demo")
     }
 
-    /// nginx with `deploy/nginx.conf` in front of `instances` (one or two), after `edits`:
-    /// each replaces a text of the file that must be there, so that a change to the file
-    /// that a test depends on fails the test instead of silently testing something else.
-    pub fn nginx(&self, dir: &LabDir, instances: &[&Proc], edits: &[(&str, &str)]) -> Proc {
+    /// nginx with `deploy/nginx.conf` in front of `instances` (one or two addresses), after
+    /// `edits`: each replaces a text of the file that must be there, so that a change to the
+    /// file that a test depends on fails the test instead of silently testing something else.
+    pub fn nginx(&self, dir: &LabDir, instances: &[String], edits: &[(&str, &str)]) -> Proc {
         let port = free_port();
         let b = instances.get(1).unwrap_or(&instances[0]);
         let mut config = std::fs::read_to_string(deploy("nginx.conf"))
             .expect("deploy/nginx.conf")
             .replace("@DIR@", &dir.path().display().to_string())
             .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
-            .replace("@INSTANCE_A@", &instances[0].addr())
-            .replace("@INSTANCE_B@", &b.addr());
+            .replace("@INSTANCE_A@", &instances[0])
+            .replace("@INSTANCE_B@", b);
         if instances.len() == 1 {
-            // One instance named twice is still one instance; nginx accepts it.
+            // One instance named twice is still one instance: the second line is a backup.
             config = config.replacen(
-                &format!("server {} max_fails", b.addr()),
-                &format!("server {} backup max_fails", b.addr()),
+                &format!("server {b} max_fails"),
+                &format!("server {b} backup max_fails"),
                 1,
             );
         }
