@@ -1,16 +1,17 @@
-//! The lab's experiments, with real processes: redis-server, `wirelab demo` instances and
-//! nginx (configured by `deploy/nginx.conf`), each on a loopback port of its own.
+//! The lab's experiments, with real processes: redis-server, `wirelab demo` instances, nginx
+//! and HAProxy (configured by `deploy/nginx.conf` and `deploy/haproxy.cfg`), each on a
+//! loopback port of its own.
 //!
 //! Each test starts what it needs, runs a scenario bounded in time, and asserts on what the
 //! clients received, never on how fast; the delays it measures are printed for the book
-//! (`cargo test -p wirelab --test lab -- --nocapture`). Without redis-server or nginx a test
-//! reports a skip (a failure under `WIRELAB_REQUIRE_PEERS=1`).
+//! (`cargo test -p wirelab --test lab -- --nocapture`). Without redis-server, nginx or HAProxy
+//! a test that needs them reports a skip (a failure under `WIRELAB_REQUIRE_PEERS=1`).
 
 mod lab_support;
 
 use std::time::{Duration, Instant};
 
-use lab_support::{LabDir, Proc, Programs, open_on, request};
+use lab_support::{Front, LabDir, Proc, Programs, open_on, request};
 use sse::client::{Client, ClientConfig, ClientEvent};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use websocket::Message;
@@ -86,14 +87,14 @@ fn texts(seen: &Seen) -> Vec<String> {
 }
 
 // ANCHOR: fail_over
-/// A chat stream followed through nginx; messages posted before, during and after the
+/// A chat stream followed through `front`; messages posted before, during and after the
 /// instance it is on is killed. Returns what the client saw.
-async fn fail_over(programs: &Programs, with_redis: bool) -> (Seen, Vec<String>) {
+async fn fail_over(programs: &Programs, front: Front, with_redis: bool) -> (Seen, Vec<String>) {
     let dir = LabDir::new("fail-over");
     let redis = with_redis.then(|| programs.redis(&dir));
     let mut a = programs.demo(redis.as_ref());
     let mut b = programs.demo(redis.as_ref());
-    let nginx = programs.nginx(&dir, &[a.addr(), b.addr()], &[]);
+    let nginx = programs.front(front, &dir, &[a.addr(), b.addr()]);
 
     let url = format!(
         "http://{}/chat/events?session=fo&transport=sse",
@@ -136,9 +137,21 @@ async fn fail_over_through_nginx_resumes_from_redis_with_nothing_lost_or_repeate
     let Some(programs) = Programs::find("fail_over_resumes_from_redis") else {
         return;
     };
-    let (seen, sent) = fail_over(&programs, true).await;
+    fail_over_resumes(&programs, Front::Nginx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_over_through_haproxy_resumes_from_redis_with_nothing_lost_or_repeated() {
+    let Some(programs) = Programs::with_haproxy("fail_over_through_haproxy") else {
+        return;
+    };
+    fail_over_resumes(&programs, Front::Haproxy).await;
+}
+
+async fn fail_over_resumes(programs: &Programs, front: Front) {
+    let (seen, sent) = fail_over(programs, front, true).await;
     println!(
-        "with Redis: sent {sent:?}, received {:?}, {} reconnection(s)",
+        "{front:?} with Redis: sent {sent:?}, received {:?}, {} reconnection(s)",
         texts(&seen),
         seen.reconnections
     );
@@ -147,12 +160,72 @@ async fn fail_over_through_nginx_resumes_from_redis_with_nothing_lost_or_repeate
     assert_eq!(seen.gaps, 0);
 }
 
+// ANCHOR: ws_fail_over
+/// The resuming WebSocket client of `examples/src/reconnecting_ws.rs` on the ticker through
+/// `front`, and the instance it is on killed after four prices. Returns the sequence numbers
+/// it received, its reconnections and its gap notices.
+async fn ws_fail_over(programs: &Programs, front: Front) -> (Vec<u64>, usize, usize) {
+    use wirelab_examples::reconnecting_ws::{Event, Policy, ReconnectingWs};
+
+    let dir = LabDir::new("ws-fail-over");
+    let redis = programs.redis(&dir);
+    let mut a = programs.demo(Some(&redis));
+    let mut b = programs.demo(Some(&redis));
+    let proxy = programs.front(front, &dir, &[a.addr(), b.addr()]);
+    let url = format!("ws://{}/ticker/ws?session=wsfo&transport=ws", proxy.addr());
+    let mut client = ReconnectingWs::new(&url, Policy::default());
+    let (mut seqs, mut reconnections, mut gaps, mut killed) = (Vec::new(), 0, 0, false);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // Ten prices after the kill: the lease's holder may have been the one killed, and the
+    // prices pause until its lease expires (3 s).
+    while !(killed && reconnections > 0 && seqs.len() >= 14) {
+        match tokio::time::timeout_at(deadline, client.next()).await {
+            Ok(Some(Event::Message { seq, .. })) => seqs.push(seq),
+            Ok(Some(Event::Gap { .. })) => gaps += 1,
+            Ok(Some(Event::Reconnecting { .. })) => reconnections += 1,
+            Ok(Some(Event::Open { .. })) => {}
+            Ok(Some(Event::GaveUp { .. }) | None) | Err(_) => break,
+        }
+        if seqs.len() == 4 && !killed {
+            killed = true;
+            if open_on(&a, "wsfo", "ws").await > 0 {
+                a.kill();
+            } else {
+                b.kill();
+            }
+        }
+    }
+    (seqs, reconnections, gaps)
+}
+// ANCHOR_END: ws_fail_over
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resuming_websocket_fails_over_and_resumes_from_redis_through_both_proxies() {
+    let Some(programs) = Programs::with_haproxy("ws_fail_over") else {
+        return;
+    };
+    for front in [Front::Nginx, Front::Haproxy] {
+        let (seqs, reconnections, gaps) = ws_fail_over(&programs, front).await;
+        println!("{front:?}: prices {seqs:?}, {reconnections} reconnection(s), {gaps} gap(s)");
+        assert!(
+            reconnections >= 1,
+            "{front:?}: the client was cut and came back"
+        );
+        assert!(seqs.len() >= 14, "{front:?}: {seqs:?}");
+        assert!(
+            seqs.windows(2).all(|pair| pair[1] == pair[0] + 1),
+            "{front:?}: every price once, in order: {seqs:?}"
+        );
+        assert_eq!(gaps, 0);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_over_without_redis_loses_messages() {
     let Some(programs) = Programs::find("fail_over_without_redis") else {
         return;
     };
-    let (seen, sent) = fail_over(&programs, false).await;
+    let (seen, sent) = fail_over(&programs, Front::Nginx, false).await;
     let received = texts(&seen);
     let lost: Vec<&String> = sent.iter().filter(|m| !received.contains(m)).collect();
     println!(
@@ -514,3 +587,214 @@ async fn the_hand_written_server_streams_to_nginx_over_http_1_0() {
     assert!(delay.is_some(), "the events came through");
 }
 // ANCHOR_END: http_1_0
+
+// ANCHOR: keep_alive
+/// Behind nginx with a 2 s `proxy_read_timeout`, an event stream with keep-alive comments
+/// every 500 ms (the hand-written server, `ServerConfig::keep_alive`) and a WebSocket with
+/// Pings every 500 ms (the client's `Timeouts::ping_interval`, answered by the instance's
+/// Pongs, which nginx reads) both outlive the timeout: what they carry after 5 s of silence
+/// arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_comments_and_pings_outlive_a_short_proxy_read_timeout() {
+    let Some(programs) = Programs::find("keep_alive_under_proxy_read_timeout") else {
+        return;
+    };
+    const SILENCE: Duration = Duration::from_secs(5);
+    let short = ("proxy_read_timeout 60s;", "proxy_read_timeout 2s;");
+
+    // The event stream: one event, after five seconds of nothing but keep-alive comments.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let upstream = listener.local_addr().expect("address").to_string();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let config = sse::http1::Http1Config::default();
+                let Ok(request) = sse::http1::read_request(&mut socket, &config).await else {
+                    return;
+                };
+                let (sender, receiver) = tokio::sync::mpsc::channel(1);
+                tokio::spawn(async move {
+                    tokio::time::sleep(SILENCE).await;
+                    let _ = sender.send(sse::Event::new().data("late")).await;
+                    // Open until the client leaves.
+                    sender.closed().await;
+                });
+                let events = sse::server::ReceiverStream(receiver);
+                let config = sse::streaming::ServerConfig {
+                    keep_alive: Some(Duration::from_millis(500)),
+                    ..sse::streaming::ServerConfig::default()
+                };
+                let _ = sse::http1::serve_version(socket, request.version(), events, config).await;
+            });
+        }
+    });
+    let dir = LabDir::new("keep-alive");
+    let nginx = programs.nginx(&dir, &[upstream], &[short]);
+    let mut stream = get(&nginx, "/events").await;
+    let late = arrival(&mut stream, "data: late", WAIT).await;
+    println!("event stream with comments every 500 ms: the event after {late:?}");
+    assert!(late.is_some_and(|late| late >= SILENCE), "{late:?}");
+
+    // The WebSocket: a chat message posted after five seconds of nothing but Pings and Pongs.
+    let instance = programs.demo(None);
+    let dir = LabDir::new("keep-alive-ws");
+    let nginx = programs.nginx(&dir, &[instance.addr()], &[short]);
+    let mut options = websocket::io::ClientOptions::default();
+    options.config.timeouts.ping_interval = Some(Duration::from_millis(500));
+    let url = format!("ws://{}/chat/ws?name=pinger", nginx.addr());
+    let (mut ws, _) = websocket::io::connect_with(&url, &options)
+        .await
+        .expect("WebSocket through nginx");
+    let start = Instant::now();
+    let address = nginx.addr();
+    tokio::spawn(async move {
+        tokio::time::sleep(SILENCE).await;
+        request(&address, "POST", "/chat/send?name=lab", "still here").await
+    });
+    let got = tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.recv().await {
+                Ok(Some(Message::Text(text))) if text.contains("still here") => return Ok(()),
+                Ok(Some(_)) => {}
+                other => return Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await;
+    println!(
+        "WebSocket with Pings every 500 ms: {got:?} after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(got, Ok(Ok(())), "the WebSocket outlived the timeout");
+}
+// ANCHOR_END: keep_alive
+
+// ANCHOR: redis_dies
+/// Redis killed under a running instance, then started again, empty, on the same port: the
+/// instance logs it and stays up; the event stream ends and its client reconnects, the
+/// WebSocket is closed with 1013, a post is answered 503; once Redis is back the client gets
+/// the gap notice (its last id is from before the restart), then the new messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dying_mid_run_gives_closes_and_a_gap_notice_never_silence() {
+    let Some(programs) = Programs::find("redis_dies_mid_run") else {
+        return;
+    };
+    let dir = LabDir::new("redis-dies");
+    let mut redis = programs.redis(&dir);
+    let log = dir.path().join("demo.log");
+    let instance = lab_support::demo(Some(&redis), Some(&log));
+    let url = format!(
+        "http://{}/chat/events?session=rd&transport=sse",
+        instance.addr()
+    );
+    let mut client = Client::new(&url, client_config()).expect("url");
+    opened(&mut client).await;
+    let (mut ws, _) = websocket::io::connect(&format!("ws://{}/chat/ws?name=rd", instance.addr()))
+        .await
+        .expect("WebSocket");
+    post(&instance, "before").await;
+    let mut seen = Seen::default();
+    follow(&mut client, &mut seen, WAIT, |s| texts(s).len() == 1).await;
+    assert_eq!(texts(&seen), ["before"]);
+
+    let port = redis.port;
+    redis.kill();
+    let start = Instant::now();
+    let close = tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.recv().await {
+                Ok(Some(Message::Close(frame))) => return frame.map(|f| f.code),
+                Ok(Some(_)) => {}
+                _ => return None,
+            }
+        }
+    })
+    .await;
+    println!(
+        "WebSocket after Redis died: Close {close:?} after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(close, Ok(Some(1013)), "Try Again Later");
+    follow(&mut client, &mut seen, WAIT, |s| s.reconnections >= 1).await;
+    println!("event stream: reconnecting after {:?}", start.elapsed());
+    assert!(
+        seen.reconnections >= 1,
+        "the stream ended, the client came back"
+    );
+    let refused = request(&instance.addr(), "POST", "/chat/send?name=lab", "away").await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+
+    let _redis = programs.redis_on(&dir, port);
+    follow(&mut client, &mut seen, WAIT, |s| s.gaps >= 1).await;
+    println!("gap notice after {:?}", start.elapsed());
+    assert_eq!(seen.gaps, 1, "the client is told it may have missed events");
+    // The instance's command connection notices the restart on its first command.
+    let deadline = Instant::now() + WAIT;
+    while !request(&instance.addr(), "POST", "/chat/send?name=lab", "after")
+        .await
+        .starts_with("HTTP/1.1 204")
+    {
+        assert!(Instant::now() < deadline, "posting works again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    follow(&mut client, &mut seen, WAIT, |s| texts(s).len() == 2).await;
+    assert_eq!(texts(&seen), ["before", "after"]);
+
+    let log = std::fs::read_to_string(&log).expect("log");
+    println!("the instance's log:\n{log}");
+    assert!(log.contains("wirelab: feed chat:"), "{log}");
+    assert!(log.contains("following again"), "{log}");
+}
+// ANCHOR_END: redis_dies
+
+// ANCHOR: redis_silent
+/// `wirelab demo --redis URL` where nothing answers: a refused port, and a port that accepts
+/// and then says nothing. Either way the command ends with an error that names the URL,
+/// within Redis's start timeout (3 s), before it listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_url_that_does_not_answer_is_an_error_at_start_not_a_hang() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let refused = lab_support::free_port();
+    for (case, port) in [
+        ("refused", refused),
+        ("silent", silent.local_addr().expect("address").port()),
+    ] {
+        let url = format!("redis://127.0.0.1:{port}");
+        let start = Instant::now();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wirelab"))
+            .args(["demo", "--addr", "127.0.0.1:0", "--redis", &url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("wirelab");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        println!(
+            "{case}: {status:?} after {:?}: {}",
+            start.elapsed(),
+            stderr.trim()
+        );
+        let status = status.expect("it ended by itself within 10 s");
+        assert!(!status.success(), "{case}");
+        assert!(
+            stderr.contains(&url) && stderr.contains("did not answer"),
+            "{case}: {stderr}"
+        );
+    }
+}
+// ANCHOR_END: redis_silent

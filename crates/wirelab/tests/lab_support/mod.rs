@@ -1,5 +1,6 @@
-//! The lab's processes for the tests: redis-server, `wirelab demo` instances and nginx, each
-//! an ordinary child process on a loopback port, killed when its handle is dropped.
+//! The lab's processes for the tests: redis-server, `wirelab demo` instances, nginx and
+//! HAProxy, each an ordinary child process on a loopback port, killed when its handle is
+//! dropped.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -87,10 +88,20 @@ fn wait_port(port: u16, what: &str) {
 }
 
 fn spawn(command: &mut Command, port: u16, what: &str) -> Proc {
+    spawn_logged(command, port, what, None)
+}
+
+/// Starts `command`, its standard error into the file `log` if given, and waits until it
+/// listens on `port`.
+fn spawn_logged(command: &mut Command, port: u16, what: &str, log: Option<&Path>) -> Proc {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+        None => Stdio::null(),
+    };
     let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     let proc = Proc { child, port };
@@ -103,6 +114,17 @@ fn spawn(command: &mut Command, port: u16, what: &str) -> Proc {
 pub struct Programs {
     redis: PathBuf,
     nginx: PathBuf,
+    /// Looked for only by the tests that use it ([`Programs::with_haproxy`]).
+    haproxy: Option<PathBuf>,
+}
+
+/// The reverse proxy in front of the instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    /// nginx, with `deploy/nginx.conf`.
+    Nginx,
+    /// HAProxy, with `deploy/haproxy.cfg`.
+    Haproxy,
 }
 
 impl Programs {
@@ -110,12 +132,30 @@ impl Programs {
     pub fn find(test: &str) -> Option<Programs> {
         let redis = require(Peer::RedisServer, test)?;
         let nginx = require(Peer::Nginx, test)?;
-        Some(Programs { redis, nginx })
+        Some(Programs {
+            redis,
+            nginx,
+            haproxy: None,
+        })
+    }
+
+    /// Finds redis-server, nginx and HAProxy for `test`.
+    pub fn with_haproxy(test: &str) -> Option<Programs> {
+        let programs = Programs::find(test)?;
+        let haproxy = require(Peer::Haproxy, test)?;
+        Some(Programs {
+            haproxy: Some(haproxy),
+            ..programs
+        })
     }
 
     /// A redis-server with nothing saved to disk.
     pub fn redis(&self, dir: &LabDir) -> Proc {
-        let port = free_port();
+        self.redis_on(dir, free_port())
+    }
+
+    /// A redis-server on `port` (to start one again where a killed one was).
+    pub fn redis_on(&self, dir: &LabDir, port: u16) -> Proc {
         spawn(
             Command::new(&self.redis)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -128,13 +168,39 @@ impl Programs {
 
     /// A `wirelab demo` instance, on Redis at `redis` if given.
     pub fn demo(&self, redis: Option<&Proc>) -> Proc {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wirelab"));
-        command.args(["demo", "--addr", &format!("127.0.0.1:{port}")]);
-        if let Some(redis) = redis {
-            command.args(["--redis", &format!("redis://{}", redis.addr())]);
+        demo(redis, None)
+    }
+
+    /// The proxy `front` in front of `instances` (one or two addresses), as `deploy/` has it.
+    pub fn front(&self, front: Front, dir: &LabDir, instances: &[String]) -> Proc {
+        match front {
+            Front::Nginx => self.nginx(dir, instances, &[]),
+            Front::Haproxy => self.haproxy(dir, instances),
         }
-        spawn(&mut command, port, "wirelab demo")
+    }
+
+    /// HAProxy with `deploy/haproxy.cfg` in front of two instances.
+    ///
+    /// # Panics
+    ///
+    /// When the programs were not found with [`Programs::with_haproxy`].
+    pub fn haproxy(&self, dir: &LabDir, instances: &[String]) -> Proc {
+        let haproxy = self.haproxy.as_ref().expect("Programs::with_haproxy");
+        let port = free_port();
+        let b = instances.get(1).unwrap_or(&instances[0]);
+        let config = std::fs::read_to_string(deploy("haproxy.cfg"))
+            .expect("deploy/haproxy.cfg")
+            .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
+            .replace("@LISTEN_H2C@", &format!("127.0.0.1:{}", free_port()))
+            .replace("@INSTANCE_A@", &instances[0])
+            .replace("@INSTANCE_B@", b);
+        let file = dir.path().join("haproxy.cfg");
+        std::fs::write(&file, config).expect("write haproxy.cfg");
+        spawn(
+            Command::new(haproxy).arg("-db").arg("-f").arg(&file),
+            port,
+            "haproxy",
+        )
     }
 
     /// nginx with `deploy/nginx.conf` in front of `instances` (one or two addresses), after
@@ -173,6 +239,18 @@ impl Programs {
             "nginx",
         )
     }
+}
+
+/// A `wirelab demo` instance, on Redis at `redis` if given, its standard error (where it
+/// logs) into the file `log` if given.
+pub fn demo(redis: Option<&Proc>, log: Option<&Path>) -> Proc {
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wirelab"));
+    command.args(["demo", "--addr", &format!("127.0.0.1:{port}")]);
+    if let Some(redis) = redis {
+        command.args(["--redis", &format!("redis://{}", redis.addr())]);
+    }
+    spawn_logged(&mut command, port, "wirelab demo", log)
 }
 
 /// A file of `deploy/`.
