@@ -457,7 +457,7 @@ pub(crate) struct LatencyResult {
 }
 
 impl LatencyResult {
-    fn from_nanos(mut nanos: Vec<u64>, lost: usize) -> Result<LatencyResult> {
+    pub(crate) fn from_nanos(mut nanos: Vec<u64>, lost: usize) -> Result<LatencyResult> {
         if nanos.is_empty() {
             return Err("no message arrived".into());
         }
@@ -515,7 +515,7 @@ pub(crate) async fn push_latency(
 }
 
 /// The wall-clock time in nanoseconds since the Unix epoch (see `servers::stamp`).
-fn now_nanos() -> u128 {
+pub(crate) fn now_nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
