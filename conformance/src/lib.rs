@@ -104,6 +104,23 @@ pub fn require(peer: Peer, test: &str) -> Option<PathBuf> {
     None
 }
 
+/// The flags headless Chromium runs with here: as root it needs `--no-sandbox`, and without
+/// the background-networking flags it keeps trying to reach outside hosts. Add
+/// `--user-data-dir` (a fresh directory) and the page's URL.
+pub const CHROMIUM_FLAGS: [&str; 11] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+];
+
 /// Reports that `test` did not run, and why; fails instead under `WIRELAB_REQUIRE_PEERS=1`.
 ///
 /// # Panics

@@ -11,7 +11,7 @@ mod lab_support;
 
 use std::time::{Duration, Instant};
 
-use lab_support::{Front, LabDir, Proc, Programs, open_on, request};
+use lab_support::{Browser, Front, LabDir, Proc, Programs, open_on, request};
 use sse::client::{Client, ClientConfig, ClientEvent};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use websocket::Message;
@@ -798,3 +798,134 @@ async fn a_redis_url_that_does_not_answer_is_an_error_at_start_not_a_hang() {
     }
 }
 // ANCHOR_END: redis_silent
+
+/// Chromium, for `test`, or a skip.
+fn chromium(test: &str) -> Option<std::path::PathBuf> {
+    wirelab_conformance::require(wirelab_conformance::Peer::Chromium, test)
+}
+
+// ANCHOR: chromium_fail_over
+/// The page of the Chromium fail-over: an `EventSource` on the chat that logs every text it
+/// receives, with how many times it opened.
+const FAIL_OVER_PAGE: &str = r#"<!doctype html><script>
+const got = []; let opens = 0;
+const source = new EventSource('/chat/events?session=cfo&transport=sse');
+source.onopen = () => { opens++; console.log('OPEN ' + opens); };
+source.onmessage = (event) => {
+  const text = JSON.parse(event.data).text;
+  if (text) { got.push(text); console.log('GOT ' + JSON.stringify({ got, opens })); }
+};
+</script>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_eventsource_fails_over_through_nginx_and_resumes_from_redis() {
+    let Some(programs) = Programs::find("chromium_fail_over") else {
+        return;
+    };
+    let Some(chromium) = chromium("chromium_fail_over") else {
+        return;
+    };
+    let dir = LabDir::new("chromium-fail-over");
+    let redis = programs.redis(&dir);
+    let mut a = programs.demo(Some(&redis));
+    let mut b = programs.demo(Some(&redis));
+    let (from, to) = lab_support::lab_page(&dir, FAIL_OVER_PAGE);
+    let nginx = programs.nginx(&dir, &[a.addr(), b.addr()], &[(from, &to)]);
+    let mut browser = Browser::open(&chromium, &format!("http://{}/lab.html", nginx.addr()));
+    assert!(
+        browser
+            .console("OPEN", Duration::from_secs(60))
+            .await
+            .is_some(),
+        "the page's EventSource opened"
+    );
+    let sent: Vec<String> = (1..=8).map(|n| format!("c{n}")).collect();
+    // What the page reported last, once it has `count` texts.
+    async fn until(browser: &mut Browser, count: usize) -> serde_json::Value {
+        let mut last = serde_json::Value::Null;
+        while last["got"].as_array().map_or(0, Vec::len) < count {
+            let Some(line) = browser.console("GOT", WAIT).await else {
+                break;
+            };
+            last = serde_json::from_str(&line).expect("JSON");
+        }
+        last
+    }
+    for text in &sent[..4] {
+        post(&nginx, text).await;
+    }
+    until(&mut browser, 4).await;
+    let start = Instant::now();
+    if open_on(&a, "cfo", "sse").await > 0 {
+        a.kill();
+    } else {
+        b.kill();
+    }
+    for text in &sent[4..] {
+        post(&nginx, text).await;
+    }
+    let last = until(&mut browser, 8).await;
+    println!(
+        "Chromium through nginx on Redis: {last} ({:?} after the kill)",
+        start.elapsed()
+    );
+    assert_eq!(
+        last["got"],
+        serde_json::json!(sent),
+        "every message once, in order"
+    );
+    assert!(
+        last["opens"].as_u64() >= Some(2),
+        "it reconnected by itself"
+    );
+}
+// ANCHOR_END: chromium_fail_over
+
+// ANCHOR: chromium_upgrade_hop
+/// The page of the Chromium Upgrade hop: a WebSocket and an event stream through the same
+/// nginx, and what came of each.
+const UPGRADE_PAGE: &str = r#"<!doctype html><script>
+const result = {};
+const done = () => { if (result.ws && result.sse) console.log('RESULT ' + JSON.stringify(result)); };
+const ws = new WebSocket('ws://' + location.host + '/echo/ws');
+ws.onopen = () => { result.ws = 'open'; done(); };
+ws.onclose = (event) => { result.ws = result.ws || 'closed'; result.code = event.code; done(); };
+const source = new EventSource('/ticker/sse');
+source.onmessage = () => { result.sse = 'message'; source.close(); done(); };
+</script>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_sees_the_websocket_fail_without_the_upgrade_hop_and_the_event_stream_flow() {
+    let Some(programs) = Programs::find("chromium_upgrade_hop") else {
+        return;
+    };
+    let Some(chromium) = chromium("chromium_upgrade_hop") else {
+        return;
+    };
+    let dir = LabDir::new("chromium-upgrade");
+    let instance = programs.demo(None);
+    let (from, to) = lab_support::lab_page(&dir, UPGRADE_PAGE);
+    let nginx = programs.nginx(
+        &dir,
+        &[instance.addr()],
+        &[
+            ("proxy_set_header Upgrade $http_upgrade;", ""),
+            ("proxy_set_header Connection $connection_upgrade;", ""),
+            (from, &to),
+        ],
+    );
+    let mut browser = Browser::open(&chromium, &format!("http://{}/lab.html", nginx.addr()));
+    let result = browser
+        .console("RESULT", Duration::from_secs(60))
+        .await
+        .expect("the page's result");
+    println!("Chromium without the Upgrade hop: {result}");
+    let result: serde_json::Value = serde_json::from_str(&result).expect("JSON");
+    assert_eq!(result["ws"], "closed", "the WebSocket never opened");
+    assert_eq!(
+        result["code"], 1006,
+        "closed abnormally: the handshake failed"
+    );
+    assert_eq!(result["sse"], "message", "the event stream flowed");
+}
+// ANCHOR_END: chromium_upgrade_hop

@@ -253,6 +253,18 @@ pub fn demo(redis: Option<&Proc>, log: Option<&Path>) -> Proc {
     spawn_logged(&mut command, port, "wirelab demo", log)
 }
 
+/// The edit of `deploy/nginx.conf` that serves `html` as `/lab.html` from `dir`, for a page
+/// whose requests go through the same nginx (same origin).
+pub fn lab_page(dir: &LabDir, html: &str) -> (&'static str, String) {
+    let file = dir.path().join("lab.html");
+    std::fs::write(&file, html).expect("write lab.html");
+    let location = format!(
+        "location = /lab.html {{ alias {}; default_type text/html; }}\n        location / {{",
+        file.display()
+    );
+    ("location / {", location)
+}
+
 /// A file of `deploy/`.
 pub fn deploy(name: &str) -> PathBuf {
     wirelab_conformance::workspace_root()
@@ -295,4 +307,76 @@ pub async fn open_on(instance: &Proc, session: &str, transport: &str) -> u64 {
     stats(instance, session).await["transports"][transport]["open"]
         .as_u64()
         .unwrap_or(0)
+}
+
+/// Headless Chromium on one page, whose console lines the test reads as they come (the page
+/// logs what it sees with `console.log`, which `--enable-logging=stderr` copies to standard
+/// error). Killed, with its helper processes, when dropped.
+pub struct Browser {
+    child: Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    _profile: LabDir,
+}
+
+impl Browser {
+    /// Opens `url` in a fresh profile.
+    pub fn open(chromium: &Path, url: &str) -> Browser {
+        use std::io::BufRead as _;
+        use std::os::unix::process::CommandExt as _;
+
+        let profile = LabDir::new("chromium");
+        let mut child = Command::new(chromium)
+            .args(wirelab_conformance::CHROMIUM_FLAGS)
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            // Its own process group, so that its helper processes go with it.
+            .process_group(0)
+            .spawn()
+            .expect("start chromium");
+        let stderr = child.stderr.take().expect("piped");
+        let (sender, lines) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Browser {
+            child,
+            lines,
+            _profile: profile,
+        }
+    }
+
+    /// The text the page logged after `marker ` in its next console line that has it, if one
+    /// comes within `within`.
+    pub async fn console(&mut self, marker: &str, within: Duration) -> Option<String> {
+        let needle = format!("\"{marker} ");
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.recv())
+                .await
+                .ok()??;
+            if let Some(start) = line.find(&needle) {
+                let rest = &line[start + needle.len()..];
+                let end = rest.rfind("\", source:").unwrap_or(rest.len());
+                return Some(rest[..end].to_owned());
+            }
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The whole group: the launcher's chromium and its renderer, GPU and zygote helpers.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
 }
