@@ -141,7 +141,7 @@ impl Ticker {
     // ANCHOR_END: publish
 
     /// Starts the ticker on `backbone`. On Redis every instance runs a ticker, but only the
-    /// one holding the lease [`LEASE`] publishes (see [`Ticker::produce`]).
+    /// one holding the lease [`LEASE`] publishes (its loop, `produce`, says how).
     pub fn start_on(backbone: &Backbone, interval: Duration) -> Arc<Ticker> {
         let feed = match backbone.feed("ticker", 1000, 64) {
             Feed::Redis(feed) => feed,

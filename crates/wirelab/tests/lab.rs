@@ -362,6 +362,47 @@ async fn seats_on_two_instances(
     (state["seats"][3].clone(), answer)
 }
 
+// ANCHOR: bounded_history
+/// The chat's stream keeps 200 messages (`MAXLEN`). 205 are posted on instance A; clients of
+/// instance B resume from ids 150 (kept: the rest, no notice) and 2 (gone: the notice, then
+/// everything kept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_older_than_the_stream_keeps_gets_the_gap_notice_on_any_instance() {
+    let Some(programs) = Programs::find("bounded_history_on_redis") else {
+        return;
+    };
+    let dir = LabDir::new("bounded-history");
+    let redis = programs.redis(&dir);
+    let a = programs.demo(Some(&redis));
+    let b = programs.demo(Some(&redis));
+    let sent: Vec<String> = (1..=205).map(|n| format!("p{n}")).collect();
+    for text in &sent {
+        post(&a, text).await;
+    }
+    for (last_event_id, gaps, from) in [("150", 0, 150), ("2", 1, 5)] {
+        let url = format!("http://{}/chat/events", b.addr());
+        let config = ClientConfig {
+            last_event_id: last_event_id.to_owned(),
+            ..client_config()
+        };
+        let mut client = Client::new(&url, config).expect("url");
+        let mut seen = Seen::default();
+        follow(&mut client, &mut seen, WAIT, |s| {
+            texts(s).last() == sent.last()
+        })
+        .await;
+        println!(
+            "Last-Event-ID {last_event_id} on the other instance: {} gap notice(s), {} messages from {:?}",
+            seen.gaps,
+            texts(&seen).len(),
+            texts(&seen).first()
+        );
+        assert_eq!(seen.gaps, gaps, "Last-Event-ID {last_event_id}");
+        assert_eq!(texts(&seen), sent[from..], "Last-Event-ID {last_event_id}");
+    }
+}
+// ANCHOR_END: bounded_history
+
 // ANCHOR: sticky
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seats_in_memory_need_sticky_sessions_and_on_redis_do_not() {
