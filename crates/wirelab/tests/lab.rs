@@ -970,3 +970,38 @@ async fn chromium_sees_the_websocket_fail_without_the_upgrade_hop_and_the_event_
     assert_eq!(result["sse"], "message", "the event stream flowed");
 }
 // ANCHOR_END: chromium_upgrade_hop
+
+// ANCHOR: haproxy_h2c
+/// HAProxy's HTTP/2 frontend without TLS: curl speaks HTTP/2 to it (prior knowledge), and the
+/// ticker's event stream arrives, HAProxy asking the instance in HTTP/1.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_serves_the_event_stream_to_an_http2_client() {
+    let Some(programs) = Programs::with_haproxy("haproxy_h2c") else {
+        return;
+    };
+    let Some(curl) = wirelab_conformance::require(wirelab_conformance::Peer::Curl, "haproxy_h2c")
+    else {
+        return;
+    };
+    let dir = LabDir::new("h2c");
+    let instance = programs.demo(None);
+    let (_haproxy, h2c) = programs.haproxy_with_h2c(&dir, &[instance.addr()]);
+    let url = format!("http://127.0.0.1:{h2c}/ticker/sse");
+    // curl stops itself after 3 s (exit code 28); what it printed until then is the answer.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(curl)
+            .args(["-sN", "--http2-prior-knowledge", "--max-time", "3"])
+            .args(["-w", "\nhttp_version %{http_version}\n", &url])
+            .output()
+            .expect("curl")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let events = stdout.lines().filter(|l| l.starts_with("data:")).count();
+    let version = stdout.lines().find_map(|l| l.strip_prefix("http_version "));
+    println!("curl over h2c through HAProxy: HTTP version {version:?}, {events} events in 3 s");
+    assert_eq!(version, Some("2"));
+    assert!(events >= 2, "{stdout}");
+}
+// ANCHOR_END: haproxy_h2c

@@ -179,28 +179,39 @@ impl Programs {
         }
     }
 
-    /// HAProxy with `deploy/haproxy.cfg` in front of two instances.
+    /// HAProxy with `deploy/haproxy.cfg` in front of `instances` (one or two addresses).
     ///
     /// # Panics
     ///
     /// When the programs were not found with [`Programs::with_haproxy`].
     pub fn haproxy(&self, dir: &LabDir, instances: &[String]) -> Proc {
+        self.haproxy_with_h2c(dir, instances).0
+    }
+
+    /// [`Programs::haproxy`], and the port of its HTTP/2 (h2c) frontend.
+    ///
+    /// # Panics
+    ///
+    /// When the programs were not found with [`Programs::with_haproxy`].
+    pub fn haproxy_with_h2c(&self, dir: &LabDir, instances: &[String]) -> (Proc, u16) {
         let haproxy = self.haproxy.as_ref().expect("Programs::with_haproxy");
-        let port = free_port();
+        let (port, h2c) = (free_port(), free_port());
         let b = instances.get(1).unwrap_or(&instances[0]);
         let config = std::fs::read_to_string(deploy("haproxy.cfg"))
             .expect("deploy/haproxy.cfg")
             .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
-            .replace("@LISTEN_H2C@", &format!("127.0.0.1:{}", free_port()))
+            .replace("@LISTEN_H2C@", &format!("127.0.0.1:{h2c}"))
             .replace("@INSTANCE_A@", &instances[0])
             .replace("@INSTANCE_B@", b);
         let file = dir.path().join("haproxy.cfg");
         std::fs::write(&file, config).expect("write haproxy.cfg");
-        spawn(
+        let proc = spawn(
             Command::new(haproxy).arg("-db").arg("-f").arg(&file),
             port,
             "haproxy",
-        )
+        );
+        wait_port(h2c, "haproxy's h2c frontend");
+        (proc, h2c)
     }
 
     /// nginx with `deploy/nginx.conf` in front of `instances` (one or two addresses), after
