@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::load::{LatencyResult, Result, now_nanos};
+use crate::load::{LatencyResult, Result, now_nanos, sse_connect_to};
 
 /// The commands that run inside the chat's publishing script (`INCR` of the counter, `XADD`
 /// of the entry): Redis counts them, but no client sent them.
@@ -58,7 +58,7 @@ pub(crate) struct LabFanOutResult {
 pub(crate) async fn lab_fan_out(load: &LabFanOut) -> Result<LabFanOutResult> {
     let mut streams = Vec::with_capacity(load.clients);
     for _ in 0..load.clients {
-        streams.push(subscribe(&load.addr).await?);
+        streams.push(sse_connect_to(&load.addr, "/chat/events").await?);
     }
     let posting = Duration::from_secs_f64(load.events as f64 / load.rate);
     // The same time without posting first: what Redis does anyway.
@@ -131,31 +131,6 @@ pub(crate) async fn lab_fan_out(load: &LabFanOut) -> Result<LabFanOutResult> {
     })
 }
 // ANCHOR_END: lab_fan_out
-
-/// Opens an event stream on the chat; returns it and what followed the response head.
-async fn subscribe(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let request =
-        format!("GET /chat/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Err("closed before the response head".into());
-        }
-        head.extend_from_slice(&buf[..n]);
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            if !head.starts_with(b"HTTP/1.1 200") {
-                return Err("the event stream was not answered 200".into());
-            }
-            let body = head.split_off(end + 4);
-            return Ok((stream, body));
-        }
-    }
-}
 
 /// Posts one chat message on a connection of its own (the demo answers one request per
 /// connection).
