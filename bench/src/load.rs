@@ -139,10 +139,16 @@ async fn ws_connect(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
 
 /// Opens an SSE connection: `GET /events`, and reads the response head.
 async fn sse_connect(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
+    sse_connect_to(addr, "/events").await
+}
+
+/// Opens an SSE connection to `target` (a path) at `addr` and reads the response head;
+/// returns the connection and what followed the head (the start of the body).
+pub(crate) async fn sse_connect_to(addr: &str, target: &str) -> Result<(TcpStream, Vec<u8>)> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let request =
-        format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -465,7 +471,7 @@ pub(crate) struct LatencyResult {
 }
 
 impl LatencyResult {
-    fn from_nanos(mut nanos: Vec<u64>, lost: usize) -> Result<LatencyResult> {
+    pub(crate) fn from_nanos(mut nanos: Vec<u64>, lost: usize) -> Result<LatencyResult> {
         if nanos.is_empty() {
             return Err("no message arrived".into());
         }
@@ -523,7 +529,7 @@ pub(crate) async fn push_latency(
 }
 
 /// The wall-clock time in nanoseconds since the Unix epoch (see `servers::stamp`).
-fn now_nanos() -> u128 {
+pub(crate) fn now_nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()

@@ -1,8 +1,9 @@
 //! `wirelab-bench`: WireLab's own load tool, and the servers it measures.
 //!
-//! Every client subcommand starts the server under test as a child process (this same
-//! binary, `serve-ws` or `serve-sse`), so that the server's CPU time and memory are its own
-//! and can be read from /proc, then prints one JSON object per measurement on standard
+//! Every client subcommand but `lab-fan-out` (which measures the lab's running processes)
+//! starts the server under test as a child process (this same binary, `serve-ws` or
+//! `serve-sse`), so that the server's CPU time and memory are its own and can be read from
+//! /proc, then prints one JSON object per measurement on standard
 //! output (and a readable line on standard error). `scripts/bench` runs the whole comparison
 //! with it; workshop participants can run any one measurement by hand:
 //!
@@ -15,11 +16,13 @@
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- binary
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- push-latency --transport ws --rate 1000
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- round-trip --way post
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- lab-fan-out --addr 127.0.0.1:18080 --clients 100 --redis 127.0.0.1:16379
 //! ```
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
 
 mod compression;
+mod lab;
 mod load;
 mod mask;
 mod servers;
@@ -124,6 +127,27 @@ enum Command {
         events: usize,
         #[arg(long, default_value_t = 20)]
         data_len: usize,
+    },
+    /// Fan-out through the lab (`scripts/lab measure` runs it): N event-stream clients on the
+    /// chat at ADDR (a proxy or a `wirelab demo` instance, already running), M chat messages
+    /// posted there at RATE, each stamped with the time it was posted.
+    LabFanOut {
+        /// Where to subscribe and post: `host:port`.
+        #[arg(long)]
+        addr: String,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 100)]
+        events: usize,
+        /// Messages posted per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// The instances' Redis server (`host:port`), to count its commands per message.
+        #[arg(long)]
+        redis: Option<String>,
+        /// A name for the setup, in the output.
+        #[arg(long, default_value = "")]
+        label: String,
     },
     /// Server-to-client delivery latency: one client, the server publishing at a fixed rate,
     /// each message stamped with the time it was published.
@@ -386,6 +410,40 @@ async fn run(command: Command) -> Result<()> {
             let mut value = serde_json::to_value(&result)?;
             value["kind"] = json!("ws-fan-out");
             value["impl"] = json!(ws_name(WsImpl::Wirelab));
+            println!("{value}");
+        }
+        Command::LabFanOut {
+            addr,
+            clients,
+            events,
+            rate,
+            redis,
+            label,
+        } => {
+            let load = lab::LabFanOut {
+                addr,
+                clients,
+                events,
+                rate: rate.max(0.1),
+                redis,
+            };
+            let result = lab::lab_fan_out(&load).await?;
+            eprintln!(
+                "lab-fan-out {label}: {clients} clients, {events} messages at {rate}/s: {} deliveries ({} lost), {:.0}/s, p50 {:.0} us, p99 {:.0} us, Redis round trips per message {:?}, commands {:?}",
+                result.deliveries,
+                result.latency.lost,
+                result.deliveries_per_sec,
+                result.latency.p50_us,
+                result.latency.p99_us,
+                result.redis_round_trips_per_event,
+                result.redis_commands_per_event,
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("lab-fan-out");
+            value["label"] = json!(label);
+            value["clients"] = json!(clients);
+            value["events"] = json!(events);
+            value["rate"] = json!(rate);
             println!("{value}");
         }
         Command::PushLatency {

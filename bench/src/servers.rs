@@ -425,10 +425,12 @@ async fn wirelab_http1_sse(listener: TcpListener, fan_out: FanOut) -> std::io::R
                 return;
             }
             let events = shared.hub.subscribe(sse::server::last_event_id(&request));
+            let version = request.version();
             // Not needed while streaming: an idle connection does not keep it.
             drop(request);
             shared.arrived();
-            let _ = http1::serve(stream, events, sse::server::ServerConfig::default()).await;
+            let config = sse::server::ServerConfig::default();
+            let _ = http1::serve_version(stream, version, events, config).await;
         });
     }
 }

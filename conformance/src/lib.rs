@@ -30,6 +30,15 @@ pub enum Peer {
     Firefox,
     /// curl. Environment variable: `WIRELAB_CURL` (default: `curl` on the `PATH`).
     Curl,
+    /// Redis, run as an ordinary process by the lab's tests. Environment variable:
+    /// `WIRELAB_REDIS_SERVER` (default: `redis-server` on the `PATH`, or Debian's path).
+    RedisServer,
+    /// nginx, run as an ordinary process by the lab's tests. Environment variable:
+    /// `WIRELAB_NGINX` (default: `nginx` on the `PATH`, or Debian's `/usr/sbin/nginx`).
+    Nginx,
+    /// HAProxy, run as an ordinary process by the lab's tests. Environment variable:
+    /// `WIRELAB_HAPROXY` (default: `haproxy` on the `PATH`, or Debian's `/usr/sbin/haproxy`).
+    Haproxy,
 }
 
 impl Peer {
@@ -41,6 +50,9 @@ impl Peer {
             Peer::Chromedriver => "WIRELAB_CHROMEDRIVER",
             Peer::Firefox => "WIRELAB_FIREFOX",
             Peer::Curl => "WIRELAB_CURL",
+            Peer::RedisServer => "WIRELAB_REDIS_SERVER",
+            Peer::Nginx => "WIRELAB_NGINX",
+            Peer::Haproxy => "WIRELAB_HAPROXY",
         }
     }
 
@@ -51,6 +63,12 @@ impl Peer {
             Peer::Chromedriver => Some("/usr/bin/chromedriver".into()),
             Peer::Firefox => Some("/usr/bin/firefox-esr".into()),
             Peer::Curl => find_on_path("curl"),
+            // Debian puts the daemons in sbin, which a non-root PATH may lack.
+            Peer::RedisServer => {
+                find_on_path("redis-server").or_else(|| Some("/usr/bin/redis-server".into()))
+            }
+            Peer::Nginx => find_on_path("nginx").or_else(|| Some("/usr/sbin/nginx".into())),
+            Peer::Haproxy => find_on_path("haproxy").or_else(|| Some("/usr/sbin/haproxy".into())),
         }
     }
 
@@ -91,6 +109,23 @@ pub fn require(peer: Peer, test: &str) -> Option<PathBuf> {
     skip(test, &why);
     None
 }
+
+/// The flags headless Chromium runs with here: as root it needs `--no-sandbox`, and without
+/// the background-networking flags it keeps trying to reach outside hosts. Add
+/// `--user-data-dir` (a fresh directory) and the page's URL.
+pub const CHROMIUM_FLAGS: [&str; 11] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+];
 
 /// Reports that `test` did not run, and why; fails instead under `WIRELAB_REQUIRE_PEERS=1`.
 ///

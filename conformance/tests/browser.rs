@@ -156,19 +156,7 @@ async fn run_page_with(browser: &Browser, url: &str, flags: &[String]) -> Value 
     match browser.engine {
         Engine::Chromium => {
             command
-                .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--enable-logging=stderr",
-                    "--v=0",
-                ])
+                .args(wirelab_conformance::CHROMIUM_FLAGS)
                 .arg(format!("--user-data-dir={}", profile.display()))
                 .args(flags)
                 // Chromium copies console lines to its standard error.

@@ -221,7 +221,7 @@ async fn send_request(addr: SocketAddr, head: &str, body: &str) -> TcpStream {
 /// A ticker that has published exactly three prices and stopped.
 async fn still_ticker() -> Handler {
     let ticker = Ticker::start_with(Duration::from_millis(1), Some(3));
-    let mut replay = ticker.hub().subscribe(Some("0"));
+    let mut replay = ticker.feed().subscribe(Some("0")).await;
     for _ in 0..3 {
         tokio::time::timeout(WAIT, replay.next())
             .await

@@ -25,8 +25,9 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use sse::Event;
-use sse::history::Hub;
 use websocket::Message;
+
+use crate::backbone::{Backbone, Feed, RedisError};
 
 use crate::server::{self, Conn, Request, Response, Ws};
 
@@ -40,16 +41,14 @@ pub const MAX_NAME: usize = 24;
 /// The room.
 #[derive(Debug)]
 pub struct Chat {
-    hub: Hub,
+    /// The room's messages: on Redis, the room is the same on every instance.
+    feed: Feed,
     guests: AtomicU64,
 }
 
 impl Default for Chat {
     fn default() -> Self {
-        Chat {
-            hub: Hub::new(200, 256),
-            guests: AtomicU64::new(0),
-        }
+        Chat::with(&Backbone::Memory)
     }
 }
 
@@ -80,10 +79,28 @@ impl Chat {
         Arc::new(Chat::default())
     }
 
+    /// The room on `backbone`.
+    pub fn on(backbone: &Backbone) -> Arc<Chat> {
+        Arc::new(Chat::with(backbone))
+    }
+
+    fn with(backbone: &Backbone) -> Chat {
+        Chat {
+            feed: backbone.feed("chat", 200, 256),
+            guests: AtomicU64::new(0),
+        }
+    }
+
     /// Sends `text` (JSON or plain) to the room as `from`.
-    pub fn say(&self, from: &str, text: &str) {
-        self.hub
-            .publish(Event::new().data(message_json(from, text)));
+    ///
+    /// # Errors
+    ///
+    /// When the room is on Redis and Redis cannot be reached.
+    pub async fn say(&self, from: &str, text: &str) -> Result<(), RedisError> {
+        self.feed
+            .publish(Event::new().data(message_json(from, text)))
+            .await
+            .map(drop)
     }
 
     fn name(&self, request: &Request) -> String {
@@ -111,7 +128,10 @@ impl Chat {
                 })
             }
             (&Method::GET, "/chat/events") => {
-                let events = self.hub.subscribe(sse::server::last_event_id(&request));
+                let events = self
+                    .feed
+                    .subscribe(sse::server::last_event_id(&request))
+                    .await;
                 server::sse(&conn, events, Some(RETRY))
             }
             (&Method::POST, "/chat/send") => {
@@ -121,7 +141,13 @@ impl Chat {
                     Err(response) => return response,
                 };
                 conn.pace().await;
-                self.say(&name, &String::from_utf8_lossy(&body));
+                if let Err(e) = self.say(&name, &String::from_utf8_lossy(&body)).await {
+                    return server::full(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain; charset=utf-8",
+                        format!("{e}\n"),
+                    );
+                }
                 let mut response = server::full(StatusCode::NO_CONTENT, "text/plain", "");
                 response.headers_mut().remove(http::header::CONTENT_TYPE);
                 response
@@ -133,25 +159,27 @@ impl Chat {
 
     // ANCHOR: ws_session
     async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, name: String) {
-        let mut room = self.hub.subscribe(None);
+        let mut room = self.feed.subscribe(None).await;
         let (mut receiver, mut sender) = ws.split();
         loop {
             let reply = tokio::select! {
                 event = room.next() => match event {
                     Some(event) => event.data_ref().unwrap_or_default().to_owned(),
-                    // Too slow for the room: close with 1013 ("try again later").
+                    // Too slow for the room, or the backbone is away: close with 1013 ("try
+                    // again later").
                     None => {
-                        let _ = server::close(&mut sender, 1013, "too slow for the room").await;
+                        let why = self.feed.ended_because("too slow for the room");
+                        let _ = server::close(&mut sender, 1013, why).await;
                         break;
                     }
                 },
                 message = receiver.recv() => match message {
                     Ok(Some(Message::Text(text))) => match server::pong_for(&text) {
                         Some(pong) => pong,
-                        None => {
-                            self.say(&name, &text);
-                            continue;
-                        }
+                        None => match self.say(&name, &text).await {
+                            Ok(()) => continue,
+                            Err(e) => serde_json::json!({"error": e.to_string()}).to_string(),
+                        },
                     },
                     Ok(Some(Message::Close(_)) | None) | Err(_) => break,
                     Ok(Some(_)) => continue,

@@ -19,9 +19,13 @@
 //! a browser page for each. The tests in `examples/tests/` run each one on a loopback port and
 //! check what it does; `conformance/tests/tap_examples.rs` shows their bytes on the wire.
 //!
+//! Every feed and shared state sits on a [`backbone`]: this process's memory by default, or a
+//! Redis server shared by several instances (`wirelab demo --redis URL`).
+//!
 //! The server accepts a WebSocket only from its own pages or from programs that send no
 //! `Origin` ([`origin`]): a page of another site gets 403.
 
+pub mod backbone;
 pub mod chat;
 pub mod origin;
 pub mod progress;

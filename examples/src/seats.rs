@@ -23,40 +23,31 @@
 //! SSE chat; the picks would then be ordered by whichever request the server handled first,
 //! exactly as here, so the logic is the same and only the cost per click changes.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::Method;
-use tokio::sync::broadcast;
 use websocket::Message;
 
+use crate::backbone::seat_map::{Holder, SeatMap};
+use crate::backbone::{Backbone, RedisError};
 use crate::server::{self, Conn, Request, Response, Ws};
 
 /// Seats in the room.
 pub const SEATS: usize = 24;
 
-#[derive(Debug, Clone)]
-struct Holder {
-    /// The connection that holds the seat, so that two clients with one name stay apart.
-    client: u64,
-    name: String,
-}
-
 /// The seat map and its updates.
 #[derive(Debug)]
 pub struct Seats {
-    seats: Mutex<Vec<Option<Holder>>>,
-    updates: broadcast::Sender<String>,
+    map: SeatMap,
+    /// Names the clients of this instance apart from every other instance's.
+    instance: String,
     next_client: AtomicU64,
 }
 
 impl Default for Seats {
     fn default() -> Self {
-        Seats {
-            seats: Mutex::new(vec![None; SEATS]),
-            updates: broadcast::channel(256).0,
-            next_client: AtomicU64::new(1),
-        }
+        Seats::with(&Backbone::Memory)
     }
 }
 
@@ -83,80 +74,82 @@ fn parse(text: &str) -> Result<Action, String> {
     }
 }
 
+fn error_json(error: &str) -> String {
+    serde_json::json!({"type": "error", "error": error}).to_string()
+}
+
 impl Seats {
     /// An empty room.
     pub fn new() -> Arc<Seats> {
         Arc::new(Seats::default())
     }
 
-    fn seats(&self) -> MutexGuard<'_, Vec<Option<Holder>>> {
-        // Each update is a single assignment: a poisoned lock holds nothing half-done.
-        self.seats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// An empty room on `backbone`: with Redis, every instance shares the seats.
+    pub fn on(backbone: &Backbone) -> Arc<Seats> {
+        Arc::new(Seats::with(backbone))
     }
 
-    fn state_json(&self, you: &str) -> String {
+    fn with(backbone: &Backbone) -> Seats {
+        let instance = match backbone {
+            Backbone::Memory => "local".to_owned(),
+            Backbone::Redis(redis) => redis.instance().to_owned(),
+        };
+        Seats {
+            map: SeatMap::new(backbone, SEATS),
+            instance,
+            next_client: AtomicU64::new(1),
+        }
+    }
+
+    async fn state_json(&self, you: &str) -> Result<String, RedisError> {
         let seats: Vec<Option<String>> = self
-            .seats()
-            .iter()
-            .map(|s| s.as_ref().map(|h| h.name.clone()))
+            .map
+            .holders(SEATS)
+            .await?
+            .into_iter()
+            .map(|holder| holder.map(|h| h.name))
             .collect();
-        serde_json::json!({"type": "state", "you": you, "seats": seats}).to_string()
+        Ok(serde_json::json!({"type": "state", "you": you, "seats": seats}).to_string())
     }
 
     // ANCHOR: apply
-    /// Applies one request from `client`; returns the reply for that client only, if any.
-    /// Updates for everyone go to the broadcast channel, sent while the seat map is locked so
-    /// that every client sees the changes in the order they were made.
-    fn apply(&self, client: u64, name: &str, text: &str) -> Option<String> {
-        let request = match parse(text) {
-            Ok(request) => request,
-            Err(error) => {
-                return Some(serde_json::json!({"type": "error", "error": error}).to_string());
+    /// Applies one request from `holder`; returns the reply for that client only, if any.
+    /// Updates for everyone go to the seat map's feed, in the order the map decided them.
+    async fn apply(&self, holder: &Holder, text: &str) -> Option<String> {
+        let outcome = match parse(text) {
+            Ok(Action::Pick(seat)) => {
+                let picked = serde_json::json!({"type": "picked", "seat": seat, "by": holder.name});
+                match self.map.pick(seat, holder, &picked.to_string()).await {
+                    Ok(Some(current)) if current.client != holder.client => Ok(Some(
+                        serde_json::json!({"type": "refused", "seat": seat, "by": current.name})
+                            .to_string(),
+                    )),
+                    Ok(_) => Ok(None),
+                    Err(e) => Err(e),
+                }
             }
+            Ok(Action::Release(seat)) => {
+                let released = serde_json::json!({"type": "released", "seat": seat});
+                self.map
+                    .release(seat, holder, &released.to_string())
+                    .await
+                    .map(|()| None)
+            }
+            Err(error) => return Some(error_json(&error)),
         };
-        let mut seats = self.seats();
-        match request {
-            Action::Pick(seat) => match &seats[seat] {
-                Some(holder) if holder.client != client => Some(
-                    serde_json::json!({"type": "refused", "seat": seat, "by": holder.name})
-                        .to_string(),
-                ),
-                Some(_) => None,
-                None => {
-                    seats[seat] = Some(Holder {
-                        client,
-                        name: name.to_owned(),
-                    });
-                    let _ = self.updates.send(
-                        serde_json::json!({"type": "picked", "seat": seat, "by": name}).to_string(),
-                    );
-                    None
-                }
-            },
-            Action::Release(seat) => {
-                if seats[seat].as_ref().is_some_and(|h| h.client == client) {
-                    seats[seat] = None;
-                    let _ = self
-                        .updates
-                        .send(serde_json::json!({"type": "released", "seat": seat}).to_string());
-                }
-                None
-            }
-        }
+        outcome.unwrap_or_else(|e| Some(error_json(&format!("seats unavailable: {e}"))))
     }
     // ANCHOR_END: apply
 
     // ANCHOR: release_all
-    fn release_all(&self, client: u64) {
-        let mut seats = self.seats();
-        for (seat, holder) in seats.iter_mut().enumerate() {
-            if holder.as_ref().is_some_and(|h| h.client == client) {
-                *holder = None;
-                let _ = self
-                    .updates
-                    .send(serde_json::json!({"type": "released", "seat": seat}).to_string());
+    async fn release_all(&self, holder: &Holder) {
+        let Ok(holders) = self.map.holders(SEATS).await else {
+            return;
+        };
+        for (seat, current) in holders.iter().enumerate() {
+            if current.as_ref() == Some(holder) {
+                let released = serde_json::json!({"type": "released", "seat": seat});
+                let _ = self.map.release(seat, holder, &released.to_string()).await;
             }
         }
     }
@@ -179,51 +172,70 @@ impl Seats {
         } else {
             name
         };
+        let holder = Holder {
+            client: format!("{}-{client}", self.instance),
+            name,
+        };
         server::websocket(&mut request, &conn, move |ws, conn| {
-            self.ws_session(ws, conn, client, name)
+            self.ws_session(ws, conn, holder)
         })
     }
 
     // ANCHOR: ws_session
-    async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, client: u64, name: String) {
-        // Subscribe before reading the state, so no update falls between the two.
-        let mut updates = self.updates.subscribe();
-        let state = self.state_json(&name);
+    async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, holder: Holder) {
         let (mut receiver, mut sender) = ws.split();
-        if server::send(&mut sender, Message::Text(state))
+        // Subscribe before reading the state, so no update falls between the two. When the
+        // updates end (this client fell behind, or Redis went away), the client gets the
+        // whole state again; if that fails too, or the new updates end before giving
+        // anything, it is closed with 1013 ("try again later").
+        let mut updates = self.map.subscribe().await;
+        let mut reply = self
+            .state_json(&holder.name)
             .await
-            .is_ok()
-        {
-            loop {
-                let reply = tokio::select! {
-                    update = updates.recv() => match update {
-                        Ok(update) => update,
-                        Err(broadcast::error::RecvError::Lagged(_)) => self.state_json(&name),
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                    message = receiver.recv() => match message {
-                        Ok(Some(Message::Text(text))) => {
-                            let reply = server::pong_for(&text)
-                                .or_else(|| self.apply(client, &name, &text));
-                            match reply {
-                                Some(reply) => reply,
-                                None => continue,
-                            }
-                        }
-                        Ok(Some(Message::Close(_)) | None) | Err(_) => break,
-                        Ok(Some(_)) => continue,
-                    },
-                };
-                conn.pace().await;
-                if server::send(&mut sender, Message::Text(reply))
-                    .await
-                    .is_err()
-                {
+            .map(Some)
+            .map_err(|_| "seats unavailable");
+        let mut fresh = true;
+        loop {
+            match reply {
+                Ok(Some(text)) => {
+                    conn.pace().await;
+                    if server::send(&mut sender, Message::Text(text))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    let _ = server::close(&mut sender, 1013, why).await;
                     break;
                 }
             }
+            reply = tokio::select! {
+                update = updates.next() => match update {
+                    Some(update) => {
+                        fresh = false;
+                        Ok(Some(update.data_ref().unwrap_or_default().to_owned()))
+                    }
+                    None if fresh => Err("seat updates unavailable"),
+                    None => {
+                        fresh = true;
+                        updates = self.map.subscribe().await;
+                        self.state_json(&holder.name).await.map(Some).map_err(|_| "seats unavailable")
+                    }
+                },
+                message = receiver.recv() => match message {
+                    Ok(Some(Message::Text(text))) => match server::pong_for(&text) {
+                        Some(pong) => Ok(Some(pong)),
+                        None => Ok(self.apply(&holder, &text).await),
+                    },
+                    Ok(Some(Message::Close(_)) | None) | Err(_) => break,
+                    Ok(Some(_)) => Ok(None),
+                },
+            };
         }
-        self.release_all(client);
+        self.release_all(&holder).await;
     }
     // ANCHOR_END: ws_session
 }
@@ -232,25 +244,38 @@ impl Seats {
 mod tests {
     use super::*;
 
-    #[test]
-    fn first_pick_wins_and_leaving_releases() {
+    #[tokio::test]
+    async fn first_pick_wins_and_leaving_releases() {
         let seats = Seats::default();
-        let mut updates = seats.updates.subscribe();
-        assert_eq!(seats.apply(1, "ana", r#"{"type":"pick","seat":3}"#), None);
-        let refused = seats.apply(2, "bo", r#"{"type":"pick","seat":3}"#);
+        let mut updates = seats.map.subscribe().await;
+        let holder = |client: &str, name: &str| Holder {
+            client: client.into(),
+            name: name.into(),
+        };
+        let (ana, bo) = (holder("local-1", "ana"), holder("local-2", "bo"));
+        assert_eq!(seats.apply(&ana, r#"{"type":"pick","seat":3}"#).await, None);
+        let refused = seats.apply(&bo, r#"{"type":"pick","seat":3}"#).await;
         assert_eq!(
             refused.as_deref(),
             Some(r#"{"by":"ana","seat":3,"type":"refused"}"#)
         );
-        assert_eq!(seats.apply(2, "bo", r#"{"type":"release","seat":3}"#), None);
+        assert_eq!(
+            seats.apply(&bo, r#"{"type":"release","seat":3}"#).await,
+            None
+        );
         assert!(
             seats
-                .apply(2, "bo", r#"{"type":"pick","seat":24}"#)
+                .apply(&bo, r#"{"type":"pick","seat":24}"#)
+                .await
                 .is_some()
         );
-        assert!(seats.apply(2, "bo", "pick 3").is_some());
-        seats.release_all(1);
-        let seen: Vec<String> = std::iter::from_fn(|| updates.try_recv().ok()).collect();
+        assert!(seats.apply(&bo, "pick 3").await.is_some());
+        seats.release_all(&ana).await;
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let update = updates.next().await.expect("an update");
+            seen.push(update.data_ref().unwrap_or_default().to_owned());
+        }
         assert_eq!(
             seen,
             [

@@ -31,18 +31,25 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use sse::Event;
-use sse::history::{GAP_EVENT_TYPE, Hub};
+use sse::history::GAP_EVENT_TYPE;
 use websocket::Message;
 
+use crate::backbone::redis::RedisFeed;
+use crate::backbone::{Backbone, Feed};
 use crate::server::{self, Conn, Request, Response, Ws};
 
 /// How long a browser waits before reconnecting an event stream (sent as `retry:`).
 pub const RETRY: Duration = Duration::from_millis(1000);
 
-/// The feed: a publishing task and the hub it publishes into.
+/// The Redis lease (`wirelab:ticker:producer`) whose holder publishes the prices.
+pub const LEASE: &str = "ticker:producer";
+/// How long the lease lasts unless renewed: how long the prices stop when its holder dies.
+pub const LEASE_TTL: Duration = Duration::from_secs(3);
+
+/// The feed: a publishing task and the feed it publishes into.
 #[derive(Debug)]
 pub struct Ticker {
-    hub: Hub,
+    feed: Feed,
 }
 
 /// The deterministic random walk of the price, in cents, so that runs (and the book's wire
@@ -58,6 +65,17 @@ impl Default for Prices {
         Prices {
             state: 42,
             cents: 10_000,
+        }
+    }
+}
+
+impl Prices {
+    /// The walk continued from price `cents` after `seq` prices: what an instance that takes
+    /// over publishing continues from.
+    pub fn resume(seq: u64, cents: i64) -> Self {
+        Prices {
+            state: 42 ^ seq,
+            cents,
         }
     }
 }
@@ -100,7 +118,7 @@ impl Ticker {
     /// holds still, for the wire listings, where every byte must be the same on every run.
     pub fn start_with(interval: Duration, ticks: Option<u64>) -> Arc<Ticker> {
         let ticker = Arc::new(Ticker {
-            hub: Hub::new(1000, 64),
+            feed: Backbone::Memory.feed("ticker", 1000, 64),
         });
         let weak: Weak<Ticker> = Arc::downgrade(&ticker);
         tokio::spawn(async move {
@@ -112,16 +130,103 @@ impl Ticker {
                 let Some(ticker) = weak.upgrade() else { break };
                 let cents = prices.next().unwrap_or_default();
                 // The hub numbers events 1, 2, 3, ... too, so `seq` and the SSE id agree.
-                ticker.hub.publish(Event::new().data(tick_json(seq, cents)));
+                let _ = ticker
+                    .feed
+                    .publish(Event::new().data(tick_json(seq, cents)))
+                    .await;
             }
         });
         ticker
     }
     // ANCHOR_END: publish
 
-    /// The hub the prices go to.
-    pub fn hub(&self) -> &Hub {
-        &self.hub
+    /// Starts the ticker on `backbone`. On Redis every instance runs a ticker, but only the
+    /// one holding the lease [`LEASE`] publishes (its loop, `produce`, says how).
+    pub fn start_on(backbone: &Backbone, interval: Duration) -> Arc<Ticker> {
+        let feed = match backbone.feed("ticker", 1000, 64) {
+            Feed::Redis(feed) => feed,
+            Feed::Memory(_) => return Ticker::start(interval),
+        };
+        let ticker = Arc::new(Ticker {
+            feed: Feed::Redis(feed),
+        });
+        tokio::spawn(Ticker::produce(Arc::downgrade(&ticker), interval));
+        ticker
+    }
+
+    // ANCHOR: produce
+    /// The prices on Redis, produced once however many instances run. At every tick each
+    /// instance tries to take or renew the lease (`SET NX PX`, in [`Redis::hold`]); the one
+    /// that holds it publishes, with a script that appends only while the lease is still its
+    /// own. When the holder dies, its lease expires after [`LEASE_TTL`] and the next instance
+    /// to tick takes it, continuing from the newest price in the stream: the prices stop for
+    /// at most that long, and none is published twice.
+    ///
+    /// [`Redis::hold`]: crate::backbone::Redis::hold
+    async fn produce(weak: Weak<Ticker>, interval: Duration) {
+        let mut clock = tokio::time::interval(interval);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // `Some` while this instance holds the lease: the last seq and the walk.
+        let mut producing: Option<(u64, Prices)> = None;
+        let mut failing = false;
+        loop {
+            clock.tick().await;
+            let Some(ticker) = weak.upgrade() else { break };
+            let Feed::Redis(feed) = &ticker.feed else {
+                break;
+            };
+            let outcome = Ticker::tick(feed, &mut producing).await;
+            match &outcome {
+                Err(e) if !failing => eprintln!("wirelab: ticker: {e}; not publishing"),
+                Ok(()) if failing => eprintln!("wirelab: ticker: Redis answers again"),
+                _ => {}
+            }
+            failing = outcome.is_err();
+        }
+    }
+
+    /// One tick of [`Ticker::produce`]: renew or take the lease, and publish if it is ours.
+    async fn tick(
+        feed: &RedisFeed,
+        producing: &mut Option<(u64, Prices)>,
+    ) -> Result<(), crate::backbone::RedisError> {
+        let held = feed.redis().hold(LEASE, LEASE_TTL).await;
+        if !held.as_ref().is_ok_and(|held| *held) {
+            if producing.take().is_some() && held.is_ok() {
+                eprintln!("wirelab: ticker: lease lost; another instance publishes");
+            }
+            return held.map(drop);
+        }
+        let (seq, prices) = match producing {
+            Some(producing) => producing,
+            None => {
+                // Continue the walk from the newest price, whoever published it.
+                let (seq, prices) = match feed.newest().await? {
+                    Some((seq, data)) => {
+                        let cents = cents_of(&data).unwrap_or(10_000);
+                        (seq, Prices::resume(seq, cents))
+                    }
+                    None => (0, Prices::default()),
+                };
+                eprintln!("wirelab: ticker: this instance publishes the prices, after {seq}");
+                producing.insert((seq, prices))
+            }
+        };
+        let cents = prices.next().unwrap_or_default();
+        match feed
+            .publish_holding(LEASE, &tick_json(*seq + 1, cents))
+            .await?
+        {
+            Some(id) => *seq = id,
+            None => *producing = None,
+        }
+        Ok(())
+    }
+    // ANCHOR_END: produce
+
+    /// The feed the prices go to.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     // ANCHOR: handle
@@ -136,7 +241,10 @@ impl Ticker {
         }
         match request.uri().path() {
             "/ticker/sse" => {
-                let events = self.hub.subscribe(sse::server::last_event_id(&request));
+                let events = self
+                    .feed
+                    .subscribe(sse::server::last_event_id(&request))
+                    .await;
                 server::sse(&conn, events, Some(RETRY))
             }
             "/ticker/ws" => {
@@ -152,17 +260,19 @@ impl Ticker {
 
     // ANCHOR: ws_session
     async fn ws_session(self: Arc<Self>, ws: Ws, conn: Conn, last_id: Option<String>) {
-        let mut ticks = self.hub.subscribe(last_id.as_deref());
+        let mut ticks = self.feed.subscribe(last_id.as_deref()).await;
         let (mut receiver, mut sender) = ws.split();
         loop {
             let reply = tokio::select! {
                 tick = ticks.next() => match tick {
                     Some(tick) => ws_text(&tick),
-                    // Too slow for the live feed: say so with a Close (1013, "Try Again
-                    // Later", from the IANA registry that RFC 6455 §11.7 created; the RFC
-                    // itself does not define it), and let the client resume from its last id.
+                    // Too slow for the live feed, or the backbone is away: say so with a
+                    // Close (1013, "Try Again Later", from the IANA registry that RFC 6455
+                    // §11.7 created; the RFC itself does not define it), and let the client
+                    // resume from its last id.
                     None => {
-                        let _ = server::close(&mut sender, 1013, "too slow for the live feed").await;
+                        let why = self.feed.ended_because("too slow for the live feed");
+                        let _ = server::close(&mut sender, 1013, why).await;
                         break;
                     }
                 },
@@ -185,6 +295,14 @@ impl Ticker {
         }
     }
     // ANCHOR_END: ws_session
+}
+
+/// The price in cents of a tick's JSON.
+fn cents_of(json: &str) -> Option<i64> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let price = value.get("price")?.as_f64()?;
+    // Two decimals: rounding undoes the binary fraction.
+    Some((price * 100.0).round() as i64)
 }
 
 // ANCHOR: ws_text

@@ -48,8 +48,7 @@ pub enum Error {
     UrlHasCredentials,
     /// A request head that [`http1::read_request`](crate::http1::read_request) refused, and
     /// the status it was answered with: 400 malformed (RFC 9112 §2, §3.2), 405 not `GET`,
-    /// 408 not complete in time, 431 too large (RFC 6585 §5), 505 not HTTP/1.1 (I/O layer
-    /// only).
+    /// 408 not complete in time, 431 too large (RFC 6585 §5) (I/O layer only).
     #[cfg(feature = "http1")]
     RequestRejected {
         /// The status of the answer that was sent.

@@ -144,17 +144,24 @@ impl History {
                 // enough to recognise it: echoing it whole would let a client make the server
                 // write back whatever it sent (up to a request head's size, on every
                 // reconnection), and the client knows its own id anyway.
-                let gap = Event::new()
-                    .data(bounded_id(last_event_id))
-                    .event(GAP_EVENT_TYPE)
-                    .unwrap_or_default();
-                std::iter::once(Published::new(gap))
+                std::iter::once(gap_notice(last_event_id))
                     .chain(self.events.iter().map(|(_, event)| event.clone()))
                     .collect()
             }
         }
     }
     // ANCHOR_END: replay
+}
+
+/// The notice that a replay after `last_event_id` is incomplete: an event of type
+/// [`GAP_EVENT_TYPE`] whose data is [`bounded_id`] of the id. A replay that cannot be complete
+/// starts with it, whichever store kept the events.
+pub fn gap_notice(last_event_id: &str) -> Published {
+    let gap = Event::new()
+        .data(bounded_id(last_event_id))
+        .event(GAP_EVENT_TYPE)
+        .unwrap_or_default();
+    Published::new(gap)
 }
 
 /// At most [`MAX_ID_LEN`] bytes of `last_event_id`, cut at a character boundary: the whole id
@@ -166,13 +173,13 @@ pub fn bounded_id(last_event_id: &str) -> &str {
 }
 
 // ANCHOR: issued
-/// The number `last_event_id` names if this history could have given it out: the decimal
-/// form that [`History::push`] writes, so no sign, no leading zero, at most [`MAX_ID_LEN`]
+/// The number `last_event_id` names if a history could have given it out: the decimal
+/// form that [`History::push`] writes (and any store that numbers events the same way), so no sign, no leading zero, at most [`MAX_ID_LEN`]
 /// digits. The HTML Standard lets an id be any string without NUL (§9.2.6), so a client may
 /// send anything; an id we could not have sent is unknown, the same case as one older than
 /// the history, and gets the gap notice rather than a guess at what it meant (`"05"` or
 /// `"+5"` would parse as 5, but no event of ours was ever called that).
-fn issued(last_event_id: &str) -> Option<u64> {
+pub fn issued(last_event_id: &str) -> Option<u64> {
     if last_event_id.len() > MAX_ID_LEN {
         return None;
     }

@@ -300,11 +300,39 @@ async fn other_methods_are_answered_405_with_allow_get() {
     }
 }
 
+// ANCHOR: test_http_1_0
 #[tokio::test]
-async fn http_1_0_is_answered_505() {
-    let (status, ..) = refused(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n", Http1Config::default()).await;
-    assert_eq!(status, 505);
+async fn http_1_0_gets_the_events_unchunked_until_the_close() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (tx, events) = channel();
+    for event in sample() {
+        tx.send(Bytes::from(event.to_bytes())).expect("open");
+    }
+    drop(tx);
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await?;
+        let request = http1::read_request(&mut socket, &Http1Config::default()).await?;
+        assert_eq!(request.version(), http::Version::HTTP_10);
+        http1::serve_version(socket, request.version(), events, ServerConfig::default()).await
+    });
+    let mut socket = TcpStream::connect(address).await.expect("connect");
+    socket
+        .write_all(b"GET /events HTTP/1.0\r\n\r\n")
+        .await
+        .expect("write");
+    let response = String::from_utf8(read_to_end(&mut socket).await).expect("UTF-8");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(!head.contains("Transfer-Encoding"), "{head}");
+    let expected: String = sample()
+        .iter()
+        .map(|event| String::from_utf8(event.to_bytes()).expect("UTF-8"))
+        .collect();
+    assert_eq!(body, expected, "the events as they are, then the close");
+    server.await.expect("join").expect("served");
 }
+// ANCHOR_END: test_http_1_0
 
 #[tokio::test(start_paused = true)]
 async fn an_incomplete_head_is_answered_408_after_the_timeout() {

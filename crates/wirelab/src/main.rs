@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wirelab::tls::ServerTls;
+use wirelab_examples::backbone::Backbone;
 use wirelab_examples::server::tls::ALPN_H2_HTTP1;
 
 #[derive(Parser)]
@@ -38,6 +39,11 @@ enum Command {
         allow_origin: Vec<String>,
         #[command(flatten)]
         tls: TlsArgs,
+        /// Keep the ticker, the chat and the seats on this Redis server
+        /// (`redis://127.0.0.1:6379`), shared with every other instance started with the
+        /// same URL. Without it they live in this process.
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
     },
     /// A WebSocket echo server: every text and binary message comes back as it was sent
     /// (the Autobahn|Testsuite's fuzzingclient target), over HTTP/1.1 and over HTTP/2 in
@@ -183,10 +189,22 @@ async fn run(command: Command) -> ExitCode {
             addr,
             allow_origin,
             tls,
+            redis,
         } => {
             let tls = match tls.acceptor(addr, ALPN_H2_HTTP1) {
                 Ok(tls) => tls,
                 Err(code) => return code,
+            };
+            // Redis first: a URL that does not answer is an error before anything listens.
+            let backbone = match redis {
+                Some(url) => match Backbone::redis(&url).await {
+                    Ok(backbone) => {
+                        println!("wirelab demo: feeds and state on {url}");
+                        backbone
+                    }
+                    Err(e) => return fail(e),
+                },
+                None => Backbone::Memory,
             };
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
@@ -196,7 +214,7 @@ async fn run(command: Command) -> ExitCode {
             println!("wirelab demo: open {scheme}://{addr}/ in a browser (Ctrl-C stops)");
             let acceptor = tls.map(|tls| print_notes("demo", tls));
             let origins = wirelab_examples::origin::Origins::allow(allow_origin);
-            result(wirelab::demo::serve_tls(listener, origins, acceptor).await)
+            result(wirelab::demo::serve_with(listener, origins, &backbone, acceptor).await)
         }
         Command::Echo {
             addr,

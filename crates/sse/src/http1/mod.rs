@@ -17,7 +17,7 @@
 //! where
 //!     E: Stream<Item = bytes::Bytes>,
 //! {
-//!     // A refused head (400, 405, 408, 431, 505) has been answered already.
+//!     // A refused head (400, 405, 408, 431) has been answered already.
 //!     let Ok(request) = http1::read_request(&mut socket, &Http1Config::default()).await else {
 //!         return;
 //!     };
@@ -26,9 +26,10 @@
 //!         return;
 //!     }
 //!     let events = subscribe(streaming::last_event_id(&request));
+//!     let version = request.version();
 //!     // The request is not needed while streaming: an idle connection should not keep it.
 //!     drop(request);
-//!     let _ = http1::serve(socket, events, ServerConfig::default()).await;
+//!     let _ = http1::serve_version(socket, version, events, ServerConfig::default()).await;
 //! }
 //! ```
 //!
@@ -62,18 +63,18 @@
 //! # The request
 //!
 //! [`read_request`] reads one head, bounded in size ([`Http1Config::max_head_size`]), header
-//! count and time. Only `GET` over HTTP/1.1 is served: `EventSource` always sends `GET` (HTML
-//! §9.2.2), and every client of event streams speaks HTTP/1.1 (HTTP/2 is hyper's, through
-//! [`crate::server`]). A refused head is answered,
-//! never just dropped: 400 malformed, 405 not `GET` (with `Allow: GET`, RFC 9110 §15.5.6), 408
-//! not complete in time, 431 too large (RFC 6585 §5), 505 not HTTP/1.1.
+//! count and time. Only `GET` is served: `EventSource` always sends `GET` (HTML §9.2.2); HTTP/2
+//! is hyper's, through [`crate::server`]. A refused head is answered, never just dropped: 400
+//! malformed, 405 not `GET` (with `Allow: GET`, RFC 9110 §15.5.6), 408 not complete in time,
+//! 431 too large (RFC 6585 §5).
 //!
 //! `HEAD` is refused with 405 as well. RFC 9110 §9.1 asks *general-purpose* servers to support
 //! it; this is not one, and a `HEAD` of an endless stream would answer headers that describe a
 //! body that never comes. Answering it would also need [`serve`] to know the method, for one
-//! response no `EventSource` ever asks for. HTTP/1.0 is refused because it cannot carry
-//! chunked coding (RFC 9112 §6.1: a server "MUST NOT send a response containing
-//! Transfer-Encoding unless the corresponding request indicates HTTP/1.1").
+//! response no `EventSource` ever asks for. HTTP/1.0 is served, without chunked coding, which
+//! it does not have: [`serve_version`] sends the events as they are and the close ends the
+//! body. Browsers speak HTTP/1.1; the HTTP/1.0 client is nginx, whose default
+//! `proxy_http_version` is 1.0.
 //!
 //! Bytes that follow the head (a body, or a pipelined second request) are never interpreted:
 //! the response says `Connection: close`, so there is no second request to read, and [`serve`]
@@ -100,7 +101,7 @@ mod serve;
 
 pub use refuse::respond_error;
 pub use request::read_request;
-pub use serve::serve;
+pub use serve::{serve, serve_version};
 
 /// The limits on reading one request head ([`read_request`]).
 #[derive(Debug, Clone)]

@@ -104,13 +104,14 @@ fn check(head: &[u8], max_headers: usize) -> Result<Request<()>, Refused> {
             return Err(malformed("malformed request head (RFC 9112 §2)"));
         }
     };
-    // httparse reads only HTTP/1.0 and HTTP/1.1; anything else failed above.
-    if parsed.version != 1 {
-        return Err(Refused(
-            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            "an event stream needs HTTP/1.1 (chunked coding, RFC 9112 §6.1)",
-        ));
-    }
+    // httparse reads only HTTP/1.0 and HTTP/1.1; anything else failed above. Both are
+    // served: HTTP/1.0 gets the body delimited by the connection's close instead of chunked
+    // (see `serve_version`), which is what nginx's default `proxy_http_version 1.0` needs.
+    let version = if parsed.version == 1 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
     if parsed.method != "GET" {
         return Err(Refused(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -122,7 +123,7 @@ fn check(head: &[u8], max_headers: usize) -> Result<Request<()>, Refused> {
     let mut request = Request::new(());
     *request.method_mut() = Method::GET;
     *request.uri_mut() = uri;
-    *request.version_mut() = Version::HTTP_11;
+    *request.version_mut() = version;
     let map = request.headers_mut();
     for (name, value) in parsed.headers {
         let name = http::HeaderName::from_bytes(name.as_bytes())
@@ -134,9 +135,11 @@ fn check(head: &[u8], max_headers: usize) -> Result<Request<()>, Refused> {
     // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any
     // HTTP/1.1 request message that lacks a Host header field and to any request message that
     // contains more than one Host header field line".
-    if map.get_all(http::header::HOST).iter().count() != 1 {
+    // HTTP/1.0 had no Host requirement; more than one is wrong in either version.
+    let hosts = map.get_all(http::header::HOST).iter().count();
+    if hosts > 1 || (version == Version::HTTP_11 && hosts == 0) {
         return Err(malformed(
-            "an HTTP/1.1 request has exactly one Host (RFC 9112 §3.2)",
+            "an HTTP/1.1 request has exactly one Host, and no request more (RFC 9112 §3.2)",
         ));
     }
     Ok(request)
@@ -167,9 +170,16 @@ mod tests {
             status("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"),
             Some(StatusCode::METHOD_NOT_ALLOWED)
         );
+        // HTTP/1.0 is served, with or without a Host, but not with two.
+        for head in [
+            "GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.0\r\n\r\n",
+        ] {
+            assert_eq!(parse(head).map(|r| r.version()), Ok(Version::HTTP_10));
+        }
         assert_eq!(
-            status("GET / HTTP/1.0\r\nHost: a\r\n\r\n"),
-            Some(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
+            status("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
+            Some(StatusCode::BAD_REQUEST)
         );
         assert_eq!(
             status("GET / HTTP/1.1\r\n\r\n"),

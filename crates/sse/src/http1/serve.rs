@@ -1,4 +1,5 @@
-//! Writing the event-stream response: the head, then one chunk per event, until the end.
+//! Writing the event-stream response: the head, then one chunk per event, until the end (or,
+//! to an HTTP/1.0 client, the events as they are, until the connection closes).
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
@@ -7,6 +8,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_core::Stream;
+use http::Version;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 
 use super::chunked::{LAST_CHUNK, push_chunk};
@@ -50,17 +52,48 @@ const MAX_DISCARD_BYTES: usize = 64 * 1024;
 /// not noticed, but the shutdown signal still ends the connection (without the last chunk).
 /// A client that sends more than 64 KiB after its request is not an event-stream client, and
 /// its connection ends.
-pub async fn serve<S, E, T>(mut stream: S, events: E, config: ServerConfig) -> Result<(), Error>
+///
+/// This is the response to an HTTP/1.1 request. [`read_request`](super::read_request)
+/// accepts HTTP/1.0 too; a server that may be asked in HTTP/1.0 (one behind nginx, say)
+/// answers with [`serve_version`] and the request's version.
+pub async fn serve<S, E, T>(stream: S, events: E, config: ServerConfig) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     E: Stream<Item = T>,
     T: Into<Bytes>,
 {
+    serve_version(stream, Version::HTTP_11, events, config).await
+}
+// ANCHOR_END: serve
+
+// ANCHOR: serve_version
+/// Like [`serve`], for a request of HTTP `version` (the request's
+/// [`version`](http::Request::version)). To HTTP/1.1 the body is chunked; to HTTP/1.0, which
+/// has no chunked coding (RFC 9112 §6.1: a server "MUST NOT send a response containing
+/// Transfer-Encoding unless the corresponding request indicates HTTP/1.1"), the events go as
+/// they are and the body ends when the connection closes (RFC 9112 §6.3, the last rule). The
+/// connection closes after the stream either way, so nothing else changes. An HTTP/1.0
+/// client cannot tell a clean end from a cut, which an event-stream client treats alike
+/// anyway: it reconnects. The client this is for is a reverse proxy: nginx speaks HTTP/1.0
+/// to upstreams unless configured with `proxy_http_version 1.1`.
+pub async fn serve_version<S, E, T>(
+    mut stream: S,
+    version: Version,
+    events: E,
+    config: ServerConfig,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    E: Stream<Item = T>,
+    T: Into<Bytes>,
+{
+    let chunked = version != Version::HTTP_10;
     let mut connection = Connection {
         // Borrowed, not moved: a moved argument would occupy the future twice.
         stream: &mut stream,
         outgoing: pin!(outgoing(events, config)),
-        out: response_head(),
+        out: response_head(chunked),
+        chunked,
         probe: [0; 64],
         discarded: 0,
     };
@@ -77,21 +110,22 @@ where
         }
     }
 }
-// ANCHOR_END: serve
+// ANCHOR_END: serve_version
 
-/// The response head: status line, the event stream's header fields, this path's framing, and
-/// `Date` (RFC 9110 §6.6.1).
-fn response_head() -> Vec<u8> {
+/// The response head: status line, the event stream's header fields, this path's framing
+/// (chunked, or none: the close ends the body), and `Date` (RFC 9110 §6.6.1).
+fn response_head(chunked: bool) -> Vec<u8> {
     let date = http_date(SystemTime::now());
+    let chunked = chunked.then_some(("Transfer-Encoding", "chunked"));
     let framing = [
-        ("Transfer-Encoding", "chunked"),
         // RFC 9112 §9.3: a server that does not keep connections open "MUST send the close
         // connection option in every response".
         ("Connection", "close"),
         ("Date", date.as_str()),
     ];
     let mut out = Vec::with_capacity(256);
-    http_head::write_response_head(&mut out, 200, RESPONSE_HEADERS.into_iter().chain(framing));
+    let fields = RESPONSE_HEADERS.into_iter().chain(chunked).chain(framing);
+    http_head::write_response_head(&mut out, 200, fields);
     out
 }
 
@@ -135,6 +169,8 @@ struct Connection<'a, S, O> {
     outgoing: Pin<&'a mut O>,
     /// Chunks gathered for the next write; released while idle.
     out: Vec<u8>,
+    /// Whether the body is chunked (HTTP/1.1) or ends with the connection (HTTP/1.0).
+    chunked: bool,
     /// Scratch space for reads that only look for the client's end.
     probe: [u8; 64],
     /// Bytes the client sent after its request, over the connection's life.
@@ -202,7 +238,8 @@ where
                 return Gathered::Full;
             }
             match self.outgoing.as_mut().poll_next(cx) {
-                Poll::Ready(Some(bytes)) => push_chunk(&mut self.out, &bytes),
+                Poll::Ready(Some(bytes)) if self.chunked => push_chunk(&mut self.out, &bytes),
+                Poll::Ready(Some(bytes)) => self.out.extend_from_slice(&bytes),
                 Poll::Ready(None) => return Gathered::End,
                 Poll::Pending => return Gathered::Waiting,
             }
@@ -232,10 +269,12 @@ where
         Ok(true)
     }
 
-    /// Ends the body with the last chunk, after what was gathered, and shuts the write side
-    /// down.
+    /// Ends the body with the last chunk (if chunked), after what was gathered, and shuts the
+    /// write side down.
     async fn finish(&mut self) -> Result<(), Error> {
-        self.out.extend_from_slice(LAST_CHUNK);
+        if self.chunked {
+            self.out.extend_from_slice(LAST_CHUNK);
+        }
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await?;
         self.stream.shutdown().await?;
@@ -287,7 +326,7 @@ mod tests {
 
     #[test]
     fn the_head_has_the_stream_fields_the_framing_and_a_date_last() {
-        let head = String::from_utf8(response_head()).expect("ASCII");
+        let head = String::from_utf8(response_head(true)).expect("ASCII");
         assert!(head.starts_with(
             "HTTP/1.1 200 OK\r\n\
              Content-Type: text/event-stream\r\n\
@@ -298,5 +337,8 @@ mod tests {
              Date: "
         ));
         assert!(head.ends_with(" GMT\r\n\r\n"), "{head}");
+        let head = String::from_utf8(response_head(false)).expect("ASCII");
+        assert!(!head.contains("Transfer-Encoding"), "{head}");
+        assert!(head.contains("Connection: close\r\n"), "{head}");
     }
 }

@@ -68,6 +68,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use websocket::Message;
+use wirelab_examples::backbone::Backbone;
 use wirelab_examples::chat::Chat;
 use wirelab_examples::origin::Origins;
 use wirelab_examples::progress::Progress;
@@ -133,19 +134,24 @@ struct Demo {
 ///
 /// When accepting fails for good (see [`server::serve`]).
 pub async fn serve(listener: TcpListener, origins: Origins) -> std::io::Result<()> {
-    serve_tls(listener, origins, None).await
+    serve_with(listener, origins, &Backbone::Memory, None).await
 }
+// ANCHOR_END: serve
 
-/// [`serve`], over TLS with `tls` when given: `https://` and `wss://` on the same port, HTTP/2
-/// or HTTP/1.1 as ALPN decides. Over HTTP/2 every request of a browser shares one connection,
-/// so `/stats` counts that connection's bytes for each transport on it.
+// ANCHOR: serve_on
+/// Like [`serve`], with the ticker, the chat and the seats on `backbone` (on Redis, several
+/// instances behind one proxy serve the same feeds and state), and over TLS with `tls` when
+/// given: `https://` and `wss://` on the same port, HTTP/2 or HTTP/1.1 as ALPN decides. Over
+/// HTTP/2 every request of a browser shares one connection, so `/stats` counts that
+/// connection's bytes for each transport on it.
 ///
 /// # Errors
 ///
-/// As [`serve`].
-pub async fn serve_tls(
+/// When accepting fails for good (see [`server::serve`]).
+pub async fn serve_with(
     listener: TcpListener,
     origins: Origins,
+    backbone: &Backbone,
     tls: Option<TlsAcceptor>,
 ) -> std::io::Result<()> {
     let server = Server::new();
@@ -159,10 +165,10 @@ pub async fn serve_tls(
     let demo = Arc::new(Demo {
         server: server.clone(),
         sessions: Sessions::new(server.clone()),
-        ticker: Ticker::start(Duration::from_millis(500)),
-        chat: Chat::new(),
+        ticker: Ticker::start_on(backbone, Duration::from_millis(500)),
+        chat: Chat::on(backbone),
         room: WaitingRoom::start(Duration::from_secs(1)),
-        seats: Seats::new(),
+        seats: Seats::on(backbone),
         progress: Progress::default(),
         origins,
         wire,
@@ -170,7 +176,7 @@ pub async fn serve_tls(
     let handler = server::handler(move |request, conn| demo.clone().route(request, conn));
     server::serve(listener, server, handler).await
 }
-// ANCHOR_END: serve
+// ANCHOR_END: serve_on
 
 impl Demo {
     // ANCHOR: route_origins
