@@ -55,7 +55,7 @@
 //! | `/progress/events`, `/text/events` | [`wirelab_examples::progress`] |
 //! | `/echo/ws` | a WebSocket echo: text and binary come back as they went |
 //! | `/stats?session=S` | the byte counters of a page's connections, as JSON |
-//! | `/wire?session=S` | the wire view: a page's connections annotated as the tap does, as an event stream ([`wire`]) |
+//! | `/wire?session=S` | the wire view: a page's connections annotated as the tap does, as an event stream |
 //! | `POST /control/cut?session=S`, `/control/pause?ms=N`, `/control/slow?ms=N` | the buttons |
 
 mod sessions;
