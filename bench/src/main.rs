@@ -235,6 +235,7 @@ fn ws_name(which: WsImpl) -> &'static str {
         WsImpl::Tungstenite4k => "tungstenite-4k",
         WsImpl::Fastwebsockets => "fastwebsockets",
         WsImpl::WirelabDeflate => "wirelab-deflate",
+        WsImpl::YawcDeflate => "yawc-deflate",
     }
 }
 
