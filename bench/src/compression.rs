@@ -1,6 +1,7 @@
 //! What compression does to the examples' traffic: bytes per message on both protocols with
 //! and without it, CPU per message, memory per idle connection of permessage-deflate's state,
-//! and messages/s of a compressed echo against Python's `websockets`.
+//! and messages/s of a compressed echo against WireLab's own server, yawc's and Python's
+//! `websockets`.
 //!
 //! The corpora are the examples' own messages: the ticker's JSON ticks
 //! (`wirelab_examples::ticker::tick_json` over its price walk), chat lines as the chat example
@@ -340,13 +341,47 @@ pub(crate) fn memory(bits: u8, takeover: bool, connections: usize) -> Result<Mem
     })
 }
 
-/// The echo peer of `deflate-echo`.
+/// The echo peer of `deflate-echo`, each accepting the offer of WireLab's client
+/// (`permessage-deflate; client_max_window_bits`) with its own settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Peer {
-    /// `wirelab-bench serve-ws --impl wirelab-deflate`.
+    /// `wirelab-bench serve-ws --impl wirelab-deflate`: `DeflateConfig::on()`, level 6,
+    /// context takeover, 15-bit windows both ways.
     Wirelab,
-    /// `bench/deflate_echo.py`, Python's `websockets` (`$WIRELAB_PYTHON`, else `python3`).
+    /// `wirelab-bench serve-ws --impl yawc-deflate`: set to the same as WireLab's
+    /// (`servers::yawc_options`).
+    Yawc,
+    /// `bench/deflate_echo.py`, Python's `websockets` (`$WIRELAB_PYTHON`, else `python3`) with
+    /// its defaults: level 6, context takeover, 12-bit windows both ways, `memLevel` 5.
     Python,
+}
+
+impl Peer {
+    /// What the peer must agree to for its row to mean what the book says of it: the two Rust
+    /// servers are compared at WireLab's settings; Python's `websockets` runs at its defaults,
+    /// whatever its version makes them (the row shows them).
+    fn expected(self) -> Option<PerMessageDeflate> {
+        match self {
+            Peer::Wirelab | Peer::Yawc => Some(agreed(15, true)),
+            Peer::Python => None,
+        }
+    }
+}
+
+/// The extension the handshake agreed, or why the measurement cannot go on: an echo without
+/// compression, or at other settings than the comparison assumes, would be a different
+/// measurement under the same name.
+fn check_agreed(peer: Peer, negotiated: Option<PerMessageDeflate>) -> Result<PerMessageDeflate> {
+    let Some(negotiated) = negotiated else {
+        return Err(format!("the {peer:?} server did not agree to permessage-deflate").into());
+    };
+    match peer.expected() {
+        Some(expected) if negotiated != expected => Err(format!(
+            "the {peer:?} server agreed to {negotiated:?}, the comparison expects {expected:?}"
+        )
+        .into()),
+        _ => Ok(negotiated),
+    }
 }
 
 /// The result of `deflate-echo`.
@@ -397,14 +432,13 @@ pub(crate) async fn echo(
     max_messages: u64,
 ) -> Result<EchoRow> {
     let server = match peer {
-        Peer::Wirelab => {
-            let args = [
-                "serve-ws",
-                "--impl",
-                "wirelab-deflate",
-                "--max-seconds",
-                "600",
-            ];
+        Peer::Wirelab | Peer::Yawc => {
+            let which = if peer == Peer::Wirelab {
+                "wirelab-deflate"
+            } else {
+                "yawc-deflate"
+            };
+            let args = ["serve-ws", "--impl", which, "--max-seconds", "600"];
             Server::start(&args.map(String::from)).await?
         }
         Peer::Python => {
@@ -417,9 +451,7 @@ pub(crate) async fn echo(
     options.config.deflate = websocket::DeflateConfig::on();
     let url = format!("ws://{}/", server.addr);
     let (mut ws, _) = websocket::io::connect_with(&url, &options).await?;
-    let extensions = ws
-        .deflate()
-        .map_or("none".to_owned(), |d| d.response_value());
+    let extensions = check_agreed(peer, ws.deflate())?.response_value();
     let messages = corpus(name);
     let cpu_before = server.cpu()?;
     let started = Instant::now();
@@ -445,4 +477,63 @@ pub(crate) async fn echo(
         seconds: elapsed,
         server_cpu_ns: cpu.as_nanos() as f64 / sent.max(1) as f64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use websocket::DeflateConfig;
+    use websocket::deflate::negotiate::{check_response, offer_value, parse_extensions};
+
+    /// yawc's answer to the offer `deflate-echo`'s client sends, as that client reads it.
+    fn yawc_answer(options: yawc::Options) -> Option<PerMessageDeflate> {
+        let mut request = http::Request::get("/")
+            .header("host", "127.0.0.1")
+            .header("upgrade", "websocket")
+            .header("connection", "upgrade")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-version", "13")
+            .header(
+                "sec-websocket-extensions",
+                offer_value(&DeflateConfig::on()),
+            )
+            .body(())
+            .expect("a valid request");
+        let (response, _) =
+            yawc::WebSocket::upgrade_with_options(&mut request, options).expect("accepted");
+        let answer = response
+            .headers()
+            .get_all("sec-websocket-extensions")
+            .iter()
+            .map(|v| v.as_bytes());
+        let answer = parse_extensions(answer).expect("a valid answer");
+        check_response(&answer, &DeflateConfig::on()).expect("an answer WireLab accepts")
+    }
+
+    #[test]
+    fn yawc_agrees_to_wirelab_settings_and_only_with_its_windows_set() {
+        let answer = yawc_answer(crate::servers::yawc_options());
+        assert_eq!(
+            check_agreed(Peer::Yawc, answer).ok(),
+            Some(agreed(15, true))
+        );
+        // yawc's own default for a bare `client_max_window_bits` offer is 9 bits, which the
+        // comparison refuses rather than measuring other work under the same name.
+        let default = yawc_answer(yawc::Options::default().with_balanced_compression());
+        assert_eq!(default.map(|d| d.client_max_window_bits), Some(9));
+        assert!(check_agreed(Peer::Yawc, default).is_err());
+    }
+
+    #[test]
+    fn an_echo_without_the_extension_is_refused_for_every_peer() {
+        for peer in [Peer::Wirelab, Peer::Yawc, Peer::Python] {
+            assert!(check_agreed(peer, None).is_err(), "{peer:?}");
+        }
+        // Python's `websockets` runs at its own defaults, which the row reports.
+        assert_eq!(
+            check_agreed(Peer::Python, Some(agreed(12, true))).ok(),
+            Some(agreed(12, true))
+        );
+        assert!(check_agreed(Peer::Wirelab, Some(agreed(12, true))).is_err());
+    }
 }

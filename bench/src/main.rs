@@ -209,8 +209,8 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         connections: usize,
     },
-    /// Messages/s of one compressed connection echoing a corpus, against WireLab's echo or
-    /// Python's `websockets` (compression on, its default).
+    /// Messages/s of one compressed connection echoing a corpus, against WireLab's echo,
+    /// yawc's (at WireLab's settings) or Python's `websockets` (compression on, its default).
     DeflateEcho {
         #[arg(long, value_enum)]
         peer: compression::Peer,
@@ -259,6 +259,7 @@ fn ws_name(which: WsImpl) -> &'static str {
         WsImpl::Tungstenite4k => "tungstenite-4k",
         WsImpl::Fastwebsockets => "fastwebsockets",
         WsImpl::WirelabDeflate => "wirelab-deflate",
+        WsImpl::YawcDeflate => "yawc-deflate",
     }
 }
 

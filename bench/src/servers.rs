@@ -5,6 +5,10 @@
 //!   its default 128 KiB buffers or with 4 KiB ones), fastwebsockets (`after_handshake` behind
 //!   a `FragmentCollector`, as its README's echo server; the opening handshake is read by
 //!   WireLab's sans-I/O handshake, since fastwebsockets leaves that to hyper or the caller);
+//! - compressed WebSocket echo: WireLab (`websocket::io::accept` with the extension enabled)
+//!   and yawc (`WebSocket::upgrade_with_options` inside a hyper service, as its documentation's
+//!   server example), both accepting permessage-deflate at level 6 with context takeover and
+//!   15-bit windows each way (see [`yawc_options`]);
 //! - SSE fan-out: WireLab (`sse::history::Hub` with `sse::server::response` on hyper, or with
 //!   `sse::http1::serve`, its hand-written HTTP/1.1 path) and axum
 //!   (`axum::response::sse::Sse` over a `tokio::sync::broadcast` receiver);
@@ -44,6 +48,9 @@ pub(crate) enum WsImpl {
     /// WireLab's `websocket` crate accepting permessage-deflate (default parameters).
     #[value(name = "wirelab-deflate")]
     WirelabDeflate,
+    /// yawc accepting permessage-deflate with the same parameters as WireLab's.
+    #[value(name = "yawc-deflate")]
+    YawcDeflate,
 }
 
 /// An SSE fan-out server implementation.
@@ -159,6 +166,7 @@ pub(crate) async fn serve_ws(
                     drop(tokio::spawn(echo_tungstenite(which, stream)))
                 }
                 WsImpl::Fastwebsockets => drop(tokio::spawn(echo_fastwebsockets(stream))),
+                WsImpl::YawcDeflate => drop(tokio::spawn(echo_yawc(stream))),
             }
         }
     };
@@ -215,6 +223,51 @@ async fn echo_fastwebsockets(stream: TcpStream) -> Result<(), BoxError> {
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// yawc's settings, chosen to be WireLab's defaults (`websocket::DeflateConfig::on()`), so
+/// that the two Rust servers do the same work per message: zlib level 6, context takeover
+/// both ways (neither `*_no_context_takeover`), every message compressed (no size
+/// threshold), and 15-bit windows both ways. The windows must be set: without a preference
+/// yawc answers a bare `client_max_window_bits` offer (what WireLab's client and browsers
+/// send) with 9 bits. Text is checked for UTF-8, as WireLab's server checks it.
+pub(crate) fn yawc_options() -> yawc::Options {
+    yawc::Options::default()
+        .with_compression_level(yawc::CompressionLevel::new(6))
+        .with_server_max_window_bits(15)
+        .with_client_max_window_bits(15)
+        .with_utf8()
+}
+
+async fn echo_yawc(stream: TcpStream) -> Result<(), BoxError> {
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    let service = service_fn(
+        |mut request: http::Request<hyper::body::Incoming>| async move {
+            let (response, upgrade) =
+                yawc::WebSocket::upgrade_with_options(&mut request, yawc_options())?;
+            tokio::spawn(async move {
+                let Ok(mut ws) = upgrade.await else {
+                    return;
+                };
+                // yawc answers the peer's Close itself; the stream ends after it, or on an error.
+                while let Some(frame) = ws.next().await {
+                    use yawc::frame::OpCode;
+                    let data = matches!(frame.opcode(), OpCode::Text | OpCode::Binary);
+                    if data && ws.send(frame).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            Ok::<_, yawc::WebSocketError>(response)
+        },
+    );
+    hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await?;
     Ok(())
 }
 
