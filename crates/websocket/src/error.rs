@@ -107,6 +107,15 @@ pub enum Error {
     KeepaliveTimeout,
     /// The peer did not complete the closing handshake in time (close code 1006).
     CloseTimeout,
+    /// The socket took none of our bytes for `Timeouts::write`: the peer does not read (close
+    /// code 1013, "try again later", which such a peer may never read).
+    WriteTimeout,
+    /// A message the peer started was not finished within `Timeouts::message` (close code
+    /// 1008, "policy violation").
+    MessageTimeout,
+    /// The process's [`Budget`](crate::io::Budget) for bytes held in unfinished messages and
+    /// send queues ran out, and this connection held the most (close code 1013).
+    OverBudget,
     /// A message was sent after the Close frame (§5.5.1: nothing may follow it), or after the
     /// connection ended; or the connection ended while a `Sender` waited to write it.
     AlreadyClosed,
@@ -140,6 +149,8 @@ impl Error {
             InvalidUtf8 | InvalidCloseReason => Some(1007),
             FrameTooLarge { .. } | MessageTooLarge { .. } => Some(1009),
             KeepaliveTimeout => Some(1011),
+            MessageTimeout => Some(1008),
+            WriteTimeout | OverBudget => Some(1013),
             AbnormalClosure | CloseTimeout | Io(_) => Some(1006),
             _ => None,
         }
@@ -228,6 +239,9 @@ impl fmt::Display for Error {
             AbnormalClosure => write!(f, "connection closed without a Close frame (1006)"),
             KeepaliveTimeout => write!(f, "no answer to a keep-alive ping"),
             CloseTimeout => write!(f, "closing handshake timed out"),
+            WriteTimeout => write!(f, "the peer read nothing within the write deadline"),
+            MessageTimeout => write!(f, "message not finished within the deadline"),
+            OverBudget => write!(f, "the server's memory budget is spent"),
             AlreadyClosed => write!(f, "the connection is closed: nothing may be sent"),
             InvalidSend(why) => write!(f, "cannot send: {why}"),
             Random => write!(f, "the operating system's random source failed"),

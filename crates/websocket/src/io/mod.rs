@@ -115,7 +115,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let mut conn = Connection::new(role, config.limits);
         conn.receive(leftover);
         WebSocket {
-            core: Core::new(stream, conn),
+            core: Core::new(stream, conn, config.timeouts.write),
             reader: ReadState::new(config.timeouts),
             subprotocol,
         }

@@ -34,6 +34,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use atomic_waker::AtomicWaker;
 use tokio::io::AsyncWrite;
+use tokio::time::Instant;
 
 use super::shared::{Core, Link, lock};
 use crate::connection::{CloseFrame, Message};
@@ -76,8 +77,10 @@ struct Slots {
     reader: AtomicWaker,
     sender: AtomicWaker,
     /// The reader, waiting for input with a deadline set for the state it started in: the
-    /// sender's Close changes the state (Open to Closing) and so the deadline, and a wait
-    /// already under way would not notice without a wake-up.
+    /// sender's Close changes the state (Open to Closing) and so the deadline, and so does a
+    /// sender's write that starts to wait (the write deadline); a wait already under way would
+    /// not notice without a wake-up. (Woken under the lock, as the write slots are: an
+    /// `AtomicWaker` takes no lock of ours.)
     input: AtomicWaker,
 }
 
@@ -162,9 +165,22 @@ impl<S: AsyncWrite + Unpin> Core<S> {
             conn,
             out,
             waiters,
+            stalled,
             ..
         } = self;
         let waiters = waiters.as_ref();
+        // The write deadline's clock: it starts when the socket first takes nothing, and
+        // any byte it takes restarts it (see `Timeouts::write`).
+        // The reader, waiting for input with no write deadline, is woken to take this one.
+        let waiting = |stalled: &mut Option<Instant>| {
+            if stalled.is_none() {
+                *stalled = Some(Instant::now());
+                if let Some(waiters) = waiters.filter(|_| side == Side::Sender) {
+                    waiters.slots.input.wake();
+                }
+            }
+            Poll::Pending
+        };
         loop {
             if out.written == out.pending.len() {
                 // Two buffers take turns: the written one goes back to the connection for its
@@ -176,17 +192,25 @@ impl<S: AsyncWrite + Unpin> Core<S> {
                 }
             }
             let unwritten = &out.pending[out.written..];
-            let n = std::task::ready!(with_write_waker(stream, waiters, side, cx, |s, cx| {
+            let Poll::Ready(n) = with_write_waker(stream, waiters, side, cx, |s, cx| {
                 s.poll_write(cx, unwritten)
-            }))?;
+            }) else {
+                return waiting(stalled);
+            };
+            let n = n?;
             if n == 0 {
                 return Poll::Ready(Err(Error::Io(std::io::ErrorKind::WriteZero.into())));
             }
+            *stalled = None;
             out.written += n;
         }
-        std::task::ready!(with_write_waker(stream, waiters, side, cx, |s, cx| {
-            s.poll_flush(cx)
-        }))?;
+        let Poll::Ready(flushed) =
+            with_write_waker(stream, waiters, side, cx, |s, cx| s.poll_flush(cx))
+        else {
+            return waiting(stalled);
+        };
+        flushed?;
+        *stalled = None;
         // The other half may have waited on bytes that this flush wrote: let it see that.
         if let Some(waiters) = waiters {
             let other = match side {
@@ -215,22 +239,45 @@ impl<S: AsyncWrite + Unpin> Core<S> {
 }
 
 /// Writes everything queued, as the sender: gives up with [`Error::AlreadyClosed`] if the
-/// reader ends the connection while it waits, rather than wait on a peer that does not read.
-/// (What it had not written stays queued, and the reader's last flush may still write it.)
+/// reader ends the connection while it waits, and with [`Error::WriteTimeout`] once the
+/// socket has taken nothing for `Timeouts::write`, rather than wait on a peer that does not
+/// read. (What it had not written stays queued, and the reader's last flush may still write
+/// it; the reader, waiting on the same deadline, ends the connection with 1013.)
+///
+/// The deadline moves whenever the socket takes bytes, so each wait is made with the one in
+/// force when it began, and is begun again when the clock restarts. No timer is set until a
+/// write has to wait: a send that the socket takes at once costs no clock.
 // ANCHOR: flush
 pub(crate) async fn flush<S, L>(link: &mut L) -> Result<(), Error>
 where
     S: AsyncWrite + Unpin,
     L: Link<S>,
 {
-    std::future::poll_fn(|cx| {
-        let mut core = link.core();
-        match core.poll_flush(cx, Side::Sender) {
-            Poll::Pending if core.over => Poll::Ready(Err(Error::AlreadyClosed)),
-            polled => polled,
+    loop {
+        let (since, deadline) = {
+            let core = link.core();
+            (core.stalled, core.write_deadline())
+        };
+        let attempt = std::future::poll_fn(|cx| {
+            let mut core = link.core();
+            match core.poll_flush(cx, Side::Sender) {
+                Poll::Pending if core.over => Poll::Ready(Err(Error::AlreadyClosed)),
+                // The clock started or restarted: wait again, with the new deadline.
+                Poll::Pending if core.stalled != since => Poll::Ready(Ok(false)),
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(flushed) => Poll::Ready(flushed.map(|()| true)),
+            }
+        });
+        let done = match deadline {
+            None => attempt.await?,
+            Some(deadline) => tokio::time::timeout_at(deadline, attempt)
+                .await
+                .unwrap_or(Err(Error::WriteTimeout))?,
+        };
+        if done {
+            return Ok(());
         }
-    })
-    .await
+    }
 }
 // ANCHOR_END: flush
 
