@@ -41,7 +41,8 @@ pub enum Error {
     UnsupportedVersion,
     /// §4.2.2: the `Origin` is not on the server's allow-list (403).
     OriginNotAllowed(String),
-    /// The handshake ended before its head was complete.
+    /// The handshake did not complete: the connection ended before its head did, or
+    /// `Timeouts::handshake` passed before the head was read or the `101` written.
     HandshakeIncomplete,
     /// §4.1: the server answered with a status other than 101 (the client's side).
     UnexpectedStatus(u16),

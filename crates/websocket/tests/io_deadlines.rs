@@ -225,3 +225,27 @@ async fn messages_that_each_finish_in_time_are_not_cut() {
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
 }
+
+/// A client that sends a whole, valid handshake and then reads nothing: the `101` cannot be
+/// written (the pipe holds 16 bytes), and `accept` gives up at the handshake deadline instead
+/// of waiting in that write forever.
+#[tokio::test(start_paused = true)]
+async fn the_101_is_written_within_the_handshake_deadline() {
+    let (a, mut peer) = tokio::io::duplex(16);
+    let request = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let writing = tokio::spawn(async move {
+        let _ = peer.write_all(request.as_bytes()).await;
+        peer
+    });
+    let options = websocket::handshake::ServerOptions::default();
+    let accepted = tokio::time::timeout(HANG, websocket::io::accept(a, &options))
+        .await
+        .expect("bounded");
+    assert!(
+        matches!(accepted, Err(Error::HandshakeIncomplete)),
+        "{:?}",
+        accepted.map(|_| ())
+    );
+    drop(writing.await.expect("no panic"));
+}
