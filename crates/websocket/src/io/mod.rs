@@ -57,6 +57,7 @@
 //! the reader's 512-byte buffer and the future of `recv`, which `tests/idle_size.rs` bounds; the
 //! performance chapter measures the whole per connection with `wirelab-bench idle`.
 
+mod budget;
 mod client;
 mod closing;
 mod keepalive;
@@ -66,6 +67,7 @@ mod shared;
 mod upgrade;
 pub mod writer;
 
+pub use budget::Budget;
 pub use client::{ClientOptions, connect, connect_with};
 pub use reader::Receiver;
 pub use server::accept;
@@ -121,6 +123,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
     // ANCHOR_END: from_stream
+
+    /// Puts this connection on `budget`, the process's memory budget: what it holds of an
+    /// unfinished message and of a send queue counts against the budget's limit, and when
+    /// the total passes it, the largest holders are closed with 1013 (`recv` fails with
+    /// [`Error::OverBudget`]). See [`Budget`]. Call it before [`split`](WebSocket::split).
+    pub fn with_budget(mut self, budget: &Budget) -> WebSocket<S> {
+        self.core.account = Some(budget.open());
+        self.core.charge();
+        self
+    }
 
     /// The subprotocol agreed in the handshake, if any.
     pub fn subprotocol(&self) -> Option<&str> {

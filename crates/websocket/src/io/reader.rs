@@ -141,6 +141,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if let Some(waiters) = &self.waiters {
             waiters.wait_for_close(cx.waker());
         }
+        if let Some(account) = &self.account {
+            account.wait_for_eviction(cx.waker());
+            if account.evicted() {
+                return Poll::Ready(Err(Error::OverBudget));
+            }
+        }
         // A write that began to wait since brings a deadline this wait does not have yet.
         let stalled_since = seen.write_deadline.is_none() && self.stalled.is_some();
         if self.conn.state() != seen.state || stalled_since {
@@ -187,7 +193,10 @@ where
         }
         let (event, state) = {
             let mut core = link.core();
-            (core.conn.next_event().transpose(), core.conn.state())
+            let event = core.conn.next_event().transpose();
+            // A message taken is no longer held (and a reply may be queued).
+            core.charge();
+            (event, core.conn.state())
         };
         let ending = match &event {
             Some(Err(_)) => Some(Ending::Failed),
@@ -244,6 +253,9 @@ where
     loop {
         let seen = {
             let core = link.core();
+            if core.evicted() {
+                return Err(Error::OverBudget);
+            }
             Seen {
                 state: core.conn.state(),
                 receiving: core.conn.receiving().is_some(),
@@ -272,7 +284,7 @@ where
             let large = &mut buffers.large;
             match try_now(|cx| link.core().poll_input(cx, large, &seen)).await {
                 Poll::Ready(Ok(Input::Read)) => {
-                    hand_over(&mut *link.core(), me, true);
+                    hand_over(&mut link.core(), me, true);
                     return Ok(());
                 }
                 Poll::Ready(Ok(Input::StateChanged)) => continue,
@@ -330,7 +342,7 @@ where
         };
         match input? {
             Input::Read => {
-                hand_over(&mut *link.core(), me, false);
+                hand_over(&mut link.core(), me, false);
                 return Ok(());
             }
             Input::StateChanged => continue,
@@ -340,8 +352,9 @@ where
 // ANCHOR_END: read_some
 
 /// Gives what a read put in the large or the small buffer to the connection (nothing: the
-/// input has ended), and notes whether it filled the buffer: then more is probably waiting.
-fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
+/// input has ended), notes whether it filled the buffer (then more is probably waiting), and
+/// tells the budget, if any, what the connection holds now.
+fn hand_over<S: AsyncWrite + Unpin>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
     me.timers.heard_from_peer();
     let buffers = &mut me.buffers;
     let buf = if large {
@@ -355,6 +368,7 @@ fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
         core.conn.receive(buf);
     }
     buffers.more_pending = buf.len() == buf.capacity();
+    core.charge();
 }
 
 /// The receiving half of a [`WebSocket`](super::WebSocket), after

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::budget::Account;
 use super::writer::{Outgoing, WriteWaiters};
 use crate::connection::Connection;
 
@@ -43,6 +44,8 @@ pub(crate) struct Core<S> {
     pub(crate) stalled: Option<Instant>,
     /// `Timeouts::write`.
     pub(crate) write_timeout: Duration,
+    /// This connection's account with the process's memory budget, if it was given one.
+    pub(crate) account: Option<Account>,
 }
 // ANCHOR_END: core
 
@@ -56,7 +59,13 @@ impl<S> Core<S> {
             over: false,
             stalled: None,
             write_timeout,
+            account: None,
         }
+    }
+
+    /// The budget has closed this connection.
+    pub(crate) fn evicted(&self) -> bool {
+        self.account.as_ref().is_some_and(Account::evicted)
     }
 
     /// The write deadline in force: when the socket, stalled since `stalled`, is given up on.

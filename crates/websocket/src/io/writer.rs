@@ -153,13 +153,29 @@ impl<S: AsyncWrite + Unpin> Core<S> {
         self.out.pending.len() - self.out.written + self.conn.output_len()
     }
 
-    /// Writes everything queued, then flushes the stream.
-    // ANCHOR: poll_flush
+    /// Tells the budget, if any, what this connection holds now: the message it is receiving
+    /// and the bytes queued for the socket.
+    pub(crate) fn charge(&self) {
+        if let Some(account) = &self.account {
+            account.set(self.conn.receiving().unwrap_or(0) + self.unwritten());
+        }
+    }
+
+    /// Writes everything queued, then flushes the stream; the budget, if any, learns what the
+    /// queue holds after.
     pub(crate) fn poll_flush(
         &mut self,
         cx: &mut Context<'_>,
         side: Side,
     ) -> Poll<Result<(), Error>> {
+        let polled = self.poll_write_out(cx, side);
+        self.charge();
+        polled
+    }
+
+    /// Writes everything queued, then flushes the stream.
+    // ANCHOR: poll_flush
+    fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<Result<(), Error>> {
         let Core {
             stream,
             conn,
@@ -262,6 +278,7 @@ where
             let mut core = link.core();
             match core.poll_flush(cx, Side::Sender) {
                 Poll::Pending if core.over => Poll::Ready(Err(Error::AlreadyClosed)),
+                Poll::Pending if core.evicted() => Poll::Ready(Err(Error::OverBudget)),
                 // The clock started or restarted: wait again, with the new deadline.
                 Poll::Pending if core.stalled != since => Poll::Ready(Ok(false)),
                 Poll::Pending => Poll::Pending,
@@ -288,7 +305,11 @@ where
     S: AsyncWrite + Unpin,
     L: Link<S>,
 {
-    link.core().conn.send(message)?;
+    {
+        let mut core = link.core();
+        core.conn.send(message)?;
+        core.charge();
+    }
     flush(link).await
 }
 // ANCHOR_END: send
@@ -335,6 +356,7 @@ impl<S: AsyncWrite + Unpin> Sender<S> {
             let mut core = lock(&self.shared);
             let before = core.conn.state();
             core.conn.send(message)?;
+            core.charge();
             let reader = match &core.waiters {
                 Some(waiters) if core.conn.state() != before => waiters.take_input_waiter(),
                 _ => None,
@@ -358,9 +380,11 @@ impl<S: AsyncWrite + Unpin> Sender<S> {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        lock(&self.shared)
-            .conn
-            .send_fragment(opcode, payload, fin)?;
+        {
+            let mut core = lock(&self.shared);
+            core.conn.send_fragment(opcode, payload, fin)?;
+            core.charge();
+        }
         flush(&mut self.shared).await
     }
 
