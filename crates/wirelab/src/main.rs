@@ -33,6 +33,8 @@ enum Command {
         /// pages, and programs that send no Origin, are accepted; other pages get 403.
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origin: Vec<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// A WebSocket echo server: every text and binary message comes back as it was sent
     /// (the Autobahn|Testsuite's fuzzingclient target). It accepts connections from any
@@ -46,6 +48,8 @@ enum Command {
         /// Clients that send no Origin (programs, not browsers) are always accepted.
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origin: Vec<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// A WebSocket client: lines of standard input become text messages, received messages
     /// are printed.
@@ -72,6 +76,23 @@ enum Command {
         #[arg(long)]
         hex: bool,
     },
+}
+
+/// What peers may make a server hold: the same flags on `demo` and `echo` (the security
+/// chapter of the book says how to size them).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// The largest WebSocket message (and frame), in bytes; a larger one is closed with 1009.
+    /// Default: 65536 for the demo, 67108864 (64 MiB, above Autobahn's cases) for echo.
+    #[arg(long, value_name = "BYTES")]
+    max_message: Option<usize>,
+    /// What all WebSocket connections together may hold in unfinished messages and send
+    /// queues, in bytes; past it, the largest holders are closed with 1013.
+    #[arg(long, value_name = "BYTES", default_value_t = websocket::io::Budget::DEFAULT_LIMIT)]
+    memory_budget: usize,
+    /// Most connections open at once; past it, new ones get 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = wirelab_examples::server::MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 #[derive(clap::Args)]
@@ -122,16 +143,32 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Demo { addr, allow_origin } => {
+        Command::Demo {
+            addr,
+            allow_origin,
+            limits,
+        } => {
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
             println!("wirelab demo: open http://{addr}/ in a browser (Ctrl-C stops)");
             let origins = wirelab_examples::origin::Origins::allow(allow_origin);
-            result(wirelab::demo::serve(listener, origins).await)
+            let mut guards = wirelab_examples::server::Guards {
+                max_connections: limits.max_connections,
+                budget: websocket::io::Budget::new(limits.memory_budget),
+                ..Default::default()
+            };
+            if let Some(max) = limits.max_message {
+                guards.max_message = max;
+            }
+            result(wirelab::demo::serve_with(listener, origins, guards).await)
         }
-        Command::Echo { addr, allow_origin } => {
+        Command::Echo {
+            addr,
+            allow_origin,
+            limits,
+        } => {
             let listener = match bind(addr).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
@@ -141,7 +178,15 @@ async fn run(command: Command) -> ExitCode {
             if !allow_origin.is_empty() {
                 options.allowed_origins = Some(allow_origin);
             }
-            result(wirelab::echo::serve_with(listener, options).await)
+            if let Some(max) = limits.max_message {
+                options.config.limits.max_message_size = max;
+                options.config.limits.max_frame_size = max;
+            }
+            let capacity = wirelab::echo::Capacity {
+                max_connections: limits.max_connections,
+                budget: websocket::io::Budget::new(limits.memory_budget),
+            };
+            result(wirelab::echo::serve_within(listener, options, capacity).await)
         }
         Command::Ws { url, echo } => result(wirelab::ws_cmd::run(&url, echo).await),
         Command::Sse(SseArgs {

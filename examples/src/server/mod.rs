@@ -31,13 +31,18 @@
 //! | `plain.rs` | a whole response | [`full`], [`json`], [`not_found`], [`read_body`], [`query_param`] |
 //! | `event_stream.rs` | an event stream, a response that never ends | [`sse()`], [`channel_stream`] |
 //! | `ws.rs` | a WebSocket session, after the `101` | [`websocket()`], [`send`], [`close`], [`pong_for`] |
+//!
+//! What a peer may make the server hold, in connections, time and memory, is `guard.rs`'s
+//! [`Guards`], applied to every connection.
 
 mod counted;
 mod event_stream;
+mod guard;
 mod plain;
 mod ws;
 
 pub use event_stream::{channel_stream, sse};
+pub use guard::{BODY_TIMEOUT, Guards, MAX_CONNECTIONS, refuse_busy};
 pub use plain::{full, json, not_found, query_param, read_body};
 pub use ws::{
     MAX_MESSAGE, PING_INTERVAL, SEND_TIMEOUT, Ws, WsSender, close, pong_for, send, websocket,
@@ -104,6 +109,9 @@ struct Inner {
     /// A receiver made with the channel, so that [`serve`] also sees a pause asked for before
     /// it started.
     paused: watch::Receiver<(u64, Duration, Option<u64>)>,
+    /// What a peer may make the server hold (`guard.rs`), and the connections open now.
+    guards: Guards,
+    open: guard::OpenCount,
 }
 
 /// The server's shared state and its controls. Cheap to clone.
@@ -125,8 +133,14 @@ impl Default for Server {
 }
 
 impl Server {
-    /// A server with no connections, not slowed down, with keep-alive.
+    /// A server with no connections, not slowed down, with keep-alive, and the default
+    /// [`Guards`].
     pub fn new() -> Self {
+        Server::with_guards(Guards::default())
+    }
+
+    /// A server as [`Server::new`], with `guards` for its limits.
+    pub fn with_guards(guards: Guards) -> Self {
         let (pause, paused) = watch::channel((0, Duration::ZERO, None));
         Server {
             inner: Arc::new(Inner {
@@ -136,8 +150,20 @@ impl Server {
                 one_request: AtomicBool::new(false),
                 pause,
                 paused,
+                guards,
+                open: guard::OpenCount::default(),
             }),
         }
+    }
+
+    /// The limits this server applies to its connections.
+    pub fn guards(&self) -> &Guards {
+        &self.inner.guards
+    }
+
+    /// Connections open now, WebSockets included: what [`Guards::max_connections`] caps.
+    pub fn open_connections(&self) -> usize {
+        self.inner.open.get()
     }
 
     fn conns(&self) -> MutexGuard<'_, BTreeMap<u64, ConnRecord>> {
@@ -357,6 +383,11 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
 
 // ANCHOR: spawn_connection
 fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
+    let guards = &server.inner.guards;
+    let Some(slot) = server.inner.open.take(guards.max_connections) else {
+        guard::refuse_busy(stream);
+        return;
+    };
     // Small messages are the point of these examples: send each at once.
     let _ = stream.set_nodelay(true);
     let (id, counters, cut) = server.register();
@@ -365,7 +396,9 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
         server: server.clone(),
         cut,
     };
-    let io = TokioIo::new(Counted { stream, counters });
+    let counted = Counted { stream, counters };
+    let io = TokioIo::new(guard::Guarded::new(counted, slot, guards.write_timeout));
+    let head_timeout = guards.head_timeout;
     let handler = handler.clone();
     let keep_alive = !server.inner.one_request.load(Ordering::Relaxed);
     tokio::spawn(async move {
@@ -383,8 +416,10 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
         // bound the read buffer, bodies included, and cannot go below 8 KiB. (hyper's own
         // defaults are about 400 KB of buffer and 100 headers.)
         let limits = websocket::Limits::default();
+        // The head deadline is also the idle limit between requests (see `guard.rs`).
         let http = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
+            .header_read_timeout(head_timeout)
             .keep_alive(keep_alive)
             .max_headers(limits.max_headers)
             .max_header_size(limits.max_handshake_size)

@@ -69,7 +69,7 @@ use wirelab_examples::chat::Chat;
 use wirelab_examples::origin::Origins;
 use wirelab_examples::progress::Progress;
 use wirelab_examples::seats::Seats;
-use wirelab_examples::server::{self, Conn, Request, Response, Server, Ws};
+use wirelab_examples::server::{self, Conn, Guards, Request, Response, Server, Ws};
 use wirelab_examples::ticker::Ticker;
 use wirelab_examples::waiting_room::WaitingRoom;
 
@@ -128,7 +128,21 @@ struct Demo {
 ///
 /// When accepting fails for good (see [`server::serve`]).
 pub async fn serve(listener: TcpListener, origins: Origins) -> std::io::Result<()> {
-    let server = Server::new();
+    serve_with(listener, origins, Guards::default()).await
+}
+
+/// [`serve`], with `guards` for what a peer may make the server hold (connections, message
+/// size, memory budget, deadlines).
+///
+/// # Errors
+///
+/// When accepting fails for good (see [`server::serve`]).
+pub async fn serve_with(
+    listener: TcpListener,
+    origins: Origins,
+    guards: Guards,
+) -> std::io::Result<()> {
+    let server = Server::with_guards(guards);
     server.one_request_per_connection(true);
     let demo = Arc::new(Demo {
         server: server.clone(),
