@@ -42,8 +42,12 @@ pub(crate) enum Ending {
     /// The peer broke a rule; the Close with the error's code is queued.
     Failed,
     /// A read failed or timed out; `notice` is the Close that says why, if it is worth
-    /// sending (see [`notice`]).
-    ReadFailed { notice: Option<(u16, &'static str)> },
+    /// sending (see [`notice`]); `drain`: the peer is in the middle of a message, so what it
+    /// still sends is read and dropped for `linger`, as after a failure.
+    ReadFailed {
+        notice: Option<(u16, &'static str)>,
+        drain: bool,
+    },
 }
 // ANCHOR_END: ending
 
@@ -82,7 +86,7 @@ where
             shutdown_within(link, timeouts.last_write).await;
             drain(link, me, timeouts.linger).await;
         }
-        Ending::ReadFailed { notice } => {
+        Ending::ReadFailed { notice, drain } => {
             if let Some((code, reason)) = notice {
                 let close = CloseFrame {
                     code,
@@ -92,6 +96,9 @@ where
                 let _ = flush_within(link, timeouts.last_write).await;
             }
             shutdown_within(link, timeouts.last_write).await;
+            if drain {
+                self::drain(link, me, timeouts.linger).await;
+            }
         }
     }
 }

@@ -221,8 +221,11 @@ where
             // Kept before the ending is written, as every event is: a `recv` cancelled
             // during it must not turn the error into a clean `None`.
             let notice = closing::notice(&error);
+            // Cut off in the middle of a message: the peer is still sending it.
+            let drain = matches!(error, Error::OverBudget | Error::MessageTimeout);
             me.ready = Some(Err(error));
-            Box::pin(closing::end(link, me, Ending::ReadFailed { notice })).await;
+            let ending = Ending::ReadFailed { notice, drain };
+            Box::pin(closing::end(link, me, ending)).await;
         }
     }
 }
