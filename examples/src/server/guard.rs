@@ -118,7 +118,6 @@ impl Drop for Slot {
 /// Answers a connection over the cap: `503` with `Retry-After`, then closes it. Bounded: a
 /// client that does not read the answer is dropped after a second. (`wirelab echo` answers
 /// with it too.)
-// ANCHOR: refuse
 pub fn refuse_busy(mut stream: TcpStream) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
         Content-Type: text/plain; charset=utf-8\r\nContent-Length: 29\r\n\
@@ -131,9 +130,7 @@ pub fn refuse_busy(mut stream: TcpStream) {
         let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
     });
 }
-// ANCHOR_END: refuse
 
-// ANCHOR: guarded
 /// A connection's I/O with its place under the cap and a write deadline: a write that the
 /// socket has taken no byte of for `write_timeout` fails with `TimedOut`.
 pub(super) struct Guarded<S> {
@@ -144,7 +141,6 @@ pub(super) struct Guarded<S> {
     stalled: Option<Pin<Box<Sleep>>>,
     _slot: Slot,
 }
-// ANCHOR_END: guarded
 
 impl<S> Guarded<S> {
     pub(super) fn new(stream: S, slot: Slot, write_timeout: Duration) -> Guarded<S> {

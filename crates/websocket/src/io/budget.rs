@@ -152,7 +152,6 @@ impl Account {
     /// The connection now holds `held` bytes. Past the limit, the largest holders are marked,
     /// this connection perhaps among them: its reader then finds [`Account::evicted`] at its
     /// next step, wherever the change was made.
-    // ANCHOR: charge
     pub(crate) fn set(&self, held: usize) {
         let before = self.holding.held.swap(held, Ordering::Relaxed);
         if held <= before {
@@ -171,7 +170,6 @@ impl Account {
             self.shared.evict(total - self.shared.limit);
         }
     }
-    // ANCHOR_END: charge
 
     /// Whether the budget has closed this connection.
     pub(crate) fn evicted(&self) -> bool {
