@@ -6,6 +6,7 @@
 //! raw HTTP/1.1 reader that counts SSE events by their blank line. Every loop is bounded in
 //! time and in count, and every connection goes to 127.0.0.1.
 
+use std::future::Future;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,6 +63,11 @@ impl Server {
         // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after ')'.
         let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
         Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+    }
+
+    /// File descriptors the server has open (its sockets among them), from /proc/PID/fd.
+    pub(crate) fn open_files(&self) -> Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.pid))?.count())
     }
 
     /// (current RSS, peak RSS) in bytes, from /proc/PID/status.
@@ -128,12 +134,12 @@ async fn ws_connect(addr: &str) -> Result<TcpStream> {
     }
 }
 
-/// Opens an SSE connection: `GET /events`, and reads the response head.
-async fn sse_connect(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
+/// Opens an SSE connection: `GET path`, and reads the response head.
+pub(crate) async fn sse_connect(addr: &str, path: &str) -> Result<(TcpStream, Vec<u8>)> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let request =
-        format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -368,7 +374,7 @@ pub(crate) async fn fan_out(
         let ready = ready_tx.clone();
         tasks.push(tokio::spawn(async move {
             let permit = connecting.acquire_owned().await?;
-            let (mut stream, body) = sse_connect(&addr).await?;
+            let (mut stream, body) = sse_connect(&addr, "/events").await?;
             drop(permit);
             let _ = ready.send(Instant::now());
             let mut counter = EventCounter::default();
@@ -437,6 +443,34 @@ impl EventCounter {
     }
 }
 
+/// Opens `connections` connections to `addr` with `connect`, 128 at a time, each within
+/// 120 s.
+pub(crate) async fn open_many<F, Fut>(
+    addr: &str,
+    connections: usize,
+    connect: F,
+) -> Result<Vec<TcpStream>>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<TcpStream>> + Send + 'static,
+{
+    let connecting = Arc::new(Semaphore::new(128));
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let opening = connect(addr.to_owned());
+        let connecting = connecting.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = connecting.acquire_owned().await?;
+            opening.await
+        }));
+    }
+    let mut streams = Vec::with_capacity(connections);
+    for task in tasks {
+        streams.push(tokio::time::timeout(Duration::from_secs(120), task).await???);
+    }
+    Ok(streams)
+}
+
 /// Idle connections: what was measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct IdleResult {
@@ -472,24 +506,13 @@ pub(crate) async fn idle(
 ) -> Result<IdleResult> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (baseline_rss, _) = server.rss()?;
-    let connecting = Arc::new(Semaphore::new(128));
-    let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        let addr = server.addr.clone();
-        let connecting = connecting.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = connecting.acquire_owned().await?;
-            let stream = match kind {
-                IdleKind::WebSocket => ws_connect(&addr).await?,
-                IdleKind::Sse => sse_connect(&addr).await?.0,
-            };
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(stream)
-        }));
-    }
-    let mut streams = Vec::with_capacity(connections);
-    for task in tasks {
-        streams.push(tokio::time::timeout(Duration::from_secs(120), task).await???);
-    }
+    let streams = open_many(&server.addr, connections, move |addr| async move {
+        match kind {
+            IdleKind::WebSocket => ws_connect(&addr).await,
+            IdleKind::Sse => Ok(sse_connect(&addr, "/events").await?.0),
+        }
+    })
+    .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss, peak_rss) = server.rss()?;
     drop(streams);

@@ -15,6 +15,7 @@
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
 
+mod churn;
 mod load;
 mod mask;
 mod servers;
@@ -92,6 +93,21 @@ enum Command {
         events: usize,
         #[arg(long, default_value_t = 20)]
         data_len: usize,
+    },
+    /// Run `wirelab demo` on 127.0.0.1 (prints `listening ADDR`; stops when stdin closes).
+    ServeDemo {
+        /// Stop after this long in any case.
+        #[arg(long, default_value_t = 1800)]
+        max_seconds: u64,
+    },
+    /// Memory after churn: rounds of opening and closing event streams on `wirelab demo`;
+    /// the demo's RSS with them open and after they closed, per round.
+    Churn {
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Event streams per round.
+        #[arg(long, default_value_t = 5000)]
+        streams: usize,
     },
     /// Idle memory: N connections that finish their handshake and then wait; the server's
     /// RSS is read from /proc.
@@ -231,6 +247,35 @@ async fn run(command: Command) -> Result<()> {
             let mut value = serde_json::to_value(&result)?;
             value["kind"] = json!("fan-out");
             value["impl"] = json!(sse_name(which));
+            println!("{value}");
+        }
+        Command::ServeDemo { max_seconds } => {
+            servers::serve_demo(max_seconds).await?;
+        }
+        Command::Churn { rounds, streams } => {
+            let server = Server::start(&["serve-demo".into()]).await?;
+            let result = churn::churn(&server, rounds, streams).await;
+            server.stop().await;
+            let result = result?;
+            let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+            let after: Vec<String> = result
+                .rounds
+                .iter()
+                .map(|round| format!("{:.1}", mib(round.closed_rss)))
+                .collect();
+            eprintln!(
+                "churn: {rounds} x {streams} event streams on the demo: {:.1} MiB at start, {:.1} MiB with the first round open, after each round {} MiB",
+                mib(result.baseline_rss),
+                result
+                    .rounds
+                    .first()
+                    .map_or(0.0, |round| mib(round.open_rss)),
+                after.join(", ")
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("churn");
+            value["malloc_arena_max"] = json!(std::env::var("MALLOC_ARENA_MAX").ok());
+            value["malloc_trim_threshold"] = json!(std::env::var("MALLOC_TRIM_THRESHOLD_").ok());
             println!("{value}");
         }
         Command::Idle {

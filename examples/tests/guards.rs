@@ -106,7 +106,8 @@ async fn past_the_connection_cap_new_ones_get_503_and_old_ones_are_untouched() {
     .await;
 }
 
-/// The 503 names when to come back.
+/// The 503 names when to come back, and reaches a client that had sent its request (which
+/// the server does not read) whole, not cut by a reset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_503_carries_retry_after() {
     guard(async {
@@ -116,6 +117,8 @@ async fn the_503_carries_retry_after() {
         };
         let (addr, _server) = serve(guards, handler()).await;
         let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.expect("read");
         assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use websocket::io::Budget;
@@ -115,9 +115,11 @@ impl Drop for Slot {
     }
 }
 
-/// Answers a connection over the cap: `503` with `Retry-After`, then closes it. Bounded: a
-/// client that does not read the answer is dropped after a second. (`wirelab echo` answers
-/// with it too.)
+/// Answers a connection over the cap: `503` with `Retry-After`, then closes it. The request
+/// is not read, but what the client sends is read and dropped until it closes: closing a
+/// socket with unread bytes makes the kernel send a reset, which can destroy the answer before
+/// the client reads it. Bounded: a client that does neither is dropped after a second.
+/// (`wirelab echo` answers with it too.)
 pub fn refuse_busy(mut stream: TcpStream) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
         Content-Type: text/plain; charset=utf-8\r\nContent-Length: 29\r\n\
@@ -125,7 +127,10 @@ pub fn refuse_busy(mut stream: TcpStream) {
     tokio::spawn(async move {
         let answer = async {
             stream.write_all(BUSY).await?;
-            stream.shutdown().await
+            stream.shutdown().await?;
+            let mut sink = [0u8; 512];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, io::Error>(())
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
     });
