@@ -54,6 +54,11 @@ impl Server {
         Ok(Server { child, addr, pid })
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// CPU time (user + system) the server has used so far.
     pub(crate) fn cpu(&self) -> Result<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
@@ -111,13 +116,21 @@ fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-/// Opens a WebSocket connection with WireLab's sans-I/O client handshake.
-async fn ws_connect(addr: &str) -> Result<TcpStream> {
-    let mut stream = TcpStream::connect(addr).await?;
+/// Opens a WebSocket connection to `path` with WireLab's sans-I/O client handshake.
+pub(crate) async fn ws_connect(addr: &str, path: &str) -> Result<TcpStream> {
+    ws_handshake(TcpStream::connect(addr).await?, addr, path).await
+}
+
+/// The client's opening handshake for `path` on a connected `stream`.
+pub(crate) async fn ws_handshake(
+    mut stream: TcpStream,
+    addr: &str,
+    path: &str,
+) -> Result<TcpStream> {
     stream.set_nodelay(true)?;
     let config = websocket::Limits::default();
     let (mut handshake, request) =
-        websocket::handshake::ClientHandshake::new(addr, "/", &[], &config)?;
+        websocket::handshake::ClientHandshake::new(addr, path, &[], &config)?;
     stream.write_all(&request).await?;
     let mut buf = [0u8; 1024];
     loop {
@@ -200,7 +213,7 @@ pub(crate) async fn echo(server: &Server, load: EchoLoad) -> Result<EchoResult> 
     // All connections first, a few at a time, then the clock starts.
     let mut streams = Vec::with_capacity(load.connections);
     for _ in 0..load.connections {
-        streams.push(ws_connect(&server.addr).await?);
+        streams.push(ws_connect(&server.addr, "/").await?);
     }
     let cpu_before = server.cpu()?;
     let start = Instant::now();
@@ -508,7 +521,7 @@ pub(crate) async fn idle(
     let (baseline_rss, _) = server.rss()?;
     let streams = open_many(&server.addr, connections, move |addr| async move {
         match kind {
-            IdleKind::WebSocket => ws_connect(&addr).await,
+            IdleKind::WebSocket => ws_connect(&addr, "/").await,
             IdleKind::Sse => Ok(sse_connect(&addr, "/events").await?.0),
         }
     })

@@ -11,10 +11,12 @@
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- fan-out --impl axum --clients 1000 --events 200
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- idle --ws tungstenite --connections 10000
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- wire
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- attack --sse-clients 500 --ws-clients 500 --seconds 90
 //! ```
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
 
+mod attack;
 mod churn;
 mod load;
 mod mask;
@@ -108,6 +110,26 @@ enum Command {
         /// Event streams per round.
         #[arg(long, default_value_t = 5000)]
         streams: usize,
+    },
+    /// Load under attack: well-behaved event-stream and WebSocket clients on `wirelab demo`,
+    /// each checking by id that it lost and duplicated nothing, while hostile peers of six
+    /// classes run; prints what each class got, the demo's memory and how long each attacker
+    /// lasted. 20,000 clients need `ulimit -n` above 20,000 plus the attackers, in this
+    /// process and the demo it starts.
+    Attack {
+        /// Well-behaved `EventSource` clients of `/ticker/sse`.
+        #[arg(long, default_value_t = 10_000)]
+        sse_clients: usize,
+        /// Well-behaved WebSocket clients of `/echo/ws`.
+        #[arg(long, default_value_t = 10_000)]
+        ws_clients: usize,
+        /// Hostile peers of each class.
+        #[arg(long, default_value_t = 50)]
+        attackers: usize,
+        /// Seconds of attack, once the clients are connected: 90 lets every deadline of the
+        /// demo (60 s for a message, 30 s of silence and 20 s for the Pong) run out.
+        #[arg(long, default_value_t = 90)]
+        seconds: u64,
     },
     /// Idle memory: N connections that finish their handshake and then wait; the server's
     /// RSS is read from /proc.
@@ -276,6 +298,27 @@ async fn run(command: Command) -> Result<()> {
             value["kind"] = json!("churn");
             value["malloc_arena_max"] = json!(std::env::var("MALLOC_ARENA_MAX").ok());
             value["malloc_trim_threshold"] = json!(std::env::var("MALLOC_TRIM_THRESHOLD_").ok());
+            println!("{value}");
+        }
+        Command::Attack {
+            sse_clients,
+            ws_clients,
+            attackers,
+            seconds,
+        } => {
+            let server = Server::start(&["serve-demo".into()]).await?;
+            let load = attack::Attack {
+                sse_clients,
+                ws_clients,
+                attackers,
+                duration: Duration::from_secs(seconds),
+            };
+            let result = attack::attack(&server, load).await;
+            server.stop().await;
+            let result = result?;
+            eprintln!("{}", attack::table(&result));
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("attack");
             println!("{value}");
         }
         Command::Idle {
