@@ -75,6 +75,12 @@ enum Command {
         /// Also print a hex dump of every read.
         #[arg(long)]
         hex: bool,
+        /// Misbehave as a proxy can: `buffer` (hold the response until it ends),
+        /// `idle-cut=SECONDS` (close a connection quiet for that long), `cut-mid` (cut the
+        /// first response in the middle of an event or frame), `answer=STATUS` (answer every
+        /// request with STATUS, such as 204 or 503, instead of forwarding it).
+        #[arg(long, value_name = "FAULT")]
+        fault: Option<wirelab::tap::Fault>,
     },
 }
 
@@ -200,15 +206,19 @@ async fn run(command: Command) -> ExitCode {
             listen,
             upstream,
             hex,
+            fault,
         } => {
             let listener = match bind(listen).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
-            eprintln!("wirelab tap: {listen} -> {upstream}");
+            match fault {
+                Some(fault) => eprintln!("wirelab tap: {listen} -> {upstream}, fault {fault}"),
+                None => eprintln!("wirelab tap: {listen} -> {upstream}"),
+            }
             // Bounded: a slow terminal slows the tap down rather than filling memory.
             let (out, mut lines) = tokio::sync::mpsc::channel(1024);
-            let options = wirelab::tap::TapOptions { hex };
+            let options = wirelab::tap::TapOptions { hex, fault };
             let tap = tokio::spawn(wirelab::tap::run(listener, upstream, options, out));
             while let Some(line) = lines.recv().await {
                 println!("{line}");
