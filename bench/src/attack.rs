@@ -111,9 +111,12 @@ pub(crate) struct Memory {
     /// The kernel's TCP buffers, the whole machine's (`mem` of `TCP:` in /proc/net/sockstat,
     /// in pages, times the page size): the clients' and attackers' sockets too.
     pub(crate) tcp: u64,
-    /// The bytes waiting in the demo's own sockets, in their send and receive queues (the
-    /// `tx_queue` and `rx_queue` of /proc/net/tcp for the sockets on the demo's port).
-    pub(crate) queued: u64,
+    /// The bytes waiting in the demo's own sockets' send queues: written by the demo, not yet
+    /// acknowledged by the peer (`tx_queue` in /proc/net/tcp, for the sockets on its port).
+    pub(crate) send_queues: u64,
+    /// The bytes waiting in their receive queues: sent by the peers, not yet read by the demo
+    /// (`rx_queue`).
+    pub(crate) receive_queues: u64,
 }
 
 /// The whole measurement.
@@ -212,7 +215,8 @@ pub(crate) async fn attack(server: &Server, attack: Attack) -> Result<AttackResu
     let peak = Memory {
         rss: server.rss()?.1.max(peak.rss.load(Ordering::Relaxed)),
         tcp: peak.tcp.load(Ordering::Relaxed),
-        queued: peak.queued.load(Ordering::Relaxed),
+        send_queues: peak.send_queues.load(Ordering::Relaxed),
+        receive_queues: peak.receive_queues.load(Ordering::Relaxed),
     };
     Ok(AttackResult {
         seconds: attack.duration.as_secs_f64(),
@@ -270,7 +274,8 @@ async fn collect(mut clients: JoinSet<Result<Delivery>>, count: usize) -> Delive
 struct Peak {
     rss: AtomicU64,
     tcp: AtomicU64,
-    queued: AtomicU64,
+    send_queues: AtomicU64,
+    receive_queues: AtomicU64,
 }
 
 /// Reads the demo's memory every 250 ms until `sampling` is cleared.
@@ -279,7 +284,10 @@ async fn sample(pid: u32, port: u16, peak: Arc<Peak>, sampling: Arc<AtomicBool>)
         if let Ok(now) = read_memory(pid, port) {
             peak.rss.fetch_max(now.rss, Ordering::Relaxed);
             peak.tcp.fetch_max(now.tcp, Ordering::Relaxed);
-            peak.queued.fetch_max(now.queued, Ordering::Relaxed);
+            peak.send_queues
+                .fetch_max(now.send_queues, Ordering::Relaxed);
+            peak.receive_queues
+                .fetch_max(now.receive_queues, Ordering::Relaxed);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -306,18 +314,20 @@ fn read_memory(pid: u32, port: u16) -> Result<Memory> {
             fields.get(at + 1)?.parse().ok()
         })
         .ok_or("no TCP mem in /proc/net/sockstat")?;
+    let (send_queues, receive_queues) = queued_on(port)?;
     Ok(Memory {
         rss: rss_kb * 1024,
         tcp: pages * 4096,
-        queued: queued_on(port)?,
+        send_queues,
+        receive_queues,
     })
 }
 
-/// The bytes in the send and receive queues of the connections whose local port is `port`
-/// (a listening socket's `rx_queue` counts connections, not bytes: it is left out).
-fn queued_on(port: u16) -> Result<u64> {
+/// The bytes in the send and in the receive queues of the connections whose local port is
+/// `port` (a listening socket's `rx_queue` counts connections, not bytes: it is left out).
+fn queued_on(port: u16) -> Result<(u64, u64)> {
     let table = std::fs::read_to_string("/proc/net/tcp")?;
-    let mut sum = 0;
+    let (mut sent, mut received) = (0, 0);
     // `sl local_address rem_address st tx_queue:rx_queue ...`, addresses and numbers in hex.
     for line in table.lines().skip(1) {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -334,10 +344,11 @@ fn queued_on(port: u16) -> Result<u64> {
             continue;
         }
         if let Some((tx, rx)) = queues.split_once(':') {
-            sum += u64::from_str_radix(tx, 16)? + u64::from_str_radix(rx, 16)?;
+            sent += u64::from_str_radix(tx, 16)?;
+            received += u64::from_str_radix(rx, 16)?;
         }
     }
-    Ok(sum)
+    Ok((sent, received))
 }
 
 /// The memory once the demo has let every connection go: read every 500 ms until its open
@@ -756,10 +767,17 @@ pub(crate) fn table(result: &AttackResult) -> String {
     );
     let _ = write!(
         out,
-        "\n| queued in the demo's sockets | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
-        mib(result.start.queued),
-        mib(result.peak.queued),
-        mib(result.after.queued)
+        "\n| the demo's send queues | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
+        mib(result.start.send_queues),
+        mib(result.peak.send_queues),
+        mib(result.after.send_queues)
+    );
+    let _ = write!(
+        out,
+        "\n| the demo's receive queues | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
+        mib(result.start.receive_queues),
+        mib(result.peak.receive_queues),
+        mib(result.after.receive_queues)
     );
     out
 }

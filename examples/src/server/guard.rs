@@ -23,7 +23,12 @@
 //!   1013 first where it can;
 //! - **unfinished messages and send queues** ([`Guards::budget`]): one
 //!   [`websocket::io::Budget`] for the whole server; past it, the largest holders are closed
-//!   with 1013.
+//!   with 1013;
+//! - **the kernel's queues** ([`Guards::socket_buffer`]): what a peer that reads nothing, or
+//!   sends faster than the server reads, leaves in the connection's kernel buffers. Linux
+//!   grows them by itself up to `net.ipv4.tcp_wmem` and `tcp_rmem`'s maximums (4 and 32 MiB
+//!   on common distributions), megabytes per stalled connection for as long as the deadlines
+//!   let it stall; a fixed size holds each to a known amount.
 
 use std::io;
 use std::pin::Pin;
@@ -67,6 +72,10 @@ pub struct Guards {
     pub budget: Budget,
     /// The largest WebSocket message (and frame). Default: [`super::MAX_MESSAGE`], 64 KiB.
     pub max_message: usize,
+    /// The size asked of the kernel for each connection's send and receive buffers
+    /// (`SO_SNDBUF`, `SO_RCVBUF`); Linux doubles it for its bookkeeping and no longer grows
+    /// them by itself. `None` leaves them to the kernel. Default: [`SOCKET_BUFFER`].
+    pub socket_buffer: Option<usize>,
 }
 // ANCHOR_END: guards
 
@@ -79,7 +88,24 @@ impl Default for Guards {
             write_timeout: timeouts.write,
             budget: Budget::default(),
             max_message: super::MAX_MESSAGE,
+            socket_buffer: Some(SOCKET_BUFFER),
         }
+    }
+}
+
+/// The default of [`Guards::socket_buffer`]: 64 KiB each way, so at most about 256 KiB of
+/// kernel memory per connection. That is two of the examples' largest messages in flight,
+/// and it passes 64 KiB per round trip: 5 MB/s on a 100 ms path, far more than any of the
+/// examples sends to one client.
+pub const SOCKET_BUFFER: usize = 64 << 10;
+
+/// Sets `stream`'s kernel send and receive buffers to `size` (see [`Guards::socket_buffer`]).
+/// A failure leaves them to the kernel: the connection still works, with its usual buffers.
+pub(super) fn size_buffers(stream: &TcpStream, size: Option<usize>) {
+    if let Some(size) = size {
+        let socket = socket2::SockRef::from(stream);
+        let _ = socket.set_send_buffer_size(size);
+        let _ = socket.set_recv_buffer_size(size);
     }
 }
 
@@ -266,6 +292,37 @@ mod tests {
         });
         guarded.write_all(&[1; 1000]).await.expect("written");
         reading.await.expect("no panic");
+    }
+
+    /// The kernel's buffers of a connection take the size asked (Linux reports it doubled),
+    /// instead of the kernel's defaults, which it would grow to megabytes.
+    #[tokio::test]
+    async fn a_connection_s_kernel_buffers_are_held_to_the_size_asked() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let _client = TcpStream::connect(addr).await.expect("connect");
+        let (stream, _) = listener.accept().await.expect("accept");
+        let sizes = |stream: &TcpStream| {
+            let socket = socket2::SockRef::from(stream);
+            let send = socket.send_buffer_size().expect("SO_SNDBUF");
+            let receive = socket.recv_buffer_size().expect("SO_RCVBUF");
+            (send, receive)
+        };
+        let before = sizes(&stream);
+        size_buffers(&stream, None);
+        assert_eq!(sizes(&stream), before, "None leaves them to the kernel");
+        size_buffers(&stream, Some(SOCKET_BUFFER));
+        let (send, receive) = sizes(&stream);
+        for size in [send, receive] {
+            assert!(
+                (SOCKET_BUFFER..=2 * SOCKET_BUFFER).contains(&size),
+                "{size} bytes, asked {SOCKET_BUFFER}"
+            );
+        }
+        // Left to the kernel, the send buffer starts at `tcp_wmem`'s default (16 KiB on
+        // common distributions), below this range, and grows from there as it likes.
     }
 
     #[test]

@@ -42,7 +42,7 @@ mod plain;
 mod ws;
 
 pub use event_stream::{channel_stream, sse};
-pub use guard::{BODY_TIMEOUT, Guards, MAX_CONNECTIONS, refuse_busy};
+pub use guard::{BODY_TIMEOUT, Guards, MAX_CONNECTIONS, SOCKET_BUFFER, refuse_busy};
 pub use plain::{full, json, not_found, query_param, read_body};
 pub use ws::{
     MAX_MESSAGE, PING_INTERVAL, SEND_TIMEOUT, Ws, WsSender, close, pong_for, send, websocket,
@@ -390,6 +390,7 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
     };
     // Small messages are the point of these examples: send each at once.
     let _ = stream.set_nodelay(true);
+    guard::size_buffers(&stream, guards.socket_buffer);
     let (id, counters, cut) = server.register();
     let conn = Conn {
         id,
