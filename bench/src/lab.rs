@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::load::{LatencyResult, Result, now_nanos, sse_connect_to};
+use crate::load::{LatencyResult, Result, now_nanos, sse_connect};
 
 /// The commands that run inside the chat's publishing script (`INCR` of the counter, `XADD`
 /// of the entry): Redis counts them, but no client sent them.
@@ -58,7 +58,7 @@ pub(crate) struct LabFanOutResult {
 pub(crate) async fn lab_fan_out(load: &LabFanOut) -> Result<LabFanOutResult> {
     let mut streams = Vec::with_capacity(load.clients);
     for _ in 0..load.clients {
-        streams.push(sse_connect_to(&load.addr, "/chat/events").await?);
+        streams.push(sse_connect(&load.addr, "/chat/events").await?);
     }
     let posting = Duration::from_secs_f64(load.events as f64 / load.rate);
     // The same time without posting first: what Redis does anyway.

@@ -6,6 +6,7 @@
 //! raw HTTP/1.1 reader that counts SSE events by their blank line. Every loop is bounded in
 //! time and in count, and every connection goes to 127.0.0.1.
 
+use std::future::Future;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,6 +62,11 @@ impl Server {
         Ok(Server { child, addr, pid })
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// CPU time (user + system) the server has used so far.
     pub(crate) fn cpu(&self) -> Result<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
@@ -70,6 +76,11 @@ impl Server {
         // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after ')'.
         let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
         Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+    }
+
+    /// File descriptors the server has open (its sockets among them), from /proc/PID/fd.
+    pub(crate) fn open_files(&self) -> Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.pid))?.count())
     }
 
     /// (current RSS, peak RSS) in bytes, from /proc/PID/status.
@@ -113,14 +124,23 @@ fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-/// Opens a WebSocket connection with WireLab's sans-I/O client handshake; returns the bytes
-/// that came after the `101` too (frames the server sent at once).
-async fn ws_connect(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr).await?;
+/// Opens a WebSocket connection to `path` with WireLab's sans-I/O client handshake; returns
+/// the bytes that came after the `101` too (frames the server sent at once).
+pub(crate) async fn ws_connect(addr: &str, path: &str) -> Result<(TcpStream, Vec<u8>)> {
+    ws_handshake(TcpStream::connect(addr).await?, addr, path).await
+}
+
+/// The client's opening handshake for `path` on a connected `stream`; returns the stream and
+/// the bytes that came after the `101`.
+pub(crate) async fn ws_handshake(
+    mut stream: TcpStream,
+    addr: &str,
+    path: &str,
+) -> Result<(TcpStream, Vec<u8>)> {
     stream.set_nodelay(true)?;
     let config = websocket::Limits::default();
     let (mut handshake, request) =
-        websocket::handshake::ClientHandshake::new(addr, "/", &[], &config)?;
+        websocket::handshake::ClientHandshake::new(addr, path, &[], &config)?;
     stream.write_all(&request).await?;
     let mut buf = [0u8; 1024];
     loop {
@@ -137,18 +157,12 @@ async fn ws_connect(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
     }
 }
 
-/// Opens an SSE connection: `GET /events`, and reads the response head.
-async fn sse_connect(addr: &str) -> Result<(TcpStream, Vec<u8>)> {
-    sse_connect_to(addr, "/events").await
-}
-
-/// Opens an SSE connection to `target` (a path) at `addr` and reads the response head;
-/// returns the connection and what followed the head (the start of the body).
-pub(crate) async fn sse_connect_to(addr: &str, target: &str) -> Result<(TcpStream, Vec<u8>)> {
+/// Opens an SSE connection: `GET path`, and reads the response head.
+pub(crate) async fn sse_connect(addr: &str, path: &str) -> Result<(TcpStream, Vec<u8>)> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let request =
-        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -209,7 +223,7 @@ pub(crate) async fn echo(server: &Server, load: EchoLoad) -> Result<EchoResult> 
     // All connections first, a few at a time, then the clock starts.
     let mut streams = Vec::with_capacity(load.connections);
     for _ in 0..load.connections {
-        let (stream, leftover) = ws_connect(&server.addr).await?;
+        let (stream, leftover) = ws_connect(&server.addr, "/").await?;
         if !leftover.is_empty() {
             return Err("an echo server sent frames before it was asked".into());
         }
@@ -399,11 +413,11 @@ pub(crate) async fn fan_out(
             let permit = connecting.acquire_owned().await?;
             let ((mut stream, body), mut counter) = match kind {
                 FanOutKind::Sse => (
-                    sse_connect(&addr).await?,
+                    sse_connect(&addr, "/events").await?,
                     Counter::Events(EventCounter::default()),
                 ),
                 FanOutKind::WebSocket => (
-                    ws_connect(&addr).await?,
+                    ws_connect(&addr, "/").await?,
                     Counter::Frames(FrameCounter::default()),
                 ),
             };
@@ -498,8 +512,8 @@ pub(crate) async fn push_latency(
     deadline: Duration,
 ) -> Result<LatencyResult> {
     let (mut stream, first) = match kind {
-        FanOutKind::Sse => sse_connect(&server.addr).await?,
-        FanOutKind::WebSocket => ws_connect(&server.addr).await?,
+        FanOutKind::Sse => sse_connect(&server.addr, "/events").await?,
+        FanOutKind::WebSocket => ws_connect(&server.addr, "/").await?,
     };
     let mut latencies = Vec::with_capacity(events);
     let mut pending = first;
@@ -601,7 +615,7 @@ pub(crate) async fn round_trips(
     let mut buf = vec![0u8; 16 << 10];
     let step = Duration::from_secs(10);
     if way == UpWay::WebSocket {
-        let (mut stream, _) = ws_connect(&server.addr).await?;
+        let (mut stream, _) = ws_connect(&server.addr, "/").await?;
         let mut frame = Vec::new();
         for k in 0..messages {
             frame.clear();
@@ -623,7 +637,7 @@ pub(crate) async fn round_trips(
         }
         return LatencyResult::from_nanos(rtts, 0);
     }
-    let (mut events, _) = sse_connect(&server.addr).await?;
+    let (mut events, _) = sse_connect(&server.addr, "/events").await?;
     let mut post = None;
     let mut counter = EventCounter::default();
     for _ in 0..messages {
@@ -754,6 +768,34 @@ impl EventCounter {
     }
 }
 
+/// Opens `connections` connections to `addr` with `connect`, 128 at a time, each within
+/// 120 s.
+pub(crate) async fn open_many<F, Fut>(
+    addr: &str,
+    connections: usize,
+    connect: F,
+) -> Result<Vec<TcpStream>>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<TcpStream>> + Send + 'static,
+{
+    let connecting = Arc::new(Semaphore::new(128));
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let opening = connect(addr.to_owned());
+        let connecting = connecting.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = connecting.acquire_owned().await?;
+            opening.await
+        }));
+    }
+    let mut streams = Vec::with_capacity(connections);
+    for task in tasks {
+        streams.push(tokio::time::timeout(Duration::from_secs(120), task).await???);
+    }
+    Ok(streams)
+}
+
 /// Idle connections: what was measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct IdleResult {
@@ -789,24 +831,13 @@ pub(crate) async fn idle(
 ) -> Result<IdleResult> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (baseline_rss, _) = server.rss()?;
-    let connecting = Arc::new(Semaphore::new(128));
-    let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        let addr = server.addr.clone();
-        let connecting = connecting.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = connecting.acquire_owned().await?;
-            let stream = match kind {
-                IdleKind::WebSocket => ws_connect(&addr).await?.0,
-                IdleKind::Sse => sse_connect(&addr).await?.0,
-            };
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(stream)
-        }));
-    }
-    let mut streams = Vec::with_capacity(connections);
-    for task in tasks {
-        streams.push(tokio::time::timeout(Duration::from_secs(120), task).await???);
-    }
+    let streams = open_many(&server.addr, connections, move |addr| async move {
+        match kind {
+            IdleKind::WebSocket => Ok(ws_connect(&addr, "/").await?.0),
+            IdleKind::Sse => Ok(sse_connect(&addr, "/events").await?.0),
+        }
+    })
+    .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss, peak_rss) = server.rss()?;
     drop(streams);

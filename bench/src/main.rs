@@ -17,10 +17,13 @@
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- push-latency --transport ws --rate 1000
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- round-trip --way post
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- lab-fan-out --addr 127.0.0.1:18080 --clients 100 --redis 127.0.0.1:16379
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- attack --sse-clients 500 --ws-clients 500 --seconds 90
 //! ```
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
 
+mod attack;
+mod churn;
 mod compression;
 mod lab;
 mod load;
@@ -168,6 +171,41 @@ enum Command {
         way: Way,
         #[arg(long, default_value_t = 2000)]
         messages: usize,
+    },
+    /// Run `wirelab demo` on 127.0.0.1 (prints `listening ADDR`; stops when stdin closes).
+    ServeDemo {
+        /// Stop after this long in any case.
+        #[arg(long, default_value_t = 1800)]
+        max_seconds: u64,
+    },
+    /// Memory after churn: rounds of opening and closing event streams on `wirelab demo`;
+    /// the demo's RSS with them open and after they closed, per round.
+    Churn {
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Event streams per round.
+        #[arg(long, default_value_t = 5000)]
+        streams: usize,
+    },
+    /// Load under attack: well-behaved event-stream and WebSocket clients on `wirelab demo`,
+    /// each checking by id that it lost and duplicated nothing, while hostile peers of six
+    /// classes run; prints what each class got, the demo's memory and how long each attacker
+    /// lasted. 20,000 clients need `ulimit -n` above 20,000 plus the attackers, in this
+    /// process and the demo it starts.
+    Attack {
+        /// Well-behaved `EventSource` clients of `/ticker/sse`.
+        #[arg(long, default_value_t = 10_000)]
+        sse_clients: usize,
+        /// Well-behaved WebSocket clients of `/echo/ws`.
+        #[arg(long, default_value_t = 10_000)]
+        ws_clients: usize,
+        /// Hostile peers of each class.
+        #[arg(long, default_value_t = 50)]
+        attackers: usize,
+        /// Seconds of attack, once the clients are connected: 90 lets every deadline of the
+        /// demo (60 s for a message, 30 s of silence and 20 s for the Pong) run out.
+        #[arg(long, default_value_t = 90)]
+        seconds: u64,
     },
     /// Idle memory: N connections that finish their handshake and then wait; the server's
     /// RSS is read from /proc.
@@ -519,6 +557,56 @@ async fn run(command: Command) -> Result<()> {
             let mut value = serde_json::to_value(&result)?;
             value["kind"] = json!("round-trip");
             value["way"] = json!(label);
+            println!("{value}");
+        }
+        Command::ServeDemo { max_seconds } => {
+            servers::serve_demo(max_seconds).await?;
+        }
+        Command::Churn { rounds, streams } => {
+            let server = Server::start(&["serve-demo".into()]).await?;
+            let result = churn::churn(&server, rounds, streams).await;
+            server.stop().await;
+            let result = result?;
+            let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+            let after: Vec<String> = result
+                .rounds
+                .iter()
+                .map(|round| format!("{:.1}", mib(round.closed_rss)))
+                .collect();
+            eprintln!(
+                "churn: {rounds} x {streams} event streams on the demo: {:.1} MiB at start, {:.1} MiB with the first round open, after each round {} MiB",
+                mib(result.baseline_rss),
+                result
+                    .rounds
+                    .first()
+                    .map_or(0.0, |round| mib(round.open_rss)),
+                after.join(", ")
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("churn");
+            value["malloc_arena_max"] = json!(std::env::var("MALLOC_ARENA_MAX").ok());
+            value["malloc_trim_threshold"] = json!(std::env::var("MALLOC_TRIM_THRESHOLD_").ok());
+            println!("{value}");
+        }
+        Command::Attack {
+            sse_clients,
+            ws_clients,
+            attackers,
+            seconds,
+        } => {
+            let server = Server::start(&["serve-demo".into()]).await?;
+            let load = attack::Attack {
+                sse_clients,
+                ws_clients,
+                attackers,
+                duration: Duration::from_secs(seconds),
+            };
+            let result = attack::attack(&server, load).await;
+            server.stop().await;
+            let result = result?;
+            eprintln!("{}", attack::table(&result));
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("attack");
             println!("{value}");
         }
         Command::Idle {

@@ -112,14 +112,14 @@ async fn publish_all(fan_out: FanOut, mut publish: impl FnMut(String)) {
 }
 
 /// Binds 127.0.0.1 on an ephemeral port and prints `listening ADDR` on standard output.
-async fn listen() -> std::io::Result<TcpListener> {
+pub(crate) async fn listen() -> std::io::Result<TcpListener> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("listening {}", listener.local_addr()?);
     Ok(listener)
 }
 
 /// Resolves when standard input reaches its end, or after `max_seconds`.
-async fn stop_signal(max_seconds: u64) {
+pub(crate) async fn stop_signal(max_seconds: u64) {
     let stdin_closed = async {
         let mut stdin = tokio::io::stdin();
         let mut buf = [0u8; 64];
@@ -130,6 +130,24 @@ async fn stop_signal(max_seconds: u64) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(max_seconds), stdin_closed).await;
+}
+
+/// Runs `wirelab demo` until stopped, with room for every connection a churn round opens
+/// (its default cap is 10,000).
+pub(crate) async fn serve_demo(max_seconds: u64) -> std::io::Result<()> {
+    let listener = listen().await?;
+    let guards = wirelab_examples::server::Guards {
+        max_connections: 100_000,
+        ..Default::default()
+    };
+    let options = wirelab::demo::Options {
+        guards,
+        ..Default::default()
+    };
+    tokio::select! {
+        served = wirelab::demo::serve_with(listener, options) => served,
+        () = stop_signal(max_seconds) => Ok(()),
+    }
 }
 
 /// Runs a WebSocket echo server until stopped; with `fan_out.clients > 0`, a fan-out server

@@ -392,7 +392,7 @@ async fn websocket_echo_negotiates_permessage_deflate() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tapped = listener.local_addr().unwrap();
     let (out, mut lines) = tokio::sync::mpsc::channel(1024);
-    let options = wirelab::tap::TapOptions { hex: false };
+    let options = wirelab::tap::TapOptions::default();
     tokio::spawn(wirelab::tap::run(listener, upstream, options, out));
     let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = heads.clone();

@@ -449,6 +449,7 @@ async fn keep_alive_comments_while_idle() {
         let config = ServerConfig {
             keep_alive: Some(Duration::from_millis(20)),
             shutdown: None,
+            ..ServerConfig::default()
         };
         let events = server::ReceiverStream(rx.lock().expect("lock").take().expect("one request"));
         server::response(events, config).map(http_body_util::BodyExt::boxed_unsync)
@@ -479,6 +480,7 @@ async fn graceful_shutdown_ends_open_streams() {
         let config = ServerConfig {
             keep_alive: None,
             shutdown: Some(signal.clone()),
+            ..ServerConfig::default()
         };
         // Only the shutdown can end this stream: it never yields after the first event.
         let (tx, rx) = tokio::sync::mpsc::channel(1);

@@ -137,6 +137,7 @@ async fn curl_receives_each_event_as_it_is_produced() {
         let config = ServerConfig {
             keep_alive: None,
             shutdown: None,
+            ..ServerConfig::default()
         };
         server::response(server::ReceiverStream(rx), config)
             .map(http_body_util::BodyExt::boxed_unsync)

@@ -39,7 +39,11 @@ async fn echo_server(options: ServerOptions) -> (String, Arc<AtomicUsize>) {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
             count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(wirelab::echo::serve_connection(tcp, options.clone()));
+            tokio::spawn(wirelab::echo::serve_connection(
+                tcp,
+                options.clone(),
+                websocket::io::Budget::default(),
+            ));
         }
     });
     (addr, accepted)
@@ -405,7 +409,12 @@ async fn a_client_of_an_http1_only_server_fails_clearly() {
         let addr = listener.local_addr().unwrap().to_string();
         tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            wirelab::echo::echo_connection(tcp, &wirelab::echo::options()).await
+            wirelab::echo::echo_connection(
+                tcp,
+                &wirelab::echo::options(),
+                &websocket::io::Budget::default(),
+            )
+            .await
         });
         let url = format!("ws://{addr}/");
         let error = websocket::io::connect_http2(&url, &ClientOptions::default())

@@ -548,7 +548,12 @@ async fn closing_gives_up_on_a_peer_that_keeps_talking() {
 async fn echo_client_over_duplex() -> (tokio::task::JoinHandle<Result<(), Error>>, DuplexStream) {
     let (server_side, mut peer) = tokio::io::duplex(64 << 10);
     let echo = tokio::spawn(async move {
-        wirelab::echo::echo_connection(server_side, &wirelab::echo::options()).await
+        wirelab::echo::echo_connection(
+            server_side,
+            &wirelab::echo::options(),
+            &websocket::io::Budget::default(),
+        )
+        .await
     });
     let (_, request) =
         websocket::handshake::ClientHandshake::new("h", "/", &[], &Limits::default()).unwrap();

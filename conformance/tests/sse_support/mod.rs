@@ -90,6 +90,7 @@ where
     let config = sse::server::ServerConfig {
         keep_alive: None,
         shutdown: None,
+        ..sse::server::ServerConfig::default()
     };
     sse::server::response(events, config).map(BodyExt::boxed_unsync)
 }

@@ -184,6 +184,7 @@ mod tests {
         let config = ServerConfig {
             keep_alive: Some(Duration::from_secs(15)),
             shutdown: Some(shutdown.signal()),
+            ..ServerConfig::default()
         };
         let response = response(ReceiverStream(rx), config);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
@@ -209,6 +210,7 @@ mod tests {
         let config = ServerConfig {
             keep_alive: Some(Duration::from_secs(15)),
             shutdown: Some(shutdown.signal()),
+            ..ServerConfig::default()
         };
         let mut body = response(ReceiverStream(rx), config).into_body();
         shutdown.trigger();

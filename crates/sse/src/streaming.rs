@@ -37,6 +37,16 @@ pub struct ServerConfig {
     pub keep_alive: Option<Duration>,
     /// Ends the stream when triggered. Default: none.
     pub shutdown: Option<ShutdownSignal>,
+    /// The write deadline: how long one write of the stream's bytes (a batch of at most
+    /// 64 KiB) may wait for a client that does not read. Past it the connection ends, without
+    /// the last chunk; the client's reconnection, with `Last-Event-ID`, recovers what it
+    /// missed, from the history. Default: 30 s, the WebSocket side's `Timeouts::write`.
+    ///
+    /// `crate::http1` applies it to each write. A hyper body cannot: hyper asks the body for
+    /// more only once the socket has taken what it had, so a body is never polled while the
+    /// client reads nothing. A hyper server applies it beneath hyper, on the connection's
+    /// I/O, as the examples' server does.
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +54,7 @@ impl Default for ServerConfig {
         ServerConfig {
             keep_alive: Some(Duration::from_secs(15)),
             shutdown: None,
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -224,6 +235,7 @@ mod tests {
         let config = ServerConfig {
             keep_alive: Some(Duration::from_secs(15)),
             shutdown: Some(shutdown.signal()),
+            ..ServerConfig::default()
         };
         let start = Instant::now();
         let burst = Burst(VecDeque::from(["data: a\n\n", "data: b\n\n"]));

@@ -465,6 +465,7 @@ async fn keep_alive_comment_after_silence() {
     let config = ServerConfig {
         keep_alive: Some(Duration::from_secs(15)),
         shutdown: None,
+        ..ServerConfig::default()
     };
     let (tx, events) = channel();
     let server = tokio::spawn(http1::serve(server_side, events, config));
@@ -498,6 +499,7 @@ async fn client_close_ends_serve_with_ok() {
     let config = ServerConfig {
         keep_alive: None,
         shutdown: None,
+        ..ServerConfig::default()
     };
     let (tx, events) = channel();
     let (address, server) = one_connection(events, config).await;
@@ -528,6 +530,7 @@ async fn shutdown_ends_the_stream_with_the_last_chunk() {
     let config = ServerConfig {
         keep_alive: None,
         shutdown: Some(shutdown.signal()),
+        ..ServerConfig::default()
     };
     let (tx, events) = channel();
     let (address, server) = one_connection(events, config).await;
@@ -702,6 +705,7 @@ async fn a_stream_of_empty_items_neither_spins_forever_nor_starves_shutdown() {
     let config = ServerConfig {
         keep_alive: None,
         shutdown: Some(shutdown.signal()),
+        ..ServerConfig::default()
     };
     let server = tokio::spawn(http1::serve(recorder.clone(), Empties, config));
     // On this single-threaded runtime, the test runs again only if `serve` yields.
@@ -730,6 +734,7 @@ async fn served_pipe(
     let config = ServerConfig {
         keep_alive: None,
         shutdown: None,
+        ..ServerConfig::default()
     };
     let (tx, events) = channel();
     let server = tokio::spawn(http1::serve(server_side, events, config));
@@ -773,6 +778,7 @@ async fn shutdown_ends_a_connection_whose_client_stopped_reading() {
     let config = ServerConfig {
         keep_alive: None,
         shutdown: Some(shutdown.signal()),
+        ..ServerConfig::default()
     };
     let (tx, events) = channel();
     tx.send(Bytes::from(Event::new().data("x".repeat(1000)).to_bytes()))
@@ -786,4 +792,30 @@ async fn shutdown_ends_a_connection_whose_client_stopped_reading() {
         .expect("serve ends on shutdown");
     assert!(matches!(result, Ok(Ok(()))), "{result:?}");
     drop(client);
+}
+
+/// A client that stops reading, with no shutdown to end it: the write deadline does. `serve`
+/// fails with `TimedOut`, and the connection is over (the client's reconnection, with
+/// `Last-Event-ID`, recovers what it missed).
+#[tokio::test(start_paused = true)]
+async fn the_write_deadline_ends_a_connection_whose_client_stopped_reading() {
+    let (client, server_side) = tokio::io::duplex(64);
+    let config = ServerConfig {
+        keep_alive: None,
+        write_timeout: Duration::from_secs(3),
+        ..ServerConfig::default()
+    };
+    let (tx, events) = channel();
+    tx.send(Bytes::from(Event::new().data("x".repeat(1000)).to_bytes()))
+        .expect("open");
+    let server = tokio::spawn(http1::serve(server_side, events, config));
+    let result = tokio::time::timeout(Duration::from_secs(600), server)
+        .await
+        .expect("the write deadline ends serve")
+        .expect("no panic");
+    assert!(
+        matches!(&result, Err(sse::Error::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
+        "{result:?}"
+    );
+    drop((client, tx));
 }

@@ -96,6 +96,21 @@ pub struct Timeouts {
     /// at all. Writing the Ping counts too, so a peer that stops reading is found as well as
     /// one that vanished: `recv` then fails with `KeepaliveTimeout`. Default: 20 s.
     pub ping_timeout: Duration,
+    /// How long the socket may take none of our bytes while some are queued (the write
+    /// deadline). Past it, a `send` fails with `WriteTimeout`, and so does `recv`, which then
+    /// queues Close 1013 and ends the connection; a peer that reads nothing never reads that
+    /// Close either, and gets the end of TCP. Any progress restarts the clock: it finds a peer
+    /// that stopped reading, and a slow reader is held to `Limits::write_buffer_size` and, for
+    /// the whole process, to a `Budget`. Default: 30 s, longer than a mobile network's
+    /// ordinary stalls and short enough that a few thousand never-readers, each with a full
+    /// kernel send queue, do not pile up.
+    pub write: Duration,
+    /// How long a message may take from its first byte to its last (a frame header or a
+    /// first fragment starts it). Past it, `recv` fails with `MessageTimeout` and the
+    /// connection is closed with 1008: a peer cannot hold a half-sent message, and the memory
+    /// it takes, for as long as it likes. Default: 60 s, time for a 16 MiB message at about
+    /// 2 Mbit/s.
+    pub message: Duration,
 }
 // ANCHOR_END: timeouts
 
@@ -108,6 +123,8 @@ impl Default for Timeouts {
             last_write: Duration::from_secs(5),
             ping_interval: None,
             ping_timeout: Duration::from_secs(20),
+            write: Duration::from_secs(30),
+            message: Duration::from_secs(60),
         }
     }
 }

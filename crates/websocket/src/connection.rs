@@ -227,6 +227,17 @@ impl Connection {
         self.output.len()
     }
 
+    /// What the peer has started sending and not finished: `Some` with the bytes held for it
+    /// (the input's buffer, where a frame's beginning waits, and the data message being
+    /// reassembled, as allocated) once a frame has begun to arrive, until its message is
+    /// complete; `None` between messages. The I/O layer's deadline for finishing a message and
+    /// its memory budget read it.
+    pub fn receiving(&self) -> Option<usize> {
+        let started =
+            self.frame.is_some() || self.message.is_some() || self.input_pos < self.input.len();
+        started.then(|| self.input.capacity() + self.message.as_ref().map_or(0, |m| m.capacity()))
+    }
+
     /// Takes the bytes to send, leaving the output buffer empty.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.output)

@@ -41,7 +41,8 @@ pub enum Error {
     UnsupportedVersion,
     /// §4.2.2: the `Origin` is not on the server's allow-list (403).
     OriginNotAllowed(String),
-    /// The handshake ended before its head was complete.
+    /// The handshake did not complete: the connection ended before its head did, or
+    /// `Timeouts::handshake` passed before the head was read or the `101` written.
     HandshakeIncomplete,
     /// §4.1: the server answered with a status other than 101 (the client's side).
     UnexpectedStatus(u16),
@@ -129,6 +130,15 @@ pub enum Error {
     KeepaliveTimeout,
     /// The peer did not complete the closing handshake in time (close code 1006).
     CloseTimeout,
+    /// The socket took none of our bytes for `Timeouts::write`: the peer does not read (close
+    /// code 1013, "try again later", which such a peer may never read).
+    WriteTimeout,
+    /// A message the peer started was not finished within `Timeouts::message` (close code
+    /// 1008, "policy violation").
+    MessageTimeout,
+    /// The process's [`Budget`](crate::io::Budget) for bytes held in unfinished messages and
+    /// send queues ran out, and this connection held the most (close code 1013).
+    OverBudget,
     /// A message was sent after the Close frame (§5.5.1 forbids data frames after it, and this
     /// crate sends no frame at all after it), or after the
     /// connection ended; or the connection ended while a `Sender` waited to write it.
@@ -163,6 +173,8 @@ impl Error {
             InvalidUtf8 | InvalidCloseReason | BadCompressedData => Some(1007),
             FrameTooLarge { .. } | MessageTooLarge { .. } => Some(1009),
             KeepaliveTimeout => Some(1011),
+            MessageTimeout => Some(1008),
+            WriteTimeout | OverBudget => Some(1013),
             AbnormalClosure | CloseTimeout | Io(_) => Some(1006),
             _ => None,
         }
@@ -285,6 +297,9 @@ impl fmt::Display for Error {
             AbnormalClosure => write!(f, "connection closed without a Close frame (1006)"),
             KeepaliveTimeout => write!(f, "no answer to a keep-alive ping"),
             CloseTimeout => write!(f, "closing handshake timed out"),
+            WriteTimeout => write!(f, "the peer read nothing within the write deadline"),
+            MessageTimeout => write!(f, "message not finished within the deadline"),
+            OverBudget => write!(f, "the server's memory budget is spent"),
             AlreadyClosed => write!(f, "the connection is closed: nothing may be sent"),
             InvalidSend(why) => write!(f, "cannot send: {why}"),
             Random => write!(f, "the operating system's random source failed"),

@@ -14,7 +14,10 @@
 //! its own whose users a check would protect.
 //!
 //! No task outlives its peer: keep-alive Pings find a peer that vanished without closing
-//! TCP, and an echo that the peer does not read within [`SEND_TIMEOUT`] ends the connection.
+//! TCP, and a peer that takes none of an echo for [`SEND_TIMEOUT`] is closed with 1013.
+//! What all the peers together can make it hold is bounded by its [`Capacity`]: a cap on
+//! connections (past it, new ones get `503` and are closed) and a memory budget for
+//! unfinished messages and echoes waiting for the socket.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,27 +27,31 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use websocket::handshake::ServerOptions;
-use websocket::io::WebSocket;
-use websocket::{Config, Message, Timeouts};
+use websocket::io::{Budget, WebSocket};
+use websocket::{Config, Error, Message, Timeouts};
 use wirelab_examples::server::prefixed::Prefixed;
 use wirelab_examples::server::tls;
 #[cfg(doc)]
 use wirelab_examples::server::tls::ALPN_H2_HTTP1;
 
 // ANCHOR: echo_options
-/// How long one echo may take to write: 64 MiB, the largest, in 30 s is 2 MiB/s.
+/// The echo's write deadline (`Timeouts::write`): how long a peer may take none of an echo
+/// before it is closed with 1013. The crate's default.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The echo server's options: [`Config::echo`], with a keep-alive Ping after 30 s of silence
-/// (and `ping_timeout`, 20 s, for the answer), and every `Origin` accepted.
+/// (and `ping_timeout`, 20 s, for the answer), the write deadline [`SEND_TIMEOUT`], and every
+/// `Origin` accepted.
 pub fn options() -> ServerOptions {
     ServerOptions {
         config: Config {
             timeouts: Timeouts {
                 ping_interval: Some(Duration::from_secs(30)),
+                write: SEND_TIMEOUT,
                 ..Timeouts::default()
             },
             ..Config::echo()
@@ -54,25 +61,50 @@ pub fn options() -> ServerOptions {
 }
 // ANCHOR_END: echo_options
 
+/// What all the echo server's peers together may make it hold.
+#[derive(Debug, Clone)]
+pub struct Capacity {
+    /// Most connections open at once; past it, a new one gets `503` with `Retry-After` and is
+    /// closed. Default: [`wirelab_examples::server::MAX_CONNECTIONS`], the demo's.
+    pub max_connections: usize,
+    /// The bytes held in unfinished messages and in echoes waiting for the socket, by all
+    /// connections; past it, the largest holders are closed with 1013. Default:
+    /// [`Budget::DEFAULT_LIMIT`], 256 MiB: four of the largest messages (64 MiB) at once.
+    pub budget: Budget,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            max_connections: wirelab_examples::server::MAX_CONNECTIONS,
+            budget: Budget::default(),
+        }
+    }
+}
+
 /// Accepts connections on `listener` forever, echoing on each in its own task, with
-/// [`options`].
+/// [`options`] and the default [`Capacity`].
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     serve_with(listener, options()).await
 }
 
-/// Accepts connections on `listener` forever, echoing on each in its own task, with `options`.
+/// Accepts connections on `listener` forever, echoing on each in its own task, with `options`
+/// and the default [`Capacity`].
 pub async fn serve_with(listener: TcpListener, options: ServerOptions) -> std::io::Result<()> {
-    serve_with_tls(listener, options, None).await
+    serve_within(listener, options, Capacity::default(), None).await
 }
 
-/// [`serve_with`], each connection over TLS with `tls` when given ([`accept_tls`]).
+/// Accepts connections on `listener` forever, echoing on each in its own task, with `options`,
+/// within `capacity`, and over TLS with `tls` when given ([`accept_tls`]).
 // ANCHOR: serve
-pub async fn serve_with_tls(
+pub async fn serve_within(
     listener: TcpListener,
     options: ServerOptions,
+    capacity: Capacity,
     tls: Option<TlsAcceptor>,
 ) -> std::io::Result<()> {
     let options = Arc::new(options);
+    let open = Arc::new(Semaphore::new(capacity.max_connections));
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -84,8 +116,12 @@ pub async fn serve_with_tls(
                 continue;
             }
         };
-        let options = options.clone();
-        let tls = tls.clone();
+        // A place under the cap, held by the connection's task until it ends.
+        let Ok(place) = open.clone().try_acquire_owned() else {
+            wirelab_examples::server::refuse_busy(stream);
+            continue;
+        };
+        let (options, budget, tls) = (options.clone(), capacity.budget.clone(), tls.clone());
         tokio::spawn(async move {
             // Small frames go out at once (no Nagle delay); failing that is harmless.
             let _ = stream.set_nodelay(true);
@@ -93,11 +129,12 @@ pub async fn serve_with_tls(
             // that failed the TLS handshake, with an alert or a plain-text 400.
             let _ = match tls {
                 Some(acceptor) => match accept_tls(&acceptor, stream).await {
-                    Ok(stream) => serve_connection(stream, options).await,
+                    Ok(stream) => serve_connection(stream, options, budget).await,
                     Err(_) => return,
                 },
-                None => serve_connection(stream, options).await,
+                None => serve_connection(stream, options, budget).await,
             };
+            drop(place);
         });
     }
 }
@@ -124,40 +161,45 @@ pub async fn accept_tls(
 pub async fn serve_connection<S>(
     stream: S,
     options: Arc<ServerOptions>,
-) -> Result<(), websocket::Error>
+    budget: Budget,
+) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let limit = options.config.timeouts.handshake;
     match crate::h2c::detect(stream, limit).await? {
-        (true, stream) => serve_http2(stream, options).await,
-        (false, stream) => echo_connection(stream, &options).await,
+        (true, stream) => serve_http2(stream, options, budget).await,
+        (false, stream) => echo_connection(stream, &options, &budget).await,
     }
 }
 // ANCHOR_END: serve_connection
 
-/// Runs the handshake on `stream`, then echoes until the connection closes.
+/// Runs the handshake on `stream`, then echoes until the connection closes, on `budget`.
 // ANCHOR: echo_connection
-pub async fn echo_connection<S>(stream: S, options: &ServerOptions) -> Result<(), websocket::Error>
+pub async fn echo_connection<S>(
+    stream: S,
+    options: &ServerOptions,
+    budget: &Budget,
+) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (ws, _request) = websocket::io::accept(stream, options).await?;
-    echo(ws).await
+    echo(ws.with_budget(budget)).await
 }
 
 /// Sends every Text and Binary message back until the connection closes.
-pub async fn echo<S>(mut ws: WebSocket<S>) -> Result<(), websocket::Error>
+pub async fn echo<S>(mut ws: WebSocket<S>) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     while let Some(message) = ws.recv().await? {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
-            // A peer that stops reading must not hold this task, and the message, forever.
-            // (A send cut short by the timeout leaves no half frame: `close` finishes it.)
-            match tokio::time::timeout(SEND_TIMEOUT, ws.send(message)).await {
-                Ok(sent) => sent?,
-                Err(_elapsed) => return ws.close(1013, "too slow to read the echo").await,
+            // A peer that takes none of the echo for `Timeouts::write` fails the send; the
+            // next `recv` ends the connection with Close 1013 and returns that error.
+            match ws.send(message).await {
+                Ok(()) | Err(Error::WriteTimeout | Error::OverBudget) => {}
+                Err(error) => return Err(error),
             }
         }
     }
@@ -170,17 +212,22 @@ where
 /// every other request gets the refusal that says why. hyper advertises
 /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3) and does the HTTP/2.
 // ANCHOR: serve_http2
-pub async fn serve_http2<S>(stream: S, options: Arc<ServerOptions>) -> Result<(), websocket::Error>
+pub async fn serve_http2<S>(
+    stream: S,
+    options: Arc<ServerOptions>,
+    budget: Budget,
+) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let answer = match websocket::io::upgrade(&mut req, &options) {
             Ok((response, upgrading)) => {
+                let budget = budget.clone();
                 tokio::spawn(async move {
                     // As over HTTP/1.1: a peer that broke a rule has had its Close.
                     if let Ok(ws) = upgrading.finish().await {
-                        let _ = echo(ws).await;
+                        let _ = echo(ws.with_budget(&budget)).await;
                     }
                 });
                 response
@@ -195,6 +242,6 @@ where
         .auto_date_header(false)
         .serve_connection(TokioIo::new(stream), service)
         .await
-        .map_err(|e| websocket::Error::Io(std::io::Error::other(e)))
+        .map_err(|e| Error::Io(std::io::Error::other(e)))
 }
 // ANCHOR_END: serve_http2

@@ -44,6 +44,8 @@ enum Command {
         /// same URL. Without it they live in this process.
         #[arg(long, value_name = "URL")]
         redis: Option<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// A WebSocket echo server: every text and binary message comes back as it was sent
     /// (the Autobahn|Testsuite's fuzzingclient target), over HTTP/1.1 and over HTTP/2 in
@@ -64,6 +66,8 @@ enum Command {
         /// accepted, with context takeover and 32 KiB windows.
         #[arg(long)]
         no_deflate: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// A WebSocket client: lines of standard input become text messages, received messages
     /// are printed.
@@ -102,6 +106,12 @@ enum Command {
         /// DIR/connection-N.svg.
         #[arg(long, value_name = "DIR")]
         svg: Option<std::path::PathBuf>,
+        /// Misbehave as a proxy can: `buffer` (hold the response until it ends),
+        /// `idle-cut=SECONDS` (close a connection quiet for that long), `cut-mid` (cut the
+        /// first response in the middle of an event or frame), `answer=STATUS` (answer every
+        /// request with STATUS, such as 204 or 503, instead of forwarding it).
+        #[arg(long, value_name = "FAULT")]
+        fault: Option<wirelab::tap::Fault>,
     },
 }
 
@@ -126,6 +136,23 @@ impl TlsArgs {
         let files = self.cert.as_deref().zip(self.key.as_deref());
         wirelab::tls::server_tls(self.tls, files, addr.port(), alpn).map_err(fail)
     }
+}
+
+/// What peers may make a server hold: the same flags on `demo` and `echo` (the security
+/// chapter of the book says how to size them).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// The largest WebSocket message (and frame), in bytes; a larger one is closed with 1009.
+    /// Default: 65536 for the demo, 67108864 (64 MiB, above Autobahn's cases) for echo.
+    #[arg(long, value_name = "BYTES")]
+    max_message: Option<usize>,
+    /// What all WebSocket connections together may hold in unfinished messages and send
+    /// queues, in bytes; past it, the largest holders are closed with 1013.
+    #[arg(long, value_name = "BYTES", default_value_t = websocket::io::Budget::DEFAULT_LIMIT)]
+    memory_budget: usize,
+    /// Most connections open at once; past it, new ones get 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = wirelab_examples::server::MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 #[derive(clap::Args)]
@@ -190,6 +217,7 @@ async fn run(command: Command) -> ExitCode {
             allow_origin,
             tls,
             redis,
+            limits,
         } => {
             let tls = match tls.acceptor(addr, ALPN_H2_HTTP1) {
                 Ok(tls) => tls,
@@ -214,13 +242,28 @@ async fn run(command: Command) -> ExitCode {
             println!("wirelab demo: open {scheme}://{addr}/ in a browser (Ctrl-C stops)");
             let acceptor = tls.map(|tls| print_notes("demo", tls));
             let origins = wirelab_examples::origin::Origins::allow(allow_origin);
-            result(wirelab::demo::serve_with(listener, origins, &backbone, acceptor).await)
+            let mut guards = wirelab_examples::server::Guards {
+                max_connections: limits.max_connections,
+                budget: websocket::io::Budget::new(limits.memory_budget),
+                ..Default::default()
+            };
+            if let Some(max) = limits.max_message {
+                guards.max_message = max;
+            }
+            let options = wirelab::demo::Options {
+                origins,
+                backbone,
+                tls: acceptor,
+                guards,
+            };
+            result(wirelab::demo::serve_with(listener, options).await)
         }
         Command::Echo {
             addr,
             allow_origin,
             tls,
             no_deflate,
+            limits,
         } => {
             let tls = match tls.acceptor(addr, ALPN_H2_HTTP1) {
                 Ok(tls) => tls,
@@ -243,7 +286,15 @@ async fn run(command: Command) -> ExitCode {
             if !allow_origin.is_empty() {
                 options.allowed_origins = Some(allow_origin);
             }
-            result(wirelab::echo::serve_with_tls(listener, options, acceptor).await)
+            if let Some(max) = limits.max_message {
+                options.config.limits.max_message_size = max;
+                options.config.limits.max_frame_size = max;
+            }
+            let capacity = wirelab::echo::Capacity {
+                max_connections: limits.max_connections,
+                budget: websocket::io::Budget::new(limits.memory_budget),
+            };
+            result(wirelab::echo::serve_within(listener, options, capacity, acceptor).await)
         }
         Command::Ws {
             url,
@@ -291,15 +342,19 @@ async fn run(command: Command) -> ExitCode {
             upstream,
             hex,
             svg,
+            fault,
         } => {
             let listener = match bind(listen).await {
                 Ok(listener) => listener,
                 Err(code) => return code,
             };
-            eprintln!("wirelab tap: {listen} -> {upstream}");
+            match fault {
+                Some(fault) => eprintln!("wirelab tap: {listen} -> {upstream}, fault {fault}"),
+                None => eprintln!("wirelab tap: {listen} -> {upstream}"),
+            }
             // Bounded: a slow terminal slows the tap down rather than filling memory.
             let (out, mut lines) = tokio::sync::mpsc::channel(1024);
-            let options = wirelab::tap::TapOptions { hex };
+            let options = wirelab::tap::TapOptions { hex, fault };
             let tap = tokio::spawn(wirelab::tap::run(listener, upstream, options, out));
             let mut diagrams = svg.map(wirelab::tap::diagram::Collector::new);
             while let Some(line) = lines.recv().await {

@@ -37,9 +37,13 @@
 //! | `plain.rs` | a whole response | [`full`], [`json`], [`not_found`], [`read_body`], [`query_param`] |
 //! | `event_stream.rs` | an event stream, a response that never ends | [`sse()`], [`channel_stream`] |
 //! | `ws.rs` | a WebSocket session, after the `101` | [`websocket()`], [`send`], [`close`], [`pong_for`] |
+//!
+//! What a peer may make the server hold, in connections, time and memory, is `guard.rs`'s
+//! [`Guards`], applied to every connection.
 
 mod counted;
 mod event_stream;
+mod guard;
 mod plain;
 pub mod prefixed;
 mod protocol;
@@ -47,6 +51,7 @@ pub mod tls;
 mod ws;
 
 pub use event_stream::{channel_stream, sse};
+pub use guard::{BODY_TIMEOUT, Guards, MAX_CONNECTIONS, SOCKET_BUFFER, refuse_busy};
 pub use plain::{full, json, not_found, query_param, read_body};
 pub use protocol::PREFACE;
 pub use ws::{
@@ -136,6 +141,9 @@ struct Inner {
     /// A receiver made with the channel, so that [`serve`] also sees a pause asked for before
     /// it started.
     paused: watch::Receiver<(u64, Duration, Option<u64>)>,
+    /// What a peer may make the server hold (`guard.rs`), and the connections open now.
+    guards: Guards,
+    open: guard::OpenCount,
 }
 
 /// The server's shared state and its controls. Cheap to clone.
@@ -157,8 +165,14 @@ impl Default for Server {
 }
 
 impl Server {
-    /// A server with no connections, not slowed down, with keep-alive.
+    /// A server with no connections, not slowed down, with keep-alive, and the default
+    /// [`Guards`].
     pub fn new() -> Self {
+        Server::with_guards(Guards::default())
+    }
+
+    /// A server as [`Server::new`], with `guards` for its limits.
+    pub fn with_guards(guards: Guards) -> Self {
         let (pause, paused) = watch::channel((0, Duration::ZERO, None));
         Server {
             inner: Arc::new(Inner {
@@ -170,8 +184,20 @@ impl Server {
                 wire: Mutex::new(None),
                 pause,
                 paused,
+                guards,
+                open: guard::OpenCount::default(),
             }),
         }
+    }
+
+    /// The limits this server applies to its connections.
+    pub fn guards(&self) -> &Guards {
+        &self.inner.guards
+    }
+
+    /// Connections open now, WebSockets included: what [`Guards::max_connections`] caps.
+    pub fn open_connections(&self) -> usize {
+        self.inner.open.get()
     }
 
     fn conns(&self) -> MutexGuard<'_, BTreeMap<u64, ConnRecord>> {
@@ -441,8 +467,14 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
 
 // ANCHOR: spawn_connection
 fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
+    let guards = &server.inner.guards;
+    let Some(slot) = server.inner.open.take(guards.max_connections) else {
+        guard::refuse_busy(stream);
+        return;
+    };
     // Small messages are the point of these examples: send each at once.
     let _ = stream.set_nodelay(true);
+    guard::size_buffers(&stream, guards.socket_buffer);
     let (id, counters, cut) = server.register();
     let conn = Conn {
         id,
@@ -456,6 +488,10 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
         counters,
         observer,
     };
+    // The place under the cap goes with the stream, and the write deadline sits beneath
+    // everything above it: TLS, HTTP/1.1 or HTTP/2, and an upgraded WebSocket.
+    let stream = guard::Guarded::new(stream, slot, guards.write_timeout);
+    let head_timeout = guards.head_timeout;
     let handler = handler.clone();
     let tls = server.tls();
     tokio::spawn(async move {
@@ -475,7 +511,7 @@ fn spawn_connection(stream: TcpStream, server: &Server, handler: &Handler) {
                 }
                 // In clear text, the first bytes say: the HTTP/2 preface, or a request.
                 None => {
-                    let (version, stream) = protocol::sniff(stream).await?;
+                    let (version, stream) = protocol::sniff(stream, head_timeout).await?;
                     conn.set_protocol(false, None, version);
                     protocol::serve_http(stream, version, handler, conn.clone()).await;
                 }

@@ -35,14 +35,23 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     full(status, "application/json", value.to_string())
 }
 
-/// The request body, if it is at most `limit` bytes; otherwise the response to send.
+/// The request body, if it is at most `limit` bytes and arrives within
+/// [`BODY_TIMEOUT`](super::BODY_TIMEOUT); otherwise the response to send (413, or 408 for a
+/// body trickled too slowly: a client must not hold a handler, and its buffer, for as long as
+/// it likes).
 pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, Response> {
-    match Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(_) => Err(full(
+    let collecting = Limited::new(request.into_body(), limit).collect();
+    match tokio::time::timeout(super::BODY_TIMEOUT, collecting).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(_)) => Err(full(
             StatusCode::PAYLOAD_TOO_LARGE,
             "text/plain; charset=utf-8",
             "body too large or broken\n",
+        )),
+        Err(_elapsed) => Err(full(
+            StatusCode::REQUEST_TIMEOUT,
+            "text/plain; charset=utf-8",
+            "body too slow\n",
         )),
     }
 }

@@ -29,10 +29,6 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Silence on an HTTP/2 connection after which the server sends a PING.
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 
-/// The longest wait for a clear-text client's first bytes: hyper's own wait for an HTTP/1.1
-/// request head.
-const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
-
 // ANCHOR: sniff
 /// Reads the start of a clear-text connection: HTTP/2 if it is the [`PREFACE`], HTTP/1.1
 /// otherwise. Reading stops at the first byte that differs from the preface, so an HTTP/1.1
@@ -41,12 +37,14 @@ const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// # Errors
 ///
-/// When reading fails, or nothing comes within [`FIRST_BYTES_TIMEOUT`].
+/// When reading fails, or the start has not come within `limit` (the server's head
+/// deadline, [`Guards::head_timeout`](super::Guards::head_timeout)).
 pub(super) async fn sniff<S: AsyncRead + Unpin>(
     mut stream: S,
+    limit: Duration,
 ) -> io::Result<(Version, Prefixed<S>)> {
     let start = tokio::time::timeout(
-        FIRST_BYTES_TIMEOUT,
+        limit,
         read_start(&mut stream, PREFACE.len(), |so_far| {
             PREFACE.starts_with(so_far)
         }),
@@ -109,8 +107,10 @@ where
             .serve_connection(io, service)
             .await;
     } else {
+        // The head deadline is also the idle limit between requests (see `guard.rs`).
         let _ = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
+            .header_read_timeout(conn.server.inner.guards.head_timeout)
             .keep_alive(keep_alive)
             .max_headers(limits.max_headers)
             .max_header_size(limits.max_handshake_size)
@@ -136,7 +136,7 @@ mod tests {
         ] {
             let (mut client, server) = tokio::io::duplex(64);
             client.write_all(start).await.expect("write");
-            let (found, _) = sniff(server).await.expect("sniff");
+            let (found, _) = sniff(server, Duration::from_secs(10)).await.expect("sniff");
             assert_eq!(found, version, "{:?}", String::from_utf8_lossy(start));
         }
     }
@@ -144,7 +144,7 @@ mod tests {
     #[tokio::test]
     async fn a_preface_in_pieces_is_still_one() {
         let (mut client, server) = tokio::io::duplex(64);
-        let sniffing = tokio::spawn(sniff(server));
+        let sniffing = tokio::spawn(sniff(server, Duration::from_secs(10)));
         for piece in PREFACE.chunks(5) {
             client.write_all(piece).await.expect("write");
             tokio::task::yield_now().await;

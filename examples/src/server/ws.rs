@@ -10,9 +10,12 @@
 //! [`PING_INTERVAL`] gets a Ping, and is dropped if it neither answers nor reads.
 //!
 //! The one wait outside the select is a send, which waits as long as the peer takes to read
-//! (that is backpressure). So sessions send with [`send`], which gives up after
-//! [`SEND_TIMEOUT`]: a client that floods a session and never reads its answers ends it,
-//! instead of holding it forever.
+//! (that is backpressure), but not for a peer that reads nothing: every session's
+//! `Timeouts::write` is [`SEND_TIMEOUT`], so a send that the socket takes no byte of for that
+//! long fails with `WriteTimeout`, and a client that floods a session and never reads its
+//! answers ends it, instead of holding it forever. What all sessions hold together, in
+//! unfinished messages and send queues, is bounded by the server's
+//! [`Guards::budget`](super::Guards::budget).
 //!
 //! Every upgrade is also checked for where it comes from: a page of another site is refused
 //! with 403, and one of the server's own pages, or a program that sends no `Origin`, is
@@ -46,28 +49,36 @@ pub const MAX_MESSAGE: usize = 64 << 10;
 /// so that its session ends (and, in [`crate::seats`], its seats are released).
 pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 
-/// How long [`send`] waits for a peer to take a message: as long as keep-alive gives a peer
-/// to answer a Ping (the crate's `ping_timeout`), since a peer that reads nothing for that
-/// long is as gone as one that does not answer.
+/// The sessions' write deadline (`Timeouts::write`): how long [`send`] waits for a peer that
+/// takes none of a message. As long as keep-alive gives a peer to answer a Ping (the crate's
+/// `ping_timeout`), since a peer that reads nothing for that long is as gone as one that does
+/// not answer; and shorter than the server's deadline on the socket beneath
+/// ([`Guards::write_timeout`](super::Guards::write_timeout), 30 s), so that the `websocket`
+/// crate, which can say why with Close 1013, acts first.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 
 // ANCHOR: websocket
 /// Upgrades `request` to a WebSocket and runs `session` on it in a task, until it returns or
 /// the server cuts the connection. Returns the `101` response (or the rejection) to send.
-/// A message over [`MAX_MESSAGE`] bytes ends the session with Close 1009; a peer silent past
-/// [`PING_INTERVAL`] gets a Ping, and is dropped if it neither answers nor reads. A request
-/// from a page of another origin than the server's own, or than the [`Origins`] in the
-/// request's extensions, gets 403. A `websocket::DeflateConfig` in the request's extensions
-/// turns permessage-deflate on.
+/// A message over the server's [`Guards::max_message`](super::Guards::max_message)
+/// ([`MAX_MESSAGE`] by default) ends the session with Close 1009; a peer silent past
+/// [`PING_INTERVAL`] gets a Ping, and is dropped if it neither answers nor reads; a peer that
+/// reads nothing for [`SEND_TIMEOUT`] is dropped; the session counts against the server's
+/// memory budget. A request from a page of another origin than the server's own, or than the
+/// [`Origins`] in the request's extensions, gets 403. A `websocket::DeflateConfig` in the
+/// request's extensions turns permessage-deflate on.
 pub fn websocket<F, Fut>(request: &mut Request, conn: &Conn, session: F) -> Response
 where
     F: FnOnce(Ws, Conn) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let guards = conn.server.guards();
+    let budget = guards.budget.clone();
     let mut options = ServerOptions::default();
-    options.config.limits.max_frame_size = MAX_MESSAGE;
-    options.config.limits.max_message_size = MAX_MESSAGE;
+    options.config.limits.max_frame_size = guards.max_message;
+    options.config.limits.max_message_size = guards.max_message;
     options.config.timeouts.ping_interval = Some(PING_INTERVAL);
+    options.config.timeouts.write = SEND_TIMEOUT;
     // permessage-deflate is off unless the route put a `DeflateConfig` in the request's
     // extensions (the demo's echo does): see `websocket::DeflateConfig` for its costs.
     if let Some(deflate) = request.extensions().get::<websocket::DeflateConfig>() {
@@ -83,6 +94,7 @@ where
                 let Ok(ws) = upgrading.finish().await else {
                     return;
                 };
+                let ws = ws.with_budget(&budget);
                 let cut = conn.clone();
                 tokio::select! {
                     () = session(ws, conn) => {}
@@ -97,26 +109,16 @@ where
 // ANCHOR_END: websocket
 
 // ANCHOR: send
-/// Sends `message`, or gives up after [`SEND_TIMEOUT`] if the peer does not take it. Either
-/// error ends the session: the message was not delivered, and the connection is not worth
-/// keeping. A send cut short by the timeout leaves the stream whole (the crate's sends are
-/// cancel-safe), though nobody writes to it again.
+/// Sends `message`; fails with `WriteTimeout` if the peer takes none of it for
+/// [`SEND_TIMEOUT`] (the session's write deadline). Any error ends the session: the message
+/// was not delivered, and the connection is not worth keeping.
 pub async fn send(sender: &mut WsSender, message: Message) -> Result<(), websocket::Error> {
-    within_send_timeout(sender.send(message)).await
+    sender.send(message).await
 }
 
 /// Starts the closing handshake with `code` and `reason`, bounded as [`send`] is.
 pub async fn close(sender: &mut WsSender, code: u16, reason: &str) -> Result<(), websocket::Error> {
-    within_send_timeout(sender.close(code, reason)).await
-}
-
-async fn within_send_timeout(
-    sending: impl Future<Output = Result<(), websocket::Error>>,
-) -> Result<(), websocket::Error> {
-    match tokio::time::timeout(SEND_TIMEOUT, sending).await {
-        Ok(sent) => sent,
-        Err(_elapsed) => Err(websocket::Error::Io(std::io::ErrorKind::TimedOut.into())),
-    }
+    sender.close(code, reason).await
 }
 // ANCHOR_END: send
 

@@ -49,7 +49,8 @@ const MAX_DISCARD_BYTES: usize = 64 * 1024;
 /// side) after its request is taken for gone: no event-stream client does that, and a server
 /// cannot tell the two apart without writing. And a client that stops reading without closing
 /// leaves a write pending once the socket's send buffer is full; while it is pending a close is
-/// not noticed, but the shutdown signal still ends the connection (without the last chunk).
+/// not noticed, but the shutdown signal still ends the connection (without the last chunk), and
+/// so does [`ServerConfig::write_timeout`] (with a `TimedOut` error).
 /// A client that sends more than 64 KiB after its request is not an event-stream client, and
 /// its connection ends.
 ///
@@ -89,6 +90,7 @@ where
 {
     let chunked = version != Version::HTTP_10;
     let mut connection = Connection {
+        write_timeout: config.write_timeout,
         // Borrowed, not moved: a moved argument would occupy the future twice.
         stream: &mut stream,
         outgoing: pin!(outgoing(events, config)),
@@ -175,6 +177,8 @@ struct Connection<'a, S, O> {
     probe: [u8; 64],
     /// Bytes the client sent after its request, over the connection's life.
     discarded: usize,
+    /// [`ServerConfig::write_timeout`].
+    write_timeout: std::time::Duration,
 }
 
 impl<S, E, F> Connection<'_, S, Outgoing<E, F>>
@@ -249,12 +253,16 @@ where
 
     /// Writes the gathered chunks. Returns `false` if the shutdown signal fired first: a
     /// client that stops reading leaves the write pending once the socket's buffer is full,
-    /// and the signal must still end the connection.
+    /// and the signal must still end the connection. A write that the client has not taken
+    /// within [`ServerConfig::write_timeout`] fails with `TimedOut`: the connection ends, and
+    /// the client's reconnection recovers what it missed.
+    // ANCHOR: write
     async fn write(&mut self) -> Result<bool, Error> {
         let Connection {
             stream,
             outgoing,
             out,
+            write_timeout,
             ..
         } = self;
         let write = async {
@@ -262,12 +270,16 @@ where
             stream.flush().await
         };
         tokio::select! {
-            written = write => written?,
+            written = tokio::time::timeout(*write_timeout, write) => match written {
+                Ok(written) => written?,
+                Err(_elapsed) => return Err(Error::Io(std::io::ErrorKind::TimedOut.into())),
+            },
             () = poll_fn(|cx| outgoing.as_mut().poll_shutdown(cx)) => return Ok(false),
         }
         out.clear();
         Ok(true)
     }
+    // ANCHOR_END: write
 
     /// Ends the body with the last chunk (if chunked), after what was gathered, and shuts the
     /// write side down.
@@ -312,6 +324,7 @@ mod tests {
         let config = ServerConfig {
             keep_alive: Some(Duration::from_secs(15)),
             shutdown: Some(shutdown.signal()),
+            ..ServerConfig::default()
         };
         let future = serve(socket, Idle, config);
         let size = std::mem::size_of_val(&future);

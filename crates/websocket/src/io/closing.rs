@@ -41,8 +41,13 @@ pub(crate) enum Ending {
     Finished,
     /// The peer broke a rule; the Close with the error's code is queued.
     Failed,
-    /// A read failed or timed out (`keepalive`: the peer did not answer a Ping in time).
-    ReadFailed { keepalive: bool },
+    /// A read failed or timed out; `notice` is the Close that says why, if it is worth
+    /// sending (see [`notice`]); `drain`: the peer is in the middle of a message, so what it
+    /// still sends is read and dropped for `linger`, as after a failure.
+    ReadFailed {
+        notice: Option<(u16, &'static str)>,
+        drain: bool,
+    },
 }
 // ANCHOR_END: ending
 
@@ -82,23 +87,44 @@ where
             shutdown_within(link, timeouts.last_write).await;
             drain(link, me, timeouts.linger).await;
         }
-        Ending::ReadFailed { keepalive } => {
-            if keepalive {
-                // 1011 is "internal error": §7.4.1 words it for servers, the IANA registry
-                // (§11.7) for either side, and Python's websockets sends it for the same
-                // reason. It may never be read.
+        Ending::ReadFailed { notice, drain } => {
+            if let Some((code, reason)) = notice {
                 let close = CloseFrame {
-                    code: 1011,
-                    reason: "keep-alive ping timeout".into(),
+                    code,
+                    reason: reason.into(),
                 };
                 let _ = link.core().conn.send(Message::Close(Some(close)));
                 let _ = flush_within(link, timeouts.last_write).await;
             }
             shutdown_within(link, timeouts.last_write).await;
+            if drain {
+                self::drain(link, me, timeouts.linger).await;
+            }
         }
     }
 }
 // ANCHOR_END: end
+
+/// The Close that tells the peer why a read ended, when a deadline ended it: the peer may be
+/// only slow, and may read it. (An I/O error or a peer that closed TCP gets none: there is
+/// nobody to tell.)
+// ANCHOR: notice
+pub(crate) fn notice(error: &Error) -> Option<(u16, &'static str)> {
+    match error {
+        // 1011 is "internal error": §7.4.1 words it for servers, the IANA registry (§11.7) for
+        // either side, and Python's websockets sends it for the same reason.
+        Error::KeepaliveTimeout => Some((1011, "keep-alive ping timeout")),
+        // 1013 is "try again later" (IANA registry, §11.7): the peer did nothing wrong that a
+        // rule names, but this server will not hold it. Behind what the peer did not read, the
+        // Close itself is usually never read: then the end of TCP is the answer.
+        Error::WriteTimeout => Some((1013, "write deadline: the peer reads nothing")),
+        Error::OverBudget => Some((1013, "server memory budget: largest holder closed")),
+        // 1008 is "policy violation" (§7.4.1): the message was not too big, only too slow.
+        Error::MessageTimeout => Some((1008, "message not finished in time")),
+        _ => None,
+    }
+}
+// ANCHOR_END: notice
 
 /// No more messages can be sent: a [`Sender`](super::Sender) waiting for the socket gives up,
 /// leaving it to the last Close and the shutdown.

@@ -60,6 +60,7 @@
 //! the reader's 512-byte buffer and the future of `recv`, which `tests/idle_size.rs` bounds; the
 //! performance chapter measures the whole per connection with `wirelab-bench idle`.
 
+mod budget;
 mod client;
 mod closing;
 mod http2;
@@ -70,6 +71,7 @@ mod shared;
 mod upgrade;
 pub mod writer;
 
+pub use budget::Budget;
 pub use client::{ClientOptions, connect, connect_with};
 pub use http2::{Http2Connection, Http2WebSocket, connect_http2};
 pub use reader::Receiver;
@@ -121,12 +123,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let mut conn = Connection::new(role, config.limits);
         conn.receive(leftover);
         WebSocket {
-            core: Core::new(stream, conn),
+            core: Core::new(stream, conn, config.timeouts.write),
             reader: ReadState::new(config.timeouts),
             subprotocol,
         }
     }
     // ANCHOR_END: from_stream
+
+    /// Puts this connection on `budget`, the process's memory budget: what it holds of an
+    /// unfinished message and of a send queue counts against the budget's limit, and when
+    /// the total passes it, the largest holders are closed with 1013 (`recv` fails with
+    /// [`Error::OverBudget`]). See [`Budget`]. Call it before [`split`](WebSocket::split).
+    pub fn with_budget(mut self, budget: &Budget) -> WebSocket<S> {
+        self.core.account = Some(budget.open());
+        self.core.charge();
+        self
+    }
 
     /// The subprotocol agreed in the handshake, if any.
     pub fn subprotocol(&self) -> Option<&str> {

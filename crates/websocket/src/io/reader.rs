@@ -36,7 +36,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::time::Instant;
 
 use super::closing::{self, Ending};
-use super::keepalive::{Expiry, Timers};
+use super::keepalive::{Expiry, Seen, Timers};
 use super::shared::{Core, Link, try_now};
 use super::writer::Side;
 use crate::config::Timeouts;
@@ -123,9 +123,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Waits for input, writing what is queued meanwhile (our Pongs, a Close reply, or a message
     /// the sender left). It returns early, with [`Input::StateChanged`], when the connection is no
-    /// longer in `waited_in`: after a split, the sender's Close starts the closing handshake while
-    /// this wait runs, and the wait's deadline must become the closing one (the sender wakes the
-    /// reader for that: see `WriteWaiters`). While `Limits::write_buffer_size` or more is queued
+    /// longer as `seen` when the wait began: after a split, the sender's Close starts the closing
+    /// handshake while this wait runs, and the wait's deadline must become the closing one; a
+    /// sender whose write starts to wait brings the write deadline (the sender wakes the reader
+    /// for both: see `WriteWaiters`). While `Limits::write_buffer_size` or more is queued
     /// behind the frames being written, and the socket takes no more, it does not read: a peer that
     /// sends Pings and reads none of our Pongs is slowed down, not buffered for. (The frames being
     /// written are not counted: a sender blocked on one large message must not stop the reader,
@@ -135,12 +136,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut Vec<u8>,
-        waited_in: State,
+        seen: &Seen,
     ) -> Poll<Result<Input, Error>> {
         if let Some(waiters) = &self.waiters {
             waiters.wait_for_close(cx.waker());
         }
-        if self.conn.state() != waited_in {
+        if let Some(account) = &self.account {
+            account.wait_for_eviction(cx.waker());
+            if account.evicted() {
+                return Poll::Ready(Err(Error::OverBudget));
+            }
+        }
+        // A write that began to wait since brings a deadline this wait does not have yet.
+        let stalled_since = seen.write_deadline.is_none() && self.stalled.is_some();
+        if self.conn.state() != seen.state || stalled_since {
             return Poll::Ready(Ok(Input::StateChanged));
         }
         if self.unwritten() > 0 {
@@ -184,7 +193,10 @@ where
         }
         let (event, state) = {
             let mut core = link.core();
-            (core.conn.next_event().transpose(), core.conn.state())
+            let event = core.conn.next_event().transpose();
+            // A message taken is no longer held (and a reply may be queued).
+            core.charge();
+            (event, core.conn.state())
         };
         let ending = match &event {
             Some(Err(_)) => Some(Ending::Failed),
@@ -208,9 +220,12 @@ where
         } else if let Err(error) = read_some(link, me).await {
             // Kept before the ending is written, as every event is: a `recv` cancelled
             // during it must not turn the error into a clean `None`.
-            let keepalive = matches!(error, Error::KeepaliveTimeout);
+            let notice = closing::notice(&error);
+            // Cut off in the middle of a message: the peer is still sending it.
+            let drain = matches!(error, Error::OverBudget | Error::MessageTimeout);
             me.ready = Some(Err(error));
-            Box::pin(closing::end(link, me, Ending::ReadFailed { keepalive })).await;
+            let ending = Ending::ReadFailed { notice, drain };
+            Box::pin(closing::end(link, me, ending)).await;
         }
     }
 }
@@ -239,8 +254,25 @@ where
     L: Link<S>,
 {
     loop {
-        let state = link.core().conn.state();
-        let deadline = me.timers.next_deadline(state, &me.timeouts);
+        let seen = {
+            let core = link.core();
+            if core.evicted() {
+                return Err(Error::OverBudget);
+            }
+            Seen {
+                state: core.conn.state(),
+                receiving: core.conn.receiving().is_some(),
+                write_deadline: core.write_deadline(),
+            }
+        };
+        if let Some(error) = me
+            .timers
+            .overdue(&seen, &me.timeouts)
+            .and_then(Expiry::error)
+        {
+            return Err(error);
+        }
+        let deadline = me.timers.next_deadline(&seen, &me.timeouts);
         let buffers = &mut me.buffers;
         if buffers.more_pending {
             // The last read filled its buffer: read big, but only if the bytes are there now.
@@ -253,9 +285,9 @@ where
             }
             buffers.large.clear();
             let large = &mut buffers.large;
-            match try_now(|cx| link.core().poll_input(cx, large, state)).await {
+            match try_now(|cx| link.core().poll_input(cx, large, &seen)).await {
                 Poll::Ready(Ok(Input::Read)) => {
-                    hand_over(&mut *link.core(), me, true);
+                    hand_over(&mut link.core(), me, true);
                     return Ok(());
                 }
                 Poll::Ready(Ok(Input::StateChanged)) => continue,
@@ -277,7 +309,7 @@ where
         };
         buffers.small.clear();
         let small = &mut buffers.small;
-        let wait = poll_fn(|cx| link.core().poll_input(cx, small, state));
+        let wait = poll_fn(|cx| link.core().poll_input(cx, small, &seen));
         let input = match deadline {
             None => wait.await,
             Some((deadline, expiry)) => match tokio::time::timeout_at(deadline, wait).await {
@@ -289,8 +321,6 @@ where
                         me.buffers.large = Vec::new();
                         continue;
                     }
-                    Expiry::NoClose => return Err(Error::CloseTimeout),
-                    Expiry::NoAnswer => return Err(Error::KeepaliveTimeout),
                     Expiry::SendPing => {
                         // One lock for the check and the Ping: after a split, the sender may
                         // have sent a Close meanwhile, and nothing follows a Close.
@@ -300,12 +330,22 @@ where
                         }
                         continue;
                     }
+                    // The socket took bytes meanwhile, and so moved the write deadline.
+                    Expiry::WriteStalled
+                        if link
+                            .core()
+                            .write_deadline()
+                            .is_none_or(|at| at > Instant::now()) =>
+                    {
+                        continue;
+                    }
+                    expiry => return Err(expiry.error().unwrap_or(Error::CloseTimeout)),
                 },
             },
         };
         match input? {
             Input::Read => {
-                hand_over(&mut *link.core(), me, false);
+                hand_over(&mut link.core(), me, false);
                 return Ok(());
             }
             Input::StateChanged => continue,
@@ -315,8 +355,9 @@ where
 // ANCHOR_END: read_some
 
 /// Gives what a read put in the large or the small buffer to the connection (nothing: the
-/// input has ended), and notes whether it filled the buffer: then more is probably waiting.
-fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
+/// input has ended), notes whether it filled the buffer (then more is probably waiting), and
+/// tells the budget, if any, what the connection holds now.
+fn hand_over<S: AsyncWrite + Unpin>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
     me.timers.heard_from_peer();
     let buffers = &mut me.buffers;
     let buf = if large {
@@ -330,6 +371,7 @@ fn hand_over<S>(core: &mut Core<S>, me: &mut ReadState, large: bool) {
         core.conn.receive(buf);
     }
     buffers.more_pending = buf.len() == buf.capacity();
+    core.charge();
 }
 
 /// The receiving half of a [`WebSocket`](super::WebSocket), after

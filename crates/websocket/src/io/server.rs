@@ -14,7 +14,8 @@ const REJECTION_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 /// Reads the opening handshake from `stream` and answers it: `101 Switching Protocols` and a
 /// [`WebSocket`], or an HTTP error response that says why and an [`Error`].
 ///
-/// The handshake must complete within `options.config.timeouts.handshake`.
+/// The handshake, from the first byte read to the last byte of the `101` written, must
+/// complete within `options.config.timeouts.handshake`.
 // ANCHOR: accept
 pub async fn accept<S>(
     mut stream: S,
@@ -24,6 +25,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let config = &options.config;
+    let deadline = tokio::time::Instant::now() + config.timeouts.handshake;
     let read_head = async {
         let mut handshake = ServerHandshake::new(&config.limits);
         let mut buf = vec![0u8; 4096];
@@ -37,7 +39,7 @@ where
             }
         }
     };
-    let head = tokio::time::timeout(config.timeouts.handshake, read_head)
+    let head = tokio::time::timeout_at(deadline, read_head)
         .await
         .unwrap_or(Err(Error::HandshakeIncomplete));
     let checked = head.and_then(|(request, leftover)| {
@@ -46,7 +48,13 @@ where
     });
     match checked {
         Ok((request, leftover, accepted)) => {
-            stream.write_all(&accepted.response_bytes()).await?;
+            // The 101 is part of the handshake and under its deadline: a client that asks
+            // and then reads nothing must not hold the connection in this write.
+            let answer = accepted.response_bytes();
+            match tokio::time::timeout_at(deadline, stream.write_all(&answer)).await {
+                Ok(written) => written?,
+                Err(_elapsed) => return Err(Error::HandshakeIncomplete),
+            }
             let ws = WebSocket::from_stream(
                 stream,
                 Role::Server,

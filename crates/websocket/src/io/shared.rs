@@ -17,7 +17,11 @@
 use std::ops::DerefMut;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use tokio::time::Instant;
+
+use super::budget::Account;
 use super::writer::{Outgoing, WriteWaiters};
 use crate::connection::Connection;
 
@@ -34,18 +38,39 @@ pub(crate) struct Core<S> {
     pub(crate) waiters: Option<WriteWaiters>,
     /// The reader has ended the connection: a sender waiting for the socket gives up.
     pub(crate) over: bool,
+    /// Since when the socket has taken none of the bytes queued for it (`None`: it took the
+    /// last ones offered, or nothing is queued). Both halves wait on it with the same
+    /// deadline, `write_timeout` later (see `writer`).
+    pub(crate) stalled: Option<Instant>,
+    /// `Timeouts::write`.
+    pub(crate) write_timeout: Duration,
+    /// This connection's account with the process's memory budget, if it was given one.
+    pub(crate) account: Option<Account>,
 }
 // ANCHOR_END: core
 
 impl<S> Core<S> {
-    pub(crate) fn new(stream: S, conn: Connection) -> Core<S> {
+    pub(crate) fn new(stream: S, conn: Connection, write_timeout: Duration) -> Core<S> {
         Core {
             stream,
             conn,
             out: Outgoing::default(),
             waiters: None,
             over: false,
+            stalled: None,
+            write_timeout,
+            account: None,
         }
+    }
+
+    /// The budget has closed this connection.
+    pub(crate) fn evicted(&self) -> bool {
+        self.account.as_ref().is_some_and(Account::evicted)
+    }
+
+    /// The write deadline in force: when the socket, stalled since `stalled`, is given up on.
+    pub(crate) fn write_deadline(&self) -> Option<Instant> {
+        self.stalled.map(|since| since + self.write_timeout)
     }
 }
 

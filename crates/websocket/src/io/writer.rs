@@ -34,6 +34,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use atomic_waker::AtomicWaker;
 use tokio::io::AsyncWrite;
+use tokio::time::Instant;
 
 use super::shared::{Core, Link, lock};
 use crate::connection::{CloseFrame, Message};
@@ -76,8 +77,10 @@ struct Slots {
     reader: AtomicWaker,
     sender: AtomicWaker,
     /// The reader, waiting for input with a deadline set for the state it started in: the
-    /// sender's Close changes the state (Open to Closing) and so the deadline, and a wait
-    /// already under way would not notice without a wake-up.
+    /// sender's Close changes the state (Open to Closing) and so the deadline, and so does a
+    /// sender's write that starts to wait (the write deadline); a wait already under way would
+    /// not notice without a wake-up. (Woken under the lock, as the write slots are: an
+    /// `AtomicWaker` takes no lock of ours.)
     input: AtomicWaker,
 }
 
@@ -150,21 +153,50 @@ impl<S: AsyncWrite + Unpin> Core<S> {
         self.out.pending.len() - self.out.written + self.conn.output_len()
     }
 
-    /// Writes everything queued, then flushes the stream.
-    // ANCHOR: poll_flush
+    /// Tells the budget, if any, what this connection holds now: the message it is receiving
+    /// and the bytes queued for the socket.
+    pub(crate) fn charge(&self) {
+        if let Some(account) = &self.account {
+            account.set(self.conn.receiving().unwrap_or(0) + self.unwritten());
+        }
+    }
+
+    /// Writes everything queued, then flushes the stream; the budget, if any, learns what the
+    /// queue holds after.
     pub(crate) fn poll_flush(
         &mut self,
         cx: &mut Context<'_>,
         side: Side,
     ) -> Poll<Result<(), Error>> {
+        let polled = self.poll_write_out(cx, side);
+        self.charge();
+        polled
+    }
+
+    /// Writes everything queued, then flushes the stream.
+    // ANCHOR: poll_flush
+    fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<Result<(), Error>> {
         let Core {
             stream,
             conn,
             out,
             waiters,
+            stalled,
             ..
         } = self;
         let waiters = waiters.as_ref();
+        // The write deadline's clock: it starts when the socket first takes nothing, and
+        // any byte it takes restarts it (see `Timeouts::write`).
+        // The reader, waiting for input with no write deadline, is woken to take this one.
+        let waiting = |stalled: &mut Option<Instant>| {
+            if stalled.is_none() {
+                *stalled = Some(Instant::now());
+                if let Some(waiters) = waiters.filter(|_| side == Side::Sender) {
+                    waiters.slots.input.wake();
+                }
+            }
+            Poll::Pending
+        };
         loop {
             if out.written == out.pending.len() {
                 // Two buffers take turns: the written one goes back to the connection for its
@@ -176,17 +208,25 @@ impl<S: AsyncWrite + Unpin> Core<S> {
                 }
             }
             let unwritten = &out.pending[out.written..];
-            let n = std::task::ready!(with_write_waker(stream, waiters, side, cx, |s, cx| {
+            let Poll::Ready(n) = with_write_waker(stream, waiters, side, cx, |s, cx| {
                 s.poll_write(cx, unwritten)
-            }))?;
+            }) else {
+                return waiting(stalled);
+            };
+            let n = n?;
             if n == 0 {
                 return Poll::Ready(Err(Error::Io(std::io::ErrorKind::WriteZero.into())));
             }
+            *stalled = None;
             out.written += n;
         }
-        std::task::ready!(with_write_waker(stream, waiters, side, cx, |s, cx| {
-            s.poll_flush(cx)
-        }))?;
+        let Poll::Ready(flushed) =
+            with_write_waker(stream, waiters, side, cx, |s, cx| s.poll_flush(cx))
+        else {
+            return waiting(stalled);
+        };
+        flushed?;
+        *stalled = None;
         // The other half may have waited on bytes that this flush wrote: let it see that.
         if let Some(waiters) = waiters {
             let other = match side {
@@ -215,22 +255,46 @@ impl<S: AsyncWrite + Unpin> Core<S> {
 }
 
 /// Writes everything queued, as the sender: gives up with [`Error::AlreadyClosed`] if the
-/// reader ends the connection while it waits, rather than wait on a peer that does not read.
-/// (What it had not written stays queued, and the reader's last flush may still write it.)
+/// reader ends the connection while it waits, and with [`Error::WriteTimeout`] once the
+/// socket has taken nothing for `Timeouts::write`, rather than wait on a peer that does not
+/// read. (What it had not written stays queued, and the reader's last flush may still write
+/// it; the reader, waiting on the same deadline, ends the connection with 1013.)
+///
+/// The deadline moves whenever the socket takes bytes, so each wait is made with the one in
+/// force when it began, and is begun again when the clock restarts. No timer is set until a
+/// write has to wait: a send that the socket takes at once costs no clock.
 // ANCHOR: flush
 pub(crate) async fn flush<S, L>(link: &mut L) -> Result<(), Error>
 where
     S: AsyncWrite + Unpin,
     L: Link<S>,
 {
-    std::future::poll_fn(|cx| {
-        let mut core = link.core();
-        match core.poll_flush(cx, Side::Sender) {
-            Poll::Pending if core.over => Poll::Ready(Err(Error::AlreadyClosed)),
-            polled => polled,
+    loop {
+        let (since, deadline) = {
+            let core = link.core();
+            (core.stalled, core.write_deadline())
+        };
+        let attempt = std::future::poll_fn(|cx| {
+            let mut core = link.core();
+            match core.poll_flush(cx, Side::Sender) {
+                Poll::Pending if core.over => Poll::Ready(Err(Error::AlreadyClosed)),
+                Poll::Pending if core.evicted() => Poll::Ready(Err(Error::OverBudget)),
+                // The clock started or restarted: wait again, with the new deadline.
+                Poll::Pending if core.stalled != since => Poll::Ready(Ok(false)),
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(flushed) => Poll::Ready(flushed.map(|()| true)),
+            }
+        });
+        let done = match deadline {
+            None => attempt.await?,
+            Some(deadline) => tokio::time::timeout_at(deadline, attempt)
+                .await
+                .unwrap_or(Err(Error::WriteTimeout))?,
+        };
+        if done {
+            return Ok(());
         }
-    })
-    .await
+    }
 }
 // ANCHOR_END: flush
 
@@ -241,7 +305,11 @@ where
     S: AsyncWrite + Unpin,
     L: Link<S>,
 {
-    link.core().conn.send(message)?;
+    {
+        let mut core = link.core();
+        core.conn.send(message)?;
+        core.charge();
+    }
     flush(link).await
 }
 // ANCHOR_END: send
@@ -288,6 +356,7 @@ impl<S: AsyncWrite + Unpin> Sender<S> {
             let mut core = lock(&self.shared);
             let before = core.conn.state();
             core.conn.send(message)?;
+            core.charge();
             let reader = match &core.waiters {
                 Some(waiters) if core.conn.state() != before => waiters.take_input_waiter(),
                 _ => None,
@@ -311,9 +380,11 @@ impl<S: AsyncWrite + Unpin> Sender<S> {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        lock(&self.shared)
-            .conn
-            .send_fragment(opcode, payload, fin)?;
+        {
+            let mut core = lock(&self.shared);
+            core.conn.send_fragment(opcode, payload, fin)?;
+            core.charge();
+        }
         flush(&mut self.shared).await
     }
 

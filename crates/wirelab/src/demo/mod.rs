@@ -73,7 +73,7 @@ use wirelab_examples::chat::Chat;
 use wirelab_examples::origin::Origins;
 use wirelab_examples::progress::Progress;
 use wirelab_examples::seats::Seats;
-use wirelab_examples::server::{self, Conn, Request, Response, Server, Ws};
+use wirelab_examples::server::{self, Conn, Guards, Request, Response, Server, Ws};
 use wirelab_examples::ticker::Ticker;
 use wirelab_examples::waiting_room::WaitingRoom;
 
@@ -134,27 +134,49 @@ struct Demo {
 ///
 /// When accepting fails for good (see [`server::serve`]).
 pub async fn serve(listener: TcpListener, origins: Origins) -> std::io::Result<()> {
-    serve_with(listener, origins, &Backbone::Memory, None).await
+    serve_with(
+        listener,
+        Options {
+            origins,
+            ..Options::default()
+        },
+    )
+    .await
 }
 // ANCHOR_END: serve
 
+/// How [`serve_with`] runs the demo; the default is `wirelab demo` without options.
+#[derive(Default)]
+pub struct Options {
+    /// The origins whose pages, besides the demo's own, may open WebSockets and POST.
+    pub origins: Origins,
+    /// Where the ticker, the chat and the seats live: in this process, or on Redis, where
+    /// several instances behind one proxy serve the same feeds and state.
+    pub backbone: Backbone,
+    /// TLS when given: `https://` and `wss://` on the same port, HTTP/2 or HTTP/1.1 as ALPN
+    /// decides. Over HTTP/2 every request of a browser shares one connection, so `/stats`
+    /// counts that connection's bytes for each transport on it.
+    pub tls: Option<TlsAcceptor>,
+    /// What a peer may make the server hold (connections, message size, memory budget,
+    /// deadlines).
+    pub guards: Guards,
+}
+
 // ANCHOR: serve_on
-/// Like [`serve`], with the ticker, the chat and the seats on `backbone` (on Redis, several
-/// instances behind one proxy serve the same feeds and state), and over TLS with `tls` when
-/// given: `https://` and `wss://` on the same port, HTTP/2 or HTTP/1.1 as ALPN decides. Over
-/// HTTP/2 every request of a browser shares one connection, so `/stats` counts that
-/// connection's bytes for each transport on it.
+/// Like [`serve`], with `options`.
 ///
 /// # Errors
 ///
 /// When accepting fails for good (see [`server::serve`]).
-pub async fn serve_with(
-    listener: TcpListener,
-    origins: Origins,
-    backbone: &Backbone,
-    tls: Option<TlsAcceptor>,
-) -> std::io::Result<()> {
-    let server = Server::new();
+pub async fn serve_with(listener: TcpListener, options: Options) -> std::io::Result<()> {
+    let Options {
+        origins,
+        backbone,
+        tls,
+        guards,
+    } = options;
+    let backbone = &backbone;
+    let server = Server::with_guards(guards);
     server.one_request_per_connection(true);
     if let Some(acceptor) = tls {
         server.use_tls(acceptor);

@@ -8,8 +8,9 @@
 //!
 //! Everything in a tag comes from a peer, so a tag holds a bounded amount of it: at most
 //! [`MAX_TAG_LEN`] bytes of session and of transport and
-//! [`MAX_ID_LEN`](sse::history::MAX_ID_LEN) bytes of `Last-Event-ID`, and only for as long as
-//! the server reports the connection (every open one and a fixed number of closed ones).
+//! [`MAX_ID_LEN`](sse::history::MAX_ID_LEN) bytes of `Last-Event-ID` (with the length of the
+//! whole id, so that `/stats` tells a cut id from a whole one), and only for as long as the
+//! server reports the connection (every open one and a fixed number of closed ones).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -29,9 +30,10 @@ struct Tag {
     session: String,
     /// How: `sse`, `ws`, `post`, ...
     transport: String,
-    /// The `Last-Event-ID` an event-stream request carried: `/stats` reports it, which is how
-    /// the browser tests know, from the receiving side, what the browser sent.
-    last_event_id: Option<String>,
+    /// The `Last-Event-ID` an event-stream request carried (at most `MAX_ID_LEN` bytes of
+    /// it) and the length of the whole id: `/stats` reports both, which is how the browser
+    /// tests know, from the receiving side, what the browser sent.
+    last_event_id: Option<(String, usize)>,
 }
 
 /// The tags of the server's connections.
@@ -71,7 +73,8 @@ impl Sessions {
         // are kept whole. A longer id is none of ours: its first `MAX_ID_LEN` bytes say in
         // `/stats` what it began with, and keeping more would let a client choose how much the
         // demo holds for as long as the tag lives.
-        let last_event_id = sse::server::last_event_id(request).map(|id| bounded_id(id).to_owned());
+        let last_event_id =
+            sse::server::last_event_id(request).map(|id| (bounded_id(id).to_owned(), id.len()));
         // The server reports every open connection and a bounded number of closed ones; a tag
         // for a connection it no longer reports would never be read again. (Tags newer than
         // the oldest reported connection are not enough: one long-lived stream would keep
@@ -102,7 +105,8 @@ impl Sessions {
             };
             let entry = transports.entry(&tag.transport).or_insert_with(|| {
                 serde_json::json!({
-                    "connections": 0, "open": 0, "read": 0, "written": 0, "last_event_ids": []
+                    "connections": 0, "open": 0, "read": 0, "written": 0,
+                    "last_event_ids": [], "last_event_id_lengths": []
                 })
             });
             let add = |entry: &mut serde_json::Value, key: &str, n: u64| {
@@ -112,10 +116,13 @@ impl Sessions {
             add(entry, "open", u64::from(conn.open));
             add(entry, "read", conn.read);
             add(entry, "written", conn.written);
-            if let (Some(id), Some(ids)) =
-                (&tag.last_event_id, entry["last_event_ids"].as_array_mut())
-            {
-                ids.push(id.as_str().into());
+            if let Some((id, len)) = &tag.last_event_id {
+                if let Some(ids) = entry["last_event_ids"].as_array_mut() {
+                    ids.push(id.as_str().into());
+                }
+                if let Some(lengths) = entry["last_event_id_lengths"].as_array_mut() {
+                    lengths.push((*len).into());
+                }
             }
         }
         serde_json::json!({
@@ -158,7 +165,7 @@ mod tests {
                 size_of::<(u64, Tag)>()
                     + tag.session.len()
                     + tag.transport.len()
-                    + tag.last_event_id.as_ref().map_or(0, String::len)
+                    + tag.last_event_id.as_ref().map_or(0, |(id, _)| id.len())
             })
             .sum()
     }
@@ -218,10 +225,17 @@ mod tests {
         let ids = ids.as_array().expect("an array");
         assert!(!ids.is_empty());
         assert!(ids.iter().all(|id| id == &long_id[..MAX_ID_LEN]));
+        // Each with the length of the whole id, so that a reader sees it was cut.
+        let lengths = &sessions.stats("s")["transports"]["css"]["last_event_id_lengths"];
+        let lengths = lengths.as_array().expect("an array");
+        assert_eq!(lengths.len(), ids.len());
+        assert!(lengths.iter().all(|len| *len == long_id.len()));
         assert_eq!(sessions.stats(&long)["transports"], serde_json::json!({}));
         assert_eq!(sessions.stats("t")["transports"], serde_json::json!({}));
         let ids = &sessions.stats("u")["transports"]["sse"]["last_event_ids"];
         assert_eq!(ids, &serde_json::json!(["42"]));
+        let lengths = &sessions.stats("u")["transports"]["sse"]["last_event_id_lengths"];
+        assert_eq!(lengths, &serde_json::json!([2]));
     }
     // ANCHOR_END: test_records
 }

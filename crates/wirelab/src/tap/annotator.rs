@@ -234,7 +234,10 @@ mod tests {
 
     #[test]
     fn hex_dump_comes_before_the_annotation() {
-        let mut tap = Annotator::new(TapOptions { hex: true });
+        let mut tap = Annotator::new(TapOptions {
+            hex: true,
+            ..TapOptions::default()
+        });
         let lines = tap.feed(Direction::ToServer, b"GET / HTTP/1.1\r\n\r\n");
         assert_eq!(
             lines,

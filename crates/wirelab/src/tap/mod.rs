@@ -18,6 +18,8 @@
 //! `--hex` adds a hex dump of every read, for when the annotations hide what you want to see.
 //! `--svg DIR` also draws each connection, when it closes, as a sequence diagram
 //! ([`diagram`]), made from the same lines.
+//! `--fault F` makes the proxy misbehave as a misconfigured or unlucky one does (buffering,
+//! an idle timeout, a cut in mid-event, a 204 or 503 of its own): see `fault.rs`.
 //!
 //! The tap is also how the book's wire listings are made: the tests run the examples through
 //! it and keep its output as snapshots, so a listing in the book is what the code sent.
@@ -35,7 +37,8 @@
 //! - `frames.rs`: WebSocket frames;
 //! - `h2.rs`: HTTP/2 frames (HPACK decoding is the `loona-hpack` crate's);
 //! - `show.rs`: how bytes are printed (quoted, in hex, as a hex dump);
-//! - `diagram.rs`: the printed lines drawn as a sequence diagram.
+//! - `diagram.rs`: the printed lines drawn as a sequence diagram;
+//! - `fault.rs`: the faults `--fault` injects, and what each does to the bytes it forwards.
 //!
 //! The annotator never changes the bytes; the proxy forwards exactly what it read, after
 //! annotating it. Annotating before forwarding is what makes the output causal: the client
@@ -53,6 +56,7 @@ mod annotator;
 mod chunked;
 pub mod diagram;
 mod event_stream;
+mod fault;
 mod frames;
 mod h2;
 mod http;
@@ -60,7 +64,7 @@ mod show;
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -68,6 +72,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 pub use annotator::Annotator;
+pub use fault::{Fault, MAX_BUFFERED};
+
+use fault::{Faulty, Forward};
 
 /// How many payload bytes of a WebSocket frame or a body the tap shows; the rest is counted.
 pub const SHOWN_PAYLOAD: usize = 64;
@@ -106,6 +113,8 @@ impl Direction {
 pub struct TapOptions {
     /// Also print a hex dump of every read.
     pub hex: bool,
+    /// Misbehave as this fault says (`None`: forward faithfully).
+    pub fault: Option<Fault>,
 }
 
 /// Accepts connections on `listener`, connects each to `upstream`, forwards bytes both ways
@@ -114,7 +123,8 @@ pub struct TapOptions {
 /// `out` is bounded on purpose: a reader of the lines that falls behind (a slow terminal, a
 /// `--hex` dump) slows the forwarding down instead of letting the lines pile up in memory.
 ///
-/// Runs until the listener fails; each connection ends when either side closes.
+/// Runs until the listener fails; each connection ends when either side closes (or when
+/// `options.fault` cuts it).
 pub async fn run(
     listener: TcpListener,
     upstream: SocketAddr,
@@ -122,14 +132,34 @@ pub async fn run(
     out: mpsc::Sender<String>,
 ) -> std::io::Result<()> {
     let next_id = AtomicU64::new(1);
+    // `cut-mid` cuts one connection of the tap's, the first to get that far.
+    let cut_once = std::sync::Arc::new(AtomicBool::new(false));
     loop {
         let (client, peer) = listener.accept().await?;
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let out = out.clone();
+        let cut_once = cut_once.clone();
         tokio::spawn(async move {
             let _ = out
                 .send(format!("#{id} open from {peer} to {upstream}"))
                 .await;
+            if let Some(Fault::Answer(status)) = options.fault {
+                let annotator = Mutex::new(Annotator::new(options));
+                let mut lines = Vec::new();
+                let answered = fault::answer(client, status, &annotator, &mut lines).await;
+                for (direction, line) in lines {
+                    let _ = out
+                        .send(format!("#{id} {} {line}", direction.arrow()))
+                        .await;
+                }
+                let outcome = match answered {
+                    Ok(()) => format!("answered {status} instead of forwarding"),
+                    Err(e) => format!("answering {status} failed: {e}"),
+                };
+                let _ = out.send(format!("#{id} fault: {outcome}")).await;
+                let _ = out.send(format!("#{id} closed")).await;
+                return;
+            }
             let server = match TcpStream::connect(upstream).await {
                 Ok(server) => server,
                 Err(e) => {
@@ -140,63 +170,114 @@ pub async fn run(
                 }
             };
             let annotator = Mutex::new(Annotator::new(options));
+            let faulty = Faulty::new(options.fault, &cut_once);
             let (client_read, client_write) = client.into_split();
             let (server_read, server_write) = server.into_split();
-            let up = pump(
-                id,
-                Direction::ToServer,
-                client_read,
-                server_write,
-                &annotator,
-                &out,
-            );
-            let down = pump(
-                id,
-                Direction::ToClient,
-                server_read,
-                client_write,
-                &annotator,
-                &out,
-            );
-            tokio::join!(up, down);
+            let pumps = async {
+                let link = Link {
+                    id,
+                    annotator: &annotator,
+                    out: &out,
+                    faulty: &faulty,
+                    cut_once: &cut_once,
+                };
+                let up = pump(&link, Direction::ToServer, client_read, server_write);
+                let down = pump(&link, Direction::ToClient, server_read, client_write);
+                tokio::join!(up, down);
+            };
+            tokio::select! {
+                () = pumps => {}
+                after = faulty.idle_cut() => {
+                    let idle = after.as_secs_f64();
+                    let _ = out.send(format!("#{id} fault: nothing crossed for {idle} s: cut")).await;
+                }
+            }
             let _ = out.send(format!("#{id} closed")).await;
         });
     }
 }
 
-// ANCHOR: pump
-/// Moves bytes one way until EOF or an error, annotating each read before forwarding it.
-async fn pump(
+/// What both directions of one connection share.
+struct Link<'a> {
     id: u64,
+    annotator: &'a Mutex<Annotator>,
+    out: &'a mpsc::Sender<String>,
+    faulty: &'a Faulty,
+    cut_once: &'a AtomicBool,
+}
+
+// ANCHOR: pump
+/// Moves bytes one way until EOF, an error or a cut, annotating each read before forwarding
+/// it (or holding it, or cutting in its middle, as the fault says).
+async fn pump(
+    link: &Link<'_>,
     direction: Direction,
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
-    annotator: &Mutex<Annotator>,
-    out: &mpsc::Sender<String>,
 ) {
+    let (id, arrow) = (link.id, direction.arrow());
     let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+    let mut held = Vec::new();
+    let end = loop {
+        let n = tokio::select! {
+            read = from.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break "end of stream",
+                Ok(n) => n,
+            },
+            () = link.faulty.is_cut() => break "cut",
         };
         // The lock is held for the annotation only, never across an await.
-        let lines = match annotator.lock() {
+        let lines = match link.annotator.lock() {
             Ok(mut annotator) => annotator.feed(direction, &buf[..n]),
             Err(_) => Vec::new(),
         };
         for line in lines {
-            let _ = out
-                .send(format!("#{id} {} {line}", direction.arrow()))
-                .await;
+            let _ = link.out.send(format!("#{id} {arrow} {line}")).await;
         }
-        if to.write_all(&buf[..n]).await.is_err() {
-            break;
+        let forward = match link.faulty.forward(direction, &buf[..n], link.cut_once) {
+            Forward::All => n,
+            Forward::Hold => {
+                held.extend_from_slice(&buf[..n]);
+                if held.len() < MAX_BUFFERED {
+                    continue;
+                }
+                let _ = link
+                    .out
+                    .send(format!("#{id} fault: {MAX_BUFFERED} bytes held: passed on"))
+                    .await;
+                if to.write_all(&held).await.is_err() {
+                    break "end of stream";
+                }
+                held.clear();
+                continue;
+            }
+            Forward::CutAfter(part) => {
+                let _ = link
+                    .out
+                    .send(format!(
+                        "#{id} fault: {part} of these {n} bytes passed on, then cut"
+                    ))
+                    .await;
+                let _ = to.write_all(&buf[..part]).await;
+                link.faulty.cut();
+                break "cut";
+            }
+        };
+        if to.write_all(&buf[..forward]).await.is_err() {
+            break "end of stream";
         }
+    };
+    if end != "cut" && !held.is_empty() {
+        let _ = link
+            .out
+            .send(format!(
+                "#{id} fault: {} held bytes passed on at the end",
+                held.len()
+            ))
+            .await;
+        let _ = to.write_all(&held).await;
     }
-    let _ = out
-        .send(format!("#{id} {} end of stream", direction.arrow()))
-        .await;
+    let _ = link.out.send(format!("#{id} {arrow} {end}")).await;
     // Pass the half-close on, so the other side sees EOF too.
     let _ = to.shutdown().await;
 }
