@@ -160,7 +160,8 @@ impl Http2Connection {
 
     /// [`websocket`](Http2Connection::websocket) without the [`WebSocket`]: the stream
     /// itself, whose bytes are WebSocket frames, the response, and the subprotocol chosen.
-    /// For tests that write frames by hand.
+    /// For tests that write frames by hand, and for callers that wrap the stream before
+    /// [`WebSocket::from_stream`] (`wirelab ws` boxes every transport into one type).
     pub async fn open_stream(
         &self,
         path: &str,
