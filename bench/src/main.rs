@@ -15,11 +15,15 @@
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- binary
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- push-latency --transport ws --rate 1000
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- round-trip --way post
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- http-fan-out --http h2 --tls --clients 1000 --events 300
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- http-echo --http h2 --connections 64
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- http-idle --http h2 --kind sse --streams 10000
 //! ```
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
 
 mod compression;
+mod http2;
 mod load;
 mod mask;
 mod servers;
@@ -35,7 +39,7 @@ use crate::servers::{FanOut, SseImpl, WsImpl};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "WireLab's load tool: echo, SSE and WebSocket fan-out, idle memory, bytes on the wire"
+    about = "WireLab's load tool: echo, SSE and WebSocket fan-out, idle memory, bytes on the wire, HTTP/2 against HTTP/1.1"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -84,6 +88,75 @@ enum Command {
         /// Stop after this long in any case.
         #[arg(long, default_value_t = 1800)]
         max_seconds: u64,
+    },
+    /// Run `serve-http`: an SSE fan-out or a WebSocket echo on 127.0.0.1 that speaks
+    /// HTTP/1.1 and HTTP/2 (prints `listening ADDR`; stops when stdin closes).
+    ServeHttp {
+        #[arg(long, value_enum)]
+        kind: http2::Kind,
+        /// Serve TLS with a development certificate, written to this file first.
+        #[arg(long, value_name = "FILE")]
+        cert_out: Option<std::path::PathBuf>,
+        /// Publish once this many event streams are open (0: never).
+        #[arg(long, default_value_t = 0)]
+        clients: usize,
+        /// How many events to publish then.
+        #[arg(long, default_value_t = 0)]
+        events: usize,
+        /// Bytes of data per event.
+        #[arg(long, default_value_t = 20)]
+        data_len: usize,
+        /// Stop after this long in any case.
+        #[arg(long, default_value_t = 1800)]
+        max_seconds: u64,
+    },
+    /// SSE fan-out over HTTP/2 or HTTP/1.1, with or without TLS: N event streams (HTTP/2: 100
+    /// per connection), then the server publishes M events to all.
+    HttpFanOut {
+        #[arg(long, value_enum)]
+        http: http2::Http,
+        #[arg(long)]
+        tls: bool,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 1000)]
+        events: usize,
+        #[arg(long, default_value_t = 20)]
+        data_len: usize,
+    },
+    /// WebSocket echo over HTTP/2 (RFC 8441, 100 WebSockets per connection) or HTTP/1.1,
+    /// with or without TLS.
+    HttpEcho {
+        #[arg(long, value_enum)]
+        http: http2::Http,
+        #[arg(long)]
+        tls: bool,
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        /// Payload bytes per message (at least 8).
+        #[arg(long, default_value_t = 20)]
+        size: usize,
+        /// Messages in flight per WebSocket.
+        #[arg(long, default_value_t = 1)]
+        window: usize,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// At most this many messages in all.
+        #[arg(long, default_value_t = 10_000_000)]
+        max_messages: u64,
+    },
+    /// Idle memory per HTTP/2 stream (100 per connection) against per HTTP/1.1 connection,
+    /// with or without TLS: N event streams or WebSockets that finished their handshake.
+    HttpIdle {
+        #[arg(long, value_enum)]
+        http: http2::Http,
+        #[arg(long)]
+        tls: bool,
+        #[arg(long, value_enum)]
+        kind: http2::Kind,
+        #[arg(long, default_value_t = 10_000)]
+        streams: usize,
     },
     /// Echo load: N connections sending messages and timing each round trip.
     Echo {
@@ -287,6 +360,136 @@ async fn run(command: Command) -> Result<()> {
                 rate,
             };
             servers::serve_sse(which, fan_out, max_seconds).await?;
+        }
+        Command::ServeHttp {
+            kind,
+            cert_out,
+            clients,
+            events,
+            data_len,
+            max_seconds,
+        } => {
+            let fan_out = FanOut {
+                clients,
+                events,
+                data_len,
+                rate: 0.0,
+            };
+            http2::serve(kind, cert_out, fan_out, max_seconds).await?;
+        }
+        Command::HttpFanOut {
+            http,
+            tls,
+            clients,
+            events,
+            data_len,
+        } => {
+            let args = [
+                "serve-http",
+                "--kind",
+                "sse",
+                "--clients",
+                &clients.to_string(),
+            ]
+            .into_iter()
+            .chain([
+                "--events",
+                &events.to_string(),
+                "--data-len",
+                &data_len.to_string(),
+            ])
+            .map(String::from)
+            .collect();
+            let target = http2::Target::start(http, tls, args).await?;
+            let result = http2::fan_out(&target, clients, events).await;
+            let connections = target.connections_for(clients);
+            target.stop().await;
+            let result = result?;
+            eprintln!(
+                "http-fan-out {}{}: {clients} streams on {connections} connections x {events} events: {:.0} events/s, server CPU {:.2} us/event",
+                http.name(),
+                if tls { " over TLS" } else { "" },
+                result.events_per_sec,
+                result.server_cpu_us_per_event
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("http-fan-out");
+            value["http"] = json!(http.name());
+            value["tls"] = json!(tls);
+            value["tcp_connections"] = json!(connections);
+            println!("{value}");
+        }
+        Command::HttpEcho {
+            http,
+            tls,
+            connections,
+            size,
+            window,
+            seconds,
+            max_messages,
+        } => {
+            let args = ["serve-http", "--kind", "ws"].map(String::from).to_vec();
+            let target = http2::Target::start(http, tls, args).await?;
+            let load = EchoLoad {
+                connections,
+                size,
+                window: window.max(1),
+                duration: Duration::from_secs_f64(seconds),
+                max_messages,
+            };
+            let result = http2::echo(&target, load).await;
+            let tcp_connections = target.connections_for(connections);
+            target.stop().await;
+            let result = result?;
+            eprintln!(
+                "http-echo {}{}: {connections} WebSockets on {tcp_connections} connections, {size} B, window {window}: {:.0} msg/s, p50 {:.0} us, p99 {:.0} us, server CPU {:.2} us/msg",
+                http.name(),
+                if tls { " over TLS" } else { "" },
+                result.msgs_per_sec,
+                result.p50_us,
+                result.p99_us,
+                result.server_cpu_us_per_msg
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("http-echo");
+            value["http"] = json!(http.name());
+            value["tls"] = json!(tls);
+            value["connections"] = json!(connections);
+            value["tcp_connections"] = json!(tcp_connections);
+            value["size"] = json!(size);
+            value["window"] = json!(window);
+            println!("{value}");
+        }
+        Command::HttpIdle {
+            http,
+            tls,
+            kind,
+            streams,
+        } => {
+            let name = match kind {
+                http2::Kind::Sse => "sse",
+                http2::Kind::Ws => "ws",
+            };
+            let args = ["serve-http", "--kind", name].map(String::from).to_vec();
+            let target = http2::Target::start(http, tls, args).await?;
+            let result = http2::idle(&target, kind, streams).await;
+            let tcp_connections = target.connections_for(streams);
+            target.stop().await;
+            let result = result?;
+            eprintln!(
+                "http-idle {name} {}{}: {streams} streams on {tcp_connections} connections: {:.0} B/stream at peak RSS, {:.0} B/stream now",
+                http.name(),
+                if tls { " over TLS" } else { "" },
+                result.peak_bytes_per_connection,
+                result.bytes_per_connection
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["kind"] = json!("http-idle");
+            value["stream"] = json!(name);
+            value["http"] = json!(http.name());
+            value["tls"] = json!(tls);
+            value["tcp_connections"] = json!(tcp_connections);
+            println!("{value}");
         }
         Command::Echo {
             which,

@@ -105,14 +105,14 @@ async fn publish_all(fan_out: FanOut, mut publish: impl FnMut(String)) {
 }
 
 /// Binds 127.0.0.1 on an ephemeral port and prints `listening ADDR` on standard output.
-async fn listen() -> std::io::Result<TcpListener> {
+pub(crate) async fn listen() -> std::io::Result<TcpListener> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("listening {}", listener.local_addr()?);
     Ok(listener)
 }
 
 /// Resolves when standard input reaches its end, or after `max_seconds`.
-async fn stop_signal(max_seconds: u64) {
+pub(crate) async fn stop_signal(max_seconds: u64) {
     let stdin_closed = async {
         let mut stdin = tokio::io::stdin();
         let mut buf = [0u8; 64];
@@ -331,16 +331,17 @@ fn payload(data_len: usize) -> String {
     "x".repeat(data_len)
 }
 
-/// What both WireLab SSE servers share: the hub, and the count of subscribers that starts the
-/// publishing.
-struct WirelabFanOut {
-    hub: sse::history::Hub,
+/// What WireLab's SSE servers share (both of `serve-sse`, and `serve-http`'s): the hub, and
+/// the count of subscribers that starts the publishing.
+pub(crate) struct WirelabFanOut {
+    /// The events published, and each subscriber's stream of them.
+    pub(crate) hub: sse::history::Hub,
     subscribers: Subscribers,
     fan_out: FanOut,
 }
 
 impl WirelabFanOut {
-    fn new(fan_out: FanOut) -> Arc<Self> {
+    pub(crate) fn new(fan_out: FanOut) -> Arc<Self> {
         Arc::new(WirelabFanOut {
             // The live channel holds every event of the run, so no subscriber lags: the
             // benchmark measures delivery, not the lag policy. The replay history is small.
@@ -354,7 +355,7 @@ impl WirelabFanOut {
     }
 
     /// Counts one subscriber; the one that completes the count starts publishing.
-    fn arrived(self: &Arc<Self>) {
+    pub(crate) fn arrived(self: &Arc<Self>) {
         if self.subscribers.arrived() {
             let this = self.clone();
             tokio::spawn(publish_all(this.fan_out, move |data| {
