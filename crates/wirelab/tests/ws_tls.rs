@@ -54,23 +54,32 @@ async fn echoes(connected: Connected) {
     ws.close(1000, "").await.expect("close");
 }
 
-// req: ws/4.1/tls
-#[tokio::test]
-async fn wss_over_http1_when_the_server_picks_http1() {
+/// Connects to `wirelab echo`'s server offering `alpn`, trusting its certificate: the
+/// connection, checked to be over TLS with `described` as its `connected:` words.
+async fn wss(alpn: &[&[u8]], described: &str) -> Connected {
     let dev = DevCert::generate().expect("certificate");
-    let addr = echo_server(&dev, ALPN_HTTP1_ONLY).await;
+    let addr = echo_server(&dev, alpn).await;
     let url = format!("wss://{addr}/");
     let connected = connect(&url, &trusting(&dev, false), &options())
         .await
         .expect("connected");
+    assert!(connected.tls);
+    assert_eq!(connected.describe(), described);
+    connected
+}
+
+// req: ws/4.1/tls
+#[tokio::test]
+async fn wss_over_http1_when_the_server_picks_http1() {
+    let described = "WebSocket over HTTP/1.1 (RFC 6455 Upgrade, TLS, ALPN http/1.1), 101";
+    let connected = wss(ALPN_HTTP1_ONLY, described).await;
     assert_eq!(
-        (connected.http2, connected.tls, connected.alpn.as_deref()),
-        (false, true, Some("http/1.1"))
-    );
-    assert_eq!(connected.response.status, 101);
-    assert_eq!(
-        connected.describe(),
-        "WebSocket over HTTP/1.1 (RFC 6455 Upgrade, TLS, ALPN http/1.1), 101"
+        (
+            connected.http2,
+            connected.alpn.as_deref(),
+            connected.response.status
+        ),
+        (false, Some("http/1.1"), 101)
     );
     // permessage-deflate is HTTP/1.1's, over TLS too.
     assert!(connected.ws.deflate().is_some());
@@ -80,20 +89,15 @@ async fn wss_over_http1_when_the_server_picks_http1() {
 // req: ws/4.1/tls
 #[tokio::test]
 async fn wss_over_http2_when_the_server_picks_h2() {
-    let dev = DevCert::generate().expect("certificate");
-    let addr = echo_server(&dev, ALPN_H2_HTTP1).await;
-    let url = format!("wss://{addr}/");
-    let connected = connect(&url, &trusting(&dev, false), &options())
-        .await
-        .expect("connected");
+    let described = "WebSocket over HTTP/2 (RFC 8441 extended CONNECT, TLS, ALPN h2), 200";
+    let connected = wss(ALPN_H2_HTTP1, described).await;
     assert_eq!(
-        (connected.http2, connected.tls, connected.alpn.as_deref()),
-        (true, true, Some("h2"))
-    );
-    assert_eq!(connected.response.status, 200);
-    assert_eq!(
-        connected.describe(),
-        "WebSocket over HTTP/2 (RFC 8441 extended CONNECT, TLS, ALPN h2), 200"
+        (
+            connected.http2,
+            connected.alpn.as_deref(),
+            connected.response.status
+        ),
+        (true, Some("h2"), 200)
     );
     echoes(connected).await;
 }
