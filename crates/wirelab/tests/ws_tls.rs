@@ -1,19 +1,27 @@
 //! `wirelab ws` over TLS (`wss://`), against `wirelab echo --tls`'s server with a development
 //! certificate: an HTTP/1.1 Upgrade when the server picks `http/1.1` by ALPN, RFC 8441's
-//! extended CONNECT on the TLS connection when it picks `h2`, and a clear failure when the
-//! certificate is not trusted.
+//! extended CONNECT on the TLS connection when it picks `h2`, HTTP/1.1 on a second connection
+//! when its HTTP/2 does not allow extended CONNECT, and a clear failure when the certificate
+//! is not trusted.
 //!
 //! Run: `cargo test -p wirelab --test ws_tls`
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 use tokio::net::TcpListener;
 use websocket::Message;
 use wirelab::ws_cmd::{Connected, Dial, connect, options};
-use wirelab_examples::server::tls::{ALPN_H2_HTTP1, ALPN_HTTP1_ONLY, DevCert};
+use wirelab_examples::server::tls::{ALPN_H2_HTTP1, ALPN_HTTP1_ONLY, DevCert, alpn};
 
 /// `wirelab echo`'s server over TLS with `dev`'s certificate, offering `alpn`.
 async fn echo_server(dev: &DevCert, alpn: &[&[u8]]) -> SocketAddr {
@@ -100,6 +108,72 @@ async fn wss_over_http2_when_the_server_picks_h2() {
         (true, Some("h2"), 200)
     );
     echoes(connected).await;
+}
+
+/// A server whose HTTP/2 does not accept extended CONNECT (no
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL`), and whose HTTP/1.1 is `wirelab echo`'s: it counts the
+/// connections that chose each by ALPN.
+async fn http2_without_extended_connect(dev: &DevCert) -> (SocketAddr, Arc<[AtomicUsize; 2]>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let acceptor = dev.identity.acceptor(ALPN_H2_HTTP1).expect("acceptor");
+    let chosen = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let counts = chosen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(tls) = wirelab::echo::accept_tls(&acceptor, tcp).await else {
+                continue;
+            };
+            let h2 = alpn(&tls).as_deref() == Some("h2");
+            counts[usize::from(h2)].fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if !h2 {
+                    let _ = wirelab::echo::echo_connection(tls, &wirelab::echo::options()).await;
+                    return;
+                }
+                let refuse = service_fn(|_request| async {
+                    let mut response = http::Response::new(Empty::<Bytes>::new());
+                    *response.status_mut() = http::StatusCode::NOT_FOUND;
+                    Ok::<_, std::convert::Infallible>(response)
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), refuse)
+                    .await;
+            });
+        }
+    });
+    (addr, chosen)
+}
+
+/// As Chromium does: an HTTP/2 that does not allow extended CONNECT gets no WebSocket request;
+/// the client opens a second connection offering `http/1.1` alone and upgrades that one.
+#[tokio::test]
+async fn without_the_setting_the_client_falls_back_to_http1() {
+    let dev = DevCert::generate().expect("certificate");
+    let (addr, chosen) = http2_without_extended_connect(&dev).await;
+    let url = format!("wss://{addr}/");
+    let connected = connect(&url, &trusting(&dev, false), &options())
+        .await
+        .expect("connected");
+    assert_eq!(
+        connected.describe(),
+        "WebSocket over HTTP/1.1 (RFC 6455 Upgrade, TLS, ALPN http/1.1), 101"
+    );
+    echoes(connected).await;
+    let [http1, h2] = &*chosen;
+    assert_eq!(
+        (h2.load(Ordering::SeqCst), http1.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+    // Asked for HTTP/2, the client says why it cannot have it, and does not fall back.
+    let error = connect(&url, &trusting(&dev, true), &options())
+        .await
+        .err()
+        .expect("no extended CONNECT, no WebSocket");
+    assert!(
+        matches!(error, websocket::Error::ExtendedConnectNotEnabled),
+        "{error}"
+    );
 }
 
 #[tokio::test]
