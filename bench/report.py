@@ -429,6 +429,82 @@ def main():
                       "per connection (after 1 s idle)"], rows))
     out.append("")
 
+    # ---- HTTP/2 against HTTP/1.1, in clear text and over TLS
+    def transport(r):
+        return r["http"] + (" over TLS" if r["tls"] else "")
+
+    def h2_ratio(runs_h2, runs_h1, key):
+        """HTTP/2's median over HTTP/1.1's, in the same mode (TLS or not)."""
+        if not runs_h2 or not runs_h1:
+            return ""
+        h1 = statistics.median(r[key] for r in runs_h1)
+        return f"{statistics.median(r[key] for r in runs_h2) / h1:.2f}x" if h1 else ""
+
+    hfan = defaultdict(list)
+    for r in records:
+        if r.get("kind") == "http-fan-out":
+            hfan[(r["clients"], r["tls"], r["http"])].append(r)
+    rows = []
+    for (clients, tls, http), runs in sorted(hfan.items()):
+        h1 = hfan.get((clients, tls, "HTTP/1.1"), [])
+        rows.append([clients, runs[0]["events_per_client"], transport(runs[0]),
+                     runs[0]["tcp_connections"],
+                     spread([r["events_per_sec"] for r in runs]),
+                     spread([r["server_cpu_us_per_event"] for r in runs], "{:.2f}"),
+                     h2_ratio(runs, h1, "server_cpu_us_per_event") if http == "HTTP/2" else ""])
+    hecho = defaultdict(list)
+    for r in records:
+        if r.get("kind") == "http-echo":
+            hecho[(r["connections"], r["size"], r["window"], r["tls"], r["http"])].append(r)
+    echo_rows = []
+    for (conns, size, window, tls, http), runs in sorted(hecho.items()):
+        h1 = hecho.get((conns, size, window, tls, "HTTP/1.1"), [])
+        echo_rows.append([conns, fmt_size(size), transport(runs[0]), runs[0]["tcp_connections"],
+                          spread([r["msgs_per_sec"] for r in runs]),
+                          spread([r["p50_us"] for r in runs]),
+                          spread([r["server_cpu_us_per_msg"] for r in runs], "{:.2f}"),
+                          h2_ratio(runs, h1, "server_cpu_us_per_msg") if http == "HTTP/2" else ""])
+    idle_rows = []
+    for r in sorted((r for r in records if r.get("kind") == "http-idle"),
+                    key=lambda r: (r["stream"], r["tls"], r["http"])):
+        what = "event stream" if r["stream"] == "sse" else "WebSocket"
+        idle_rows.append([what, transport(r), r["connections"], r["tcp_connections"],
+                          f"{r['peak_bytes_per_connection']:,.0f} B",
+                          f"{r['bytes_per_connection']:,.0f} B"])
+    if rows or echo_rows or idle_rows:
+        out.append("### HTTP/2 against HTTP/1.1")
+        out.append("")
+        out.append("WireLab's servers on both versions, the same server code for each pair of rows "
+                   "(`wirelab-bench serve-http`: the examples' server for event streams, `wirelab "
+                   "echo`'s for WebSockets), in clear text (HTTP/2 as h2c with prior knowledge) and "
+                   "over TLS (ALPN offering the measured version alone, a development certificate). "
+                   "Over HTTP/1.1 each stream or WebSocket has a TCP connection of its own; over "
+                   "HTTP/2 up to 100 share one, WebSockets by RFC 8441's extended CONNECT. The last "
+                   "column of the first two tables is HTTP/2's server CPU per event or message over "
+                   "HTTP/1.1's in the same mode (below 1: lighter). Median over rounds (min-max).")
+        out.append("")
+        if rows:
+            out.append("SSE fan-out (`wirelab-bench http-fan-out`): the streams open, then the server "
+                       "publishes 20-byte events to all.")
+            out.append("")
+            out.append(table(["streams", "events each", "transport", "TCP connections", "events/s",
+                              "server CPU us/event", "CPU vs HTTP/1.1"], rows))
+            out.append("")
+        if echo_rows:
+            out.append("WebSocket echo (`wirelab-bench http-echo`), request-response, each message "
+                       "timed from send to echo.")
+            out.append("")
+            out.append(table(["WebSockets", "size", "transport", "TCP connections", "msgs/s",
+                              "p50 us", "server CPU us/msg", "CPU vs HTTP/1.1"], echo_rows))
+            out.append("")
+        if idle_rows:
+            out.append("Idle memory (`wirelab-bench http-idle`), server side: per stream or "
+                       "WebSocket, connections included, as in the idle table above.")
+            out.append("")
+            out.append(table(["what", "transport", "streams", "TCP connections",
+                              "per stream (peak)", "per stream (after 1 s idle)"], idle_rows))
+            out.append("")
+
     # ---- wire
     rows = []
     for r in records:

@@ -645,7 +645,7 @@ async fn ws_small_buffer(addr: &str) -> Result<TcpStream> {
     socket.set_recv_buffer_size(4096)?;
     socket.set_send_buffer_size(4096)?;
     let stream = socket.connect(addr.parse()?).await?;
-    Ok(crate::load::ws_handshake(stream, addr, "/echo/ws").await?.0)
+    Ok(crate::load::ws_over(stream, addr, "/echo/ws").await?.0)
 }
 
 /// Reads until the server ends the connection; says how: the status of an HTTP answer, the

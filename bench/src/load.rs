@@ -3,16 +3,21 @@
 //!
 //! The client is the same for every server: a minimal WebSocket client over WireLab's
 //! sans-I/O frame codec (it masks with a fresh key per frame, as RFC 6455 §5.3 asks), and a
-//! raw HTTP/1.1 reader that counts SSE events by their blank line. Every loop is bounded in
-//! time and in count, and every connection goes to 127.0.0.1.
+//! raw HTTP/1.1 reader that counts SSE events by their blank line. The same counters read
+//! over TLS and over HTTP/2 streams (`http2`), whose clients open their connections and hand
+//! them to the `_with` and `_over` forms here. Every loop is bounded in time and in count, and
+//! every connection goes to 127.0.0.1.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{
+    AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader,
+};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
@@ -127,17 +132,23 @@ fn clock_ticks() -> u64 {
 /// Opens a WebSocket connection to `path` with WireLab's sans-I/O client handshake; returns
 /// the bytes that came after the `101` too (frames the server sent at once).
 pub(crate) async fn ws_connect(addr: &str, path: &str) -> Result<(TcpStream, Vec<u8>)> {
-    ws_handshake(TcpStream::connect(addr).await?, addr, path).await
+    ws_over(tcp(addr).await?, addr, path).await
 }
 
-/// The client's opening handshake for `path` on a connected `stream`; returns the stream and
-/// the bytes that came after the `101`.
-pub(crate) async fn ws_handshake(
-    mut stream: TcpStream,
+/// A TCP connection to `addr`, without Nagle's delay.
+pub(crate) async fn tcp(addr: &str) -> Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// [`ws_connect`]'s handshake for `path` over a connection already open to `addr` (TCP, or
+/// TLS).
+pub(crate) async fn ws_over<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     addr: &str,
     path: &str,
-) -> Result<(TcpStream, Vec<u8>)> {
-    stream.set_nodelay(true)?;
+) -> Result<(S, Vec<u8>)> {
     let config = websocket::Limits::default();
     let (mut handshake, request) =
         websocket::handshake::ClientHandshake::new(addr, path, &[], &config)?;
@@ -159,8 +170,16 @@ pub(crate) async fn ws_handshake(
 
 /// Opens an SSE connection: `GET path`, and reads the response head.
 pub(crate) async fn sse_connect(addr: &str, path: &str) -> Result<(TcpStream, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
+    sse_over(tcp(addr).await?, addr, path).await
+}
+
+/// [`sse_connect`]'s request for `path` over a connection already open to `addr` (TCP, or
+/// TLS).
+pub(crate) async fn sse_over<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    addr: &str,
+    path: &str,
+) -> Result<(S, Vec<u8>)> {
     let request =
         format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
@@ -219,25 +238,40 @@ pub(crate) struct EchoResult {
 
 /// Runs echo load against the server at `server`.
 pub(crate) async fn echo(server: &Server, load: EchoLoad) -> Result<EchoResult> {
-    let size = load.size.max(8);
-    // All connections first, a few at a time, then the clock starts.
-    let mut streams = Vec::with_capacity(load.connections);
+    // All connections first, then the clock starts.
+    let mut halves = Vec::with_capacity(load.connections);
     for _ in 0..load.connections {
         let (stream, leftover) = ws_connect(&server.addr, "/").await?;
         if !leftover.is_empty() {
             return Err("an echo server sent frames before it was asked".into());
         }
-        streams.push(stream);
+        halves.push(stream.into_split());
     }
+    echo_over(server, load, halves).await
+}
+
+/// Runs echo load over WebSockets already open to `server`, each as its reading and writing
+/// halves (of a TCP socket, or of any stream: a TLS connection, an HTTP/2 stream).
+pub(crate) async fn echo_over<R, W>(
+    server: &Server,
+    load: EchoLoad,
+    halves: Vec<(R, W)>,
+) -> Result<EchoResult>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let size = load.size.max(8);
     let cpu_before = server.cpu()?;
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let budget = Arc::new(AtomicU64::new(load.max_messages));
     let mut tasks = Vec::new();
-    for stream in streams {
+    for (read, write) in halves {
         let (stop, budget) = (stop.clone(), budget.clone());
         tasks.push(tokio::spawn(echo_connection(
-            stream,
+            read,
+            write,
             size,
             load.window,
             start,
@@ -276,15 +310,19 @@ pub(crate) async fn echo(server: &Server, load: EchoLoad) -> Result<EchoResult> 
 /// One connection's echo loop: a writer that keeps `window` messages in flight and a reader
 /// that takes the echoes, each carrying its send time. Returns the round-trip times
 /// (nanoseconds) and when the last echo arrived.
-async fn echo_connection(
-    stream: TcpStream,
+async fn echo_connection<R, W>(
+    mut read: R,
+    mut write: W,
     size: usize,
     window: usize,
     start: Instant,
     stop: Arc<AtomicBool>,
     budget: Arc<AtomicU64>,
-) -> Result<(Vec<u64>, Instant)> {
-    let (mut read, mut write) = stream.into_split();
+) -> Result<(Vec<u64>, Instant)>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(window));
     let sent = Arc::new(AtomicU64::new(0));
     let writer = {
@@ -402,35 +440,90 @@ pub(crate) async fn fan_out(
     clients: usize,
     events: usize,
 ) -> Result<FanOutResult> {
+    let addr = server.addr.clone();
+    let open: Open<(Source, Vec<u8>)> = Arc::new(move |_| {
+        let addr = addr.clone();
+        Box::pin(async move {
+            let (stream, body) = match kind {
+                FanOutKind::Sse => sse_connect(&addr, "/events").await?,
+                FanOutKind::WebSocket => ws_connect(&addr, "/").await?,
+            };
+            Ok((Source::Bytes(Box::new(stream)), body))
+        })
+    });
+    fan_out_with(server, kind, clients, events, open).await
+}
+
+/// A way to open the `n`th client's connection, stream or WebSocket.
+pub(crate) type Open<T> =
+    Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = Result<T>> + Send>> + Send + Sync>;
+
+/// Any byte stream a client may read: TCP, TLS, an HTTP/2 stream.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// What a fan-out client reads its events or messages from.
+pub(crate) enum Source {
+    /// A connection's bytes, after the response head or the `101` (HTTP/1.1).
+    Bytes(Box<dyn Stream>),
+    /// An HTTP/2 response body: the DATA frames of one stream.
+    Body(hyper::body::Incoming),
+}
+
+impl Source {
+    /// Reads what comes next into `counter`; `None` at the end.
+    async fn count(&mut self, buf: &mut [u8], counter: &mut Counter) -> Result<Option<usize>> {
+        match self {
+            Source::Bytes(stream) => match stream.read(buf).await? {
+                0 => Ok(None),
+                n => counter.feed(&buf[..n]).map(Some),
+            },
+            Source::Body(body) => loop {
+                use http_body_util::BodyExt as _;
+                let Some(frame) = body.frame().await else {
+                    return Ok(None);
+                };
+                // Trailers count nothing; HTTP/2 sends none here.
+                if let Ok(data) = frame?.into_data() {
+                    return counter.feed(&data).map(Some);
+                }
+            },
+        }
+    }
+}
+
+/// [`fan_out`] with the clients' connections opened by `open`.
+pub(crate) async fn fan_out_with(
+    server: &Server,
+    kind: FanOutKind,
+    clients: usize,
+    events: usize,
+    open: Open<(Source, Vec<u8>)>,
+) -> Result<FanOutResult> {
     let connecting = Arc::new(Semaphore::new(256));
     let mut tasks = Vec::with_capacity(clients);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
-    for _ in 0..clients {
-        let addr = server.addr.clone();
+    for n in 0..clients {
+        let open = open.clone();
         let connecting = connecting.clone();
         let ready = ready_tx.clone();
         tasks.push(tokio::spawn(async move {
             let permit = connecting.acquire_owned().await?;
-            let ((mut stream, body), mut counter) = match kind {
-                FanOutKind::Sse => (
-                    sse_connect(&addr, "/events").await?,
-                    Counter::Events(EventCounter::default()),
-                ),
-                FanOutKind::WebSocket => (
-                    ws_connect(&addr, "/").await?,
-                    Counter::Frames(FrameCounter::default()),
-                ),
+            let (mut source, body) = open(n).await?;
+            let mut counter = match kind {
+                FanOutKind::Sse => Counter::Events(EventCounter::default()),
+                FanOutKind::WebSocket => Counter::Frames(FrameCounter::default()),
             };
             drop(permit);
             let _ = ready.send(Instant::now());
             let mut got = counter.feed(&body)?;
             let mut buf = vec![0u8; 16 << 10];
             while got < events {
-                let n = stream.read(&mut buf).await?;
-                if n == 0 {
-                    return Err("the server ended the stream early".into());
+                match source.count(&mut buf, &mut counter).await? {
+                    Some(n) => got += n,
+                    None => return Err("the server ended the stream early".into()),
                 }
-                got += counter.feed(&buf[..n])?;
             }
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Instant::now())
         }));
@@ -829,15 +922,43 @@ pub(crate) async fn idle(
     kind: IdleKind,
     connections: usize,
 ) -> Result<IdleResult> {
+    let addr = server.addr.clone();
+    let open: Open<Box<dyn Send>> = Arc::new(move |_| {
+        let addr = addr.clone();
+        Box::pin(async move {
+            let stream = match kind {
+                IdleKind::WebSocket => ws_connect(&addr, "/").await?.0,
+                IdleKind::Sse => sse_connect(&addr, "/events").await?.0,
+            };
+            Ok(Box::new(stream) as Box<dyn Send>)
+        })
+    });
+    idle_with(server, connections, open).await
+}
+
+/// [`idle`] with each connection (or stream) opened by `open`, which returns what keeps it
+/// open.
+pub(crate) async fn idle_with(
+    server: &Server,
+    connections: usize,
+    open: Open<Box<dyn Send>>,
+) -> Result<IdleResult> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (baseline_rss, _) = server.rss()?;
-    let streams = open_many(&server.addr, connections, move |addr| async move {
-        match kind {
-            IdleKind::WebSocket => Ok(ws_connect(&addr, "/").await?.0),
-            IdleKind::Sse => Ok(sse_connect(&addr, "/events").await?.0),
-        }
-    })
-    .await?;
+    let connecting = Arc::new(Semaphore::new(128));
+    let mut tasks = Vec::with_capacity(connections);
+    for n in 0..connections {
+        let open = open.clone();
+        let connecting = connecting.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = connecting.acquire_owned().await?;
+            open(n).await
+        }));
+    }
+    let mut streams = Vec::with_capacity(connections);
+    for task in tasks {
+        streams.push(tokio::time::timeout(Duration::from_secs(120), task).await???);
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss, peak_rss) = server.rss()?;
     drop(streams);

@@ -18,6 +18,9 @@
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- round-trip --way post
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- lab-fan-out --addr 127.0.0.1:18080 --clients 100 --redis 127.0.0.1:16379
 //! cargo run --release -p wirelab-bench --bin wirelab-bench -- attack --sse-clients 500 --ws-clients 500 --seconds 90
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- http-fan-out --http h2 --tls --clients 1000 --events 300
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- http-echo --http h2 --connections 64
+//! cargo run --release -p wirelab-bench --bin wirelab-bench -- http-idle --http h2 --kind sse --streams 10000
 //! ```
 //!
 //! Everything binds and connects to 127.0.0.1; every loop is bounded in time and count.
@@ -25,6 +28,7 @@
 mod attack;
 mod churn;
 mod compression;
+mod http2;
 mod lab;
 mod load;
 mod mask;
@@ -41,7 +45,7 @@ use crate::servers::{FanOut, SseImpl, WsImpl};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "WireLab's load tool: echo, SSE and WebSocket fan-out, idle memory, bytes on the wire"
+    about = "WireLab's load tool: echo, SSE and WebSocket fan-out, idle memory, bytes on the wire, HTTP/2 against HTTP/1.1"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,64 +55,67 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a WebSocket echo server on 127.0.0.1 (prints `listening ADDR`; stops when stdin
-    /// closes).
+    /// closes); with `--clients`, a fan-out of Text messages instead.
     ServeWs {
         #[arg(long = "impl", value_enum)]
         which: WsImpl,
-        /// Serve a fan-out instead of an echo: publish once this many clients are connected.
-        #[arg(long, default_value_t = 0)]
-        clients: usize,
-        /// How many messages to publish then.
-        #[arg(long, default_value_t = 0)]
-        events: usize,
-        /// Bytes of text per message.
-        #[arg(long, default_value_t = 20)]
-        data_len: usize,
-        /// Messages per second, each stamped with its send time (0: as fast as possible).
-        #[arg(long, default_value_t = 0.0)]
-        rate: f64,
-        /// Stop after this long in any case.
-        #[arg(long, default_value_t = 1800)]
-        max_seconds: u64,
+        #[command(flatten)]
+        publish: Publish,
     },
     /// Run an SSE server on 127.0.0.1 with `GET /events` (prints `listening ADDR`).
     ServeSse {
         #[arg(long = "impl", value_enum)]
         which: SseImpl,
-        /// Publish once this many clients are subscribed (0: never).
-        #[arg(long, default_value_t = 0)]
+        #[command(flatten)]
+        publish: Publish,
+    },
+    /// Run `serve-http`: an SSE fan-out or a WebSocket echo on 127.0.0.1 that speaks
+    /// HTTP/1.1 and HTTP/2 (prints `listening ADDR`; stops when stdin closes).
+    ServeHttp {
+        #[arg(long, value_enum)]
+        kind: http2::Kind,
+        /// Serve TLS with a development certificate, written to this file first.
+        #[arg(long, value_name = "FILE")]
+        cert_out: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        publish: Publish,
+    },
+    /// SSE fan-out over HTTP/2 or HTTP/1.1, with or without TLS: N event streams (HTTP/2: 100
+    /// per connection), then the server publishes M events to all.
+    HttpFanOut {
+        #[command(flatten)]
+        target: HttpTarget,
+        #[arg(long, default_value_t = 100)]
         clients: usize,
-        /// How many events to publish then.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 1000)]
         events: usize,
-        /// Bytes of data per event.
         #[arg(long, default_value_t = 20)]
         data_len: usize,
-        /// Events per second, each stamped with its send time (0: as fast as possible).
-        #[arg(long, default_value_t = 0.0)]
-        rate: f64,
-        /// Stop after this long in any case.
-        #[arg(long, default_value_t = 1800)]
-        max_seconds: u64,
+    },
+    /// WebSocket echo over HTTP/2 (RFC 8441, 100 WebSockets per connection) or HTTP/1.1,
+    /// with or without TLS.
+    HttpEcho {
+        #[command(flatten)]
+        target: HttpTarget,
+        #[command(flatten)]
+        load: EchoArgs,
+    },
+    /// Idle memory per HTTP/2 stream (100 per connection) against per HTTP/1.1 connection,
+    /// with or without TLS: N event streams or WebSockets that finished their handshake.
+    HttpIdle {
+        #[command(flatten)]
+        target: HttpTarget,
+        #[arg(long, value_enum)]
+        kind: http2::Kind,
+        #[arg(long, default_value_t = 10_000)]
+        streams: usize,
     },
     /// Echo load: N connections sending messages and timing each round trip.
     Echo {
         #[arg(long = "impl", value_enum)]
         which: WsImpl,
-        #[arg(long, default_value_t = 1)]
-        connections: usize,
-        /// Payload bytes per message (at least 8).
-        #[arg(long, default_value_t = 20)]
-        size: usize,
-        /// Messages in flight per connection: 1 is request-response, more is pipelined.
-        #[arg(long, default_value_t = 1)]
-        window: usize,
-        /// Seconds of sending.
-        #[arg(long, default_value_t = 2.0)]
-        seconds: f64,
-        /// At most this many messages in all.
-        #[arg(long, default_value_t = 10_000_000)]
-        max_messages: u64,
+        #[command(flatten)]
+        load: EchoArgs,
     },
     /// SSE fan-out: N clients subscribe, then the server publishes M events to all.
     FanOut {
@@ -266,6 +273,109 @@ enum Command {
     },
 }
 
+/// What a server publishes, and when it stops.
+#[derive(Debug, clap::Args)]
+struct Publish {
+    /// Publish once this many clients are subscribed or connected (0: never; a WebSocket
+    /// server echoes instead).
+    #[arg(long, default_value_t = 0)]
+    clients: usize,
+    /// How many events or messages to publish then.
+    #[arg(long, default_value_t = 0)]
+    events: usize,
+    /// Bytes of data per event or message.
+    #[arg(long, default_value_t = 20)]
+    data_len: usize,
+    /// Events per second, each stamped with its send time (0: as fast as possible).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Stop after this long in any case.
+    #[arg(long, default_value_t = 1800)]
+    max_seconds: u64,
+}
+
+impl Publish {
+    fn fan_out(&self) -> FanOut {
+        FanOut {
+            clients: self.clients,
+            events: self.events,
+            data_len: self.data_len,
+            rate: self.rate,
+        }
+    }
+}
+
+/// An echo load's parameters.
+#[derive(Debug, clap::Args)]
+struct EchoArgs {
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Payload bytes per message (at least 8).
+    #[arg(long, default_value_t = 20)]
+    size: usize,
+    /// Messages in flight per connection: 1 is request-response, more is pipelined.
+    #[arg(long, default_value_t = 1)]
+    window: usize,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// At most this many messages in all.
+    #[arg(long, default_value_t = 10_000_000)]
+    max_messages: u64,
+}
+
+impl EchoArgs {
+    fn load(&self) -> EchoLoad {
+        EchoLoad {
+            connections: self.connections,
+            size: self.size,
+            window: self.window.max(1),
+            duration: Duration::from_secs_f64(self.seconds),
+            max_messages: self.max_messages,
+        }
+    }
+
+    /// The fields of the result line that say what was measured.
+    fn describe(&self, value: &mut serde_json::Value) {
+        value["connections"] = json!(self.connections);
+        value["size"] = json!(self.size);
+        value["window"] = json!(self.window);
+    }
+}
+
+/// Which HTTP the `http-*` measurements speak, and whether over TLS.
+#[derive(Debug, clap::Args)]
+struct HttpTarget {
+    #[arg(long, value_enum)]
+    http: http2::Http,
+    #[arg(long)]
+    tls: bool,
+}
+
+impl HttpTarget {
+    /// `HTTP/2 over TLS`, say.
+    fn name(&self) -> String {
+        let tls = if self.tls { " over TLS" } else { "" };
+        format!("{}{tls}", self.http.name())
+    }
+
+    /// Starts `serve-http` with `args`, for this version and TLS.
+    async fn start(&self, args: &[&str]) -> Result<http2::Target> {
+        let args = std::iter::once("serve-http").chain(args.iter().copied());
+        http2::Target::start(self.http, self.tls, args.map(String::from).collect()).await
+    }
+
+    /// Prints `result` as a JSON line with the version, TLS, `kind` and the TCP connections.
+    fn print(&self, result: serde_json::Value, kind: &str, tcp_connections: usize) {
+        let mut value = result;
+        value["kind"] = json!(kind);
+        value["http"] = json!(self.http.name());
+        value["tls"] = json!(self.tls);
+        value["tcp_connections"] = json!(tcp_connections);
+        println!("{value}");
+    }
+}
+
 /// A transport for `push-latency`: WireLab's servers only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Transport {
@@ -319,61 +429,106 @@ fn main() -> Result<()> {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::ServeWs {
-            which,
+        Command::ServeWs { which, publish } => {
+            servers::serve_ws(which, publish.fan_out(), publish.max_seconds).await?;
+        }
+        Command::ServeSse { which, publish } => {
+            servers::serve_sse(which, publish.fan_out(), publish.max_seconds).await?;
+        }
+        Command::ServeHttp {
+            kind,
+            cert_out,
+            publish,
+        } => {
+            http2::serve(kind, cert_out, publish.fan_out(), publish.max_seconds).await?;
+        }
+        Command::HttpFanOut {
+            target,
             clients,
             events,
             data_len,
-            rate,
-            max_seconds,
         } => {
-            let fan_out = FanOut {
-                clients,
-                events,
-                data_len,
-                rate,
-            };
-            servers::serve_ws(which, fan_out, max_seconds).await?;
-        }
-        Command::ServeSse {
-            which,
-            clients,
-            events,
-            data_len,
-            rate,
-            max_seconds,
-        } => {
-            let fan_out = FanOut {
-                clients,
-                events,
-                data_len,
-                rate,
-            };
-            servers::serve_sse(which, fan_out, max_seconds).await?;
-        }
-        Command::Echo {
-            which,
-            connections,
-            size,
-            window,
-            seconds,
-            max_messages,
-        } => {
-            let server =
-                Server::start(&["serve-ws".into(), "--impl".into(), ws_name(which).into()]).await?;
-            let load = EchoLoad {
-                connections,
-                size,
-                window: window.max(1),
-                duration: Duration::from_secs_f64(seconds),
-                max_messages,
-            };
-            let result = load::echo(&server, load).await;
+            let (clients_arg, events_arg) = (clients.to_string(), events.to_string());
+            let data_len = data_len.to_string();
+            let args = [
+                "--kind",
+                "sse",
+                "--clients",
+                &clients_arg,
+                "--events",
+                &events_arg,
+            ];
+            let args: Vec<&str> = args.into_iter().chain(["--data-len", &data_len]).collect();
+            let server = target.start(&args).await?;
+            let result = http2::fan_out(&server, clients, events).await;
+            let connections = server.connections_for(clients);
             server.stop().await;
             let result = result?;
             eprintln!(
-                "echo {}: {connections} conn, {size} B, window {window}: {:.0} msg/s, p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, server CPU {:.2} us/msg",
+                "http-fan-out {}: {clients} streams on {connections} connections x {events} events: {:.0} events/s, server CPU {:.2} us/event",
+                target.name(),
+                result.events_per_sec,
+                result.server_cpu_us_per_event
+            );
+            target.print(serde_json::to_value(&result)?, "http-fan-out", connections);
+        }
+        Command::HttpEcho { target, load } => {
+            let server = target.start(&["--kind", "ws"]).await?;
+            let result = http2::echo(&server, load.load()).await;
+            let connections = server.connections_for(load.connections);
+            server.stop().await;
+            let result = result?;
+            eprintln!(
+                "http-echo {}: {} WebSockets on {connections} connections, {} B, window {}: {:.0} msg/s, p50 {:.0} us, p99 {:.0} us, server CPU {:.2} us/msg",
+                target.name(),
+                load.connections,
+                load.size,
+                load.window,
+                result.msgs_per_sec,
+                result.p50_us,
+                result.p99_us,
+                result.server_cpu_us_per_msg
+            );
+            let mut value = serde_json::to_value(&result)?;
+            load.describe(&mut value);
+            target.print(value, "http-echo", connections);
+        }
+        Command::HttpIdle {
+            target,
+            kind,
+            streams,
+        } => {
+            let name = match kind {
+                http2::Kind::Sse => "sse",
+                http2::Kind::Ws => "ws",
+            };
+            let server = target.start(&["--kind", name]).await?;
+            let result = http2::idle(&server, kind, streams).await;
+            let connections = server.connections_for(streams);
+            server.stop().await;
+            let result = result?;
+            eprintln!(
+                "http-idle {name} {}: {streams} streams on {connections} connections: {:.0} B/stream at peak RSS, {:.0} B/stream now",
+                target.name(),
+                result.peak_bytes_per_connection,
+                result.bytes_per_connection
+            );
+            let mut value = serde_json::to_value(&result)?;
+            value["stream"] = json!(name);
+            target.print(value, "http-idle", connections);
+        }
+        Command::Echo { which, load: args } => {
+            let server =
+                Server::start(&["serve-ws".into(), "--impl".into(), ws_name(which).into()]).await?;
+            let result = load::echo(&server, args.load()).await;
+            server.stop().await;
+            let result = result?;
+            eprintln!(
+                "echo {}: {} conn, {} B, window {}: {:.0} msg/s, p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, server CPU {:.2} us/msg",
                 ws_name(which),
+                args.connections,
+                args.size,
+                args.window,
                 result.msgs_per_sec,
                 result.p50_us,
                 result.p99_us,
@@ -383,9 +538,7 @@ async fn run(command: Command) -> Result<()> {
             let mut value = serde_json::to_value(&result)?;
             value["kind"] = json!("echo");
             value["impl"] = json!(ws_name(which));
-            value["connections"] = json!(connections);
-            value["size"] = json!(size);
-            value["window"] = json!(window);
+            args.describe(&mut value);
             println!("{value}");
         }
         Command::FanOut {

@@ -402,16 +402,17 @@ fn payload(data_len: usize) -> String {
     "x".repeat(data_len)
 }
 
-/// What both WireLab SSE servers share: the hub, and the count of subscribers that starts the
-/// publishing.
-struct WirelabFanOut {
-    hub: sse::history::Hub,
+/// What WireLab's SSE servers share (both of `serve-sse`, and `serve-http`'s): the hub, and
+/// the count of subscribers that starts the publishing.
+pub(crate) struct WirelabFanOut {
+    /// The events published, and each subscriber's stream of them.
+    pub(crate) hub: sse::history::Hub,
     subscribers: Subscribers,
     fan_out: FanOut,
 }
 
 impl WirelabFanOut {
-    fn new(fan_out: FanOut) -> Arc<Self> {
+    pub(crate) fn new(fan_out: FanOut) -> Arc<Self> {
         Arc::new(WirelabFanOut {
             // The live channel holds every event of the run, so no subscriber lags: the
             // benchmark measures delivery, not the lag policy. The replay history is small.
@@ -425,7 +426,7 @@ impl WirelabFanOut {
     }
 
     /// Counts one subscriber; the one that completes the count starts publishing.
-    fn arrived(self: &Arc<Self>) {
+    pub(crate) fn arrived(self: &Arc<Self>) {
         if self.subscribers.arrived() {
             let this = self.clone();
             tokio::spawn(publish_all(this.fan_out, move |data| {

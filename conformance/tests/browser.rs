@@ -17,6 +17,11 @@
 //! keeps each request head as it arrived. Beside it, Python's httpx-sse and `websockets`
 //! send the same requests with headers of their own, which no page can.
 //!
+//! The HTTP/2 experiments, Chromium only, run their own server over TLS too: eight
+//! `EventSource`s against the six-connection limit (`six_connections.html`), and a page whose
+//! event streams and `wss://` WebSocket share one HTTP/2 connection
+//! (`browser_pages/one-connection.html`, RFC 8441).
+//!
 //! Where a browser (or, for the Python test, the peers' Python) is missing, the test prints
 //! `skipped: ...` for it and runs the rest, unless `WIRELAB_REQUIRE_PEERS=1` (CI), where a
 //! missing peer fails the test.
@@ -25,6 +30,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -934,23 +940,43 @@ impl futures_core::Stream for ThenWait {
     }
 }
 
-/// The experiment's server, over TLS offering `alpn`: the page, eight event streams, `/ping`,
-/// and `/records`, the server's own record of its connections.
-async fn start_experiment(dev: &DevCert, alpn: &[&[u8]]) -> String {
+/// The experiments' server, over TLS offering `alpn`: `page` at `/`, event streams at `/es/N`,
+/// a WebSocket echo at `/ws`, `/ping`, `/records`, the server's own record of its
+/// connections, and `/requests`, every request it received with the connection that carried
+/// it (`:protocol` is RFC 8441's pseudo-header, present on an extended CONNECT).
+async fn start_experiment(dev: &DevCert, alpn: &[&[u8]], page: &'static str) -> String {
     let server = Server::new();
     server.use_tls(dev.identity.acceptor(alpn).expect("acceptor"));
     let records = server.clone();
-    let handler = server::handler(move |request: server::Request, conn: Conn| {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let handler = server::handler(move |mut request: server::Request, conn: Conn| {
         let records = records.clone();
+        let log = log.clone();
         async move {
-            let path = request.uri().path();
+            let protocol = request.extensions().get::<hyper::ext::Protocol>();
+            log.lock().expect("log").push(serde_json::json!({
+                "conn": conn.id(),
+                "method": request.method().as_str(),
+                "protocol": protocol.map(|p| p.as_str().to_owned()),
+                "path": request.uri().path(),
+                "http": format!("{:?}", request.version()),
+            }));
+            let path = request.uri().path().to_owned();
             if path == "/" {
-                let page = include_str!("six_connections.html");
                 return server::full(http::StatusCode::OK, "text/html; charset=utf-8", page);
             }
             if path.starts_with("/es/") {
                 let event = sse::Event::new().data(path);
                 return server::sse(&conn, ThenWait(Some(event)), None);
+            }
+            if path == "/ws" {
+                return server::websocket(&mut request, &conn, |ws, _conn| async move {
+                    let _ = wirelab::echo::echo(ws).await;
+                });
+            }
+            if path == "/requests" {
+                let requests = Value::from(log.lock().expect("log").clone());
+                return server::json(http::StatusCode::OK, &requests);
             }
             if path == "/records" {
                 let conns: Vec<Value> = records
@@ -978,6 +1004,8 @@ async fn start_experiment(dev: &DevCert, alpn: &[&[u8]]) -> String {
     format!("https://{addr}/")
 }
 
+const SIX_CONNECTIONS: &str = include_str!("six_connections.html");
+
 // ANCHOR: six_connections
 /// Issue 11's experiment: eight `EventSource`s to one origin, then a `fetch`. Over HTTP/1.1
 /// (TLS, ALPN `http/1.1`) Chromium opens six connections and no more: the seventh and eighth
@@ -998,13 +1026,13 @@ async fn eight_eventsources_over_http1_and_over_http2() {
     )];
     let http1 = run_page_with(
         &chromium,
-        &start_experiment(&dev, ALPN_HTTP1_ONLY).await,
+        &start_experiment(&dev, ALPN_HTTP1_ONLY, SIX_CONNECTIONS).await,
         &trust,
     )
     .await;
     let http2 = run_page_with(
         &chromium,
-        &start_experiment(&dev, ALPN_H2_HTTP1).await,
+        &start_experiment(&dev, ALPN_H2_HTTP1, SIX_CONNECTIONS).await,
         &trust,
     )
     .await;
@@ -1094,3 +1122,57 @@ async fn the_demo_wire_view_in_a_screenshot() {
         std::fs::write(&book, &bytes).expect("copy to the book");
     }
 }
+// ANCHOR: one_connection
+/// Issue 11's RFC 8441 experiment: a page on `https://` opens three `EventSource`s, then a
+/// `wss://` WebSocket that echoes, all to its own origin, over TLS with ALPN `h2`. Chromium
+/// opens the WebSocket as an extended CONNECT on the HTTP/2 connection it already has,
+/// because the server's SETTINGS carry `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`: the server's
+/// own records show one TCP connection carrying the page, the three streams, the WebSocket
+/// and the page's fetches. The result goes to `target/experiments/rfc8441.json`:
+/// `cargo test -p wirelab-conformance --test browser one_http2_connection`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventsources_and_a_websocket_share_one_http2_connection() {
+    let Some(chromium) = chromium("browser: RFC 8441") else {
+        return;
+    };
+    let dev = DevCert::generate().expect("certificate");
+    let trust = vec![format!(
+        "--ignore-certificate-errors-spki-list={}",
+        dev.spki_sha256
+    )];
+    let page = include_str!("browser_pages/one-connection.html");
+    let url = start_experiment(&dev, ALPN_H2_HTTP1, page).await;
+    let result = run_page_with(&chromium, &url, &trust).await;
+    let dir = workspace_root().join("target/experiments");
+    std::fs::create_dir_all(&dir).expect("target/experiments");
+    std::fs::write(dir.join("rfc8441.json"), format!("{result:#}\n")).expect("write the figures");
+
+    assert_eq!(result["pageProtocol"], "h2", "{result:#}");
+    assert_eq!(result["wsError"], Value::Null, "{result:#}");
+    assert_eq!(result["echoed"], result["sent"], "{result:#}");
+    // One TCP connection, HTTP/2 by ALPN, has carried every request so far.
+    let records = result["records"].as_array().expect("records");
+    assert_eq!(records.len(), 1, "{result:#}");
+    assert_eq!(records[0]["http"], "HTTP/2.0", "{result:#}");
+    assert_eq!(records[0]["alpn"], "h2", "{result:#}");
+    let requests = result["requests"].as_array().expect("requests");
+    assert!(
+        requests.iter().all(|r| r["conn"] == records[0]["id"]),
+        "{result:#}"
+    );
+    let count = |method: &str, path: &str| {
+        (requests.iter())
+            .filter(|r| {
+                r["method"] == method && r["path"].as_str().is_some_and(|p| p.starts_with(path))
+            })
+            .count()
+    };
+    assert_eq!(count("GET", "/es/"), 3, "{result:#}");
+    // The WebSocket: an extended CONNECT (RFC 8441 §4), not a GET with Upgrade.
+    let sockets: Vec<&Value> = requests.iter().filter(|r| r["path"] == "/ws").collect();
+    assert_eq!(sockets.len(), 1, "{result:#}");
+    assert_eq!(sockets[0]["method"], "CONNECT", "{result:#}");
+    assert_eq!(sockets[0]["protocol"], "websocket", "{result:#}");
+    assert_eq!(sockets[0]["http"], "HTTP/2.0", "{result:#}");
+}
+// ANCHOR_END: one_connection

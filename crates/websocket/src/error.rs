@@ -74,6 +74,9 @@ pub enum Error {
     /// The URL is not `ws://host[:port][/path][?query]`, or has characters that RFC 3986 does
     /// not allow there (a space, CR LF, non-ASCII: percent-encode them).
     BadUrl(String),
+    /// A `wss://` URL given to a function that dials TCP only: TLS is the caller's layer (see
+    /// `io::handshake_over`).
+    WssNeedsTls,
 
     // ---- Framing (RFC 6455 §5), close code 1002 ----
     /// §5.2: RSV1-3 must be 0 unless an extension defines them (permessage-deflate defines
@@ -269,6 +272,11 @@ impl fmt::Display for Error {
             }
             BadExtensionResponse(why) => write!(f, "RFC 7692 §7.1: bad answer: {why}"),
             BadUrl(u) => write!(f, "not a ws:// URL: {u}"),
+            WssNeedsTls => write!(
+                f,
+                "a wss:// URL needs TLS, which the websocket crate leaves to its caller \
+                 (make the TLS stream, then run handshake_over on it)"
+            ),
             ReservedBits => write!(f, "RFC 6455 §5.2: an RSV bit no extension defines here"),
             ReservedOpcode(op) => write!(f, "RFC 6455 §5.2: reserved opcode {op:#x}"),
             WrongMasking => write!(

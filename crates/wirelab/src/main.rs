@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rustls_pki_types::CertificateDer;
 use wirelab::tls::ServerTls;
 use wirelab_examples::backbone::Backbone;
 use wirelab_examples::server::tls::ALPN_H2_HTTP1;
@@ -72,15 +73,21 @@ enum Command {
     /// A WebSocket client: lines of standard input become text messages, received messages
     /// are printed.
     Ws {
-        /// The server's URL, `ws://host:port/path`.
+        /// The server's URL, `ws://host:port/path` or `wss://...`. Over `wss://`, the WebSocket
+        /// is a stream of an HTTP/2 connection (RFC 8441) when the server picks `h2` by ALPN
+        /// and accepts extended CONNECT, and an HTTP/1.1 Upgrade otherwise.
         url: String,
         /// Echo every received message back until the server closes (Autobahn client mode).
         #[arg(long)]
         echo: bool,
-        /// Open the WebSocket over HTTP/2 in clear text (RFC 8441 extended CONNECT on an h2c
-        /// connection) instead of an HTTP/1.1 Upgrade.
+        /// Open the WebSocket over HTTP/2 (RFC 8441 extended CONNECT) or fail: on an h2c
+        /// connection for `ws://`, offering only `h2` by ALPN for `wss://`.
         #[arg(long, conflicts_with = "echo")]
         http2: bool,
+        /// Trust the certificates in this PEM file (a development certificate) besides the
+        /// system's roots, for `wss://` (repeatable).
+        #[arg(long, value_name = "FILE")]
+        ca: Vec<PathBuf>,
         /// Do not offer permessage-deflate (RFC 7692); by default it is offered, and what the
         /// server agreed to is printed to standard error.
         #[arg(long)]
@@ -300,11 +307,17 @@ async fn run(command: Command) -> ExitCode {
             url,
             echo,
             http2,
+            ca,
             no_deflate,
         } => {
+            let ca = match read_cas(&ca) {
+                Ok(ca) => ca,
+                Err(code) => return code,
+            };
+            let dial = wirelab::ws_cmd::Dial { http2, ca };
             let mut options = wirelab::ws_cmd::options();
             options.config.deflate.enabled = !no_deflate;
-            result(wirelab::ws_cmd::run_with(&url, echo, http2, &options).await)
+            result(wirelab::ws_cmd::run_with(&url, echo, &dial, &options).await)
         }
         Command::Sse(SseArgs {
             urls,
@@ -315,13 +328,10 @@ async fn run(command: Command) -> ExitCode {
         }) => {
             let mut connector = sse::client::Connector::new();
             if !ca.is_empty() {
-                let mut roots = Vec::new();
-                for file in &ca {
-                    match wirelab::tls::read_ca(file) {
-                        Ok(certs) => roots.extend(certs),
-                        Err(e) => return fail(e),
-                    }
-                }
+                let roots = match read_cas(&ca) {
+                    Ok(roots) => roots,
+                    Err(code) => return code,
+                };
                 match sse::client::tls_config(roots) {
                     Ok(tls) => connector = connector.with_tls(tls),
                     Err(e) => return fail(e),
@@ -371,6 +381,15 @@ async fn run(command: Command) -> ExitCode {
             }
         }
     }
+}
+
+/// The certificates of every `--ca` file.
+fn read_cas(files: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, ExitCode> {
+    let mut roots = Vec::new();
+    for file in files {
+        roots.extend(wirelab::tls::read_ca(file).map_err(fail)?);
+    }
+    Ok(roots)
 }
 
 /// Prints how to trust a server's certificate, and hands over its acceptor.

@@ -66,7 +66,9 @@ pub fn server_tls(
             "TLS with a development certificate for {}, made now, written to {path}",
             DEV_NAMES.join(", ")
         ),
-        format!("  programs: wirelab sse --ca {path} URL, curl --cacert {path} URL"),
+        format!(
+            "  programs: wirelab sse --ca {path} URL, wirelab ws --ca {path} URL, curl --cacert {path} URL"
+        ),
         format!(
             "  Chromium: --ignore-certificate-errors-spki-list={} (this certificate only)",
             dev.spki_sha256

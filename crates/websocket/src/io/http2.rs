@@ -34,7 +34,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
 use super::upgrade::{Upgrading, accepting, header_list};
-use super::{ClientOptions, WebSocket};
+use super::{ClientOptions, WebSocket, WsUrl};
 use crate::connection::Role;
 use crate::error::Error;
 use crate::handshake::http2::{Accepted, ConnectRequest, check_connect, check_response};
@@ -161,7 +161,8 @@ impl Http2Connection {
 
     /// [`websocket`](Http2Connection::websocket) without the [`WebSocket`]: the stream
     /// itself, whose bytes are WebSocket frames, the response, and the subprotocol chosen.
-    /// For tests that write frames by hand.
+    /// For tests that write frames by hand, and for callers that wrap the stream before
+    /// [`WebSocket::from_stream`] (`wirelab ws` boxes every transport into one type).
     pub async fn open_stream(
         &self,
         path: &str,
@@ -225,12 +226,16 @@ fn to_hyper(request: &ConnectRequest) -> Result<http::Request<Empty<Bytes>>, Err
 
 /// Connects to a `ws://` URL over HTTP/2 in clear text (h2c with prior knowledge, RFC 9113
 /// §3.3): TCP, the HTTP/2 connection, then one WebSocket on it. The connection is returned
-/// too, to open more WebSockets on it.
+/// too, to open more WebSockets on it. For `wss://`, hand the TLS stream that agreed on `h2`
+/// to [`Http2Connection::handshake`] with `tls = true` (`wirelab ws` does).
 pub async fn connect_http2(
     url: &str,
     options: &ClientOptions,
 ) -> Result<(Http2WebSocket, Response, Http2Connection), Error> {
-    let url = super::client::parse_url(url)?;
+    let url = WsUrl::parse(url)?;
+    if url.secure {
+        return Err(Error::WssNeedsTls);
+    }
     let connecting = async {
         let tcp = tokio::net::TcpStream::connect(&url.authority).await?;
         tcp.set_nodelay(true)?;

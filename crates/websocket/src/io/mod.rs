@@ -5,7 +5,8 @@
 //! - [`accept`]: a server reads the opening handshake from a fresh TCP connection;
 //! - [`upgrade`]: a hyper 1 service upgrades one of its requests, so one port serves pages,
 //!   Server-Sent Events and WebSocket;
-//! - [`connect`]: a client dials a `ws://` URL;
+//! - [`connect`]: a client dials a `ws://` URL; [`handshake_over`] runs the same handshake
+//!   over a stream the caller opened (the TLS stream of a `wss://` URL);
 //! - over HTTP/2 (RFC 8441), [`upgrade`] accepts an extended CONNECT just as it accepts an
 //!   Upgrade, and a client opens WebSockets as streams of an [`Http2Connection`]
 //!   ([`connect_http2`] for a `ws://` URL in clear text).
@@ -72,7 +73,7 @@ mod upgrade;
 pub mod writer;
 
 pub use budget::Budget;
-pub use client::{ClientOptions, connect, connect_with};
+pub use client::{ClientOptions, WsUrl, connect, connect_with, handshake_over};
 pub use http2::{Http2Connection, Http2WebSocket, connect_http2};
 pub use reader::Receiver;
 pub use server::accept;
