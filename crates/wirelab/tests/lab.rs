@@ -790,6 +790,82 @@ async fn redis_dying_mid_run_gives_closes_and_a_gap_notice_never_silence() {
 }
 // ANCHOR_END: redis_dies
 
+// ANCHOR: redis_restarts_empty
+/// Redis restarted without its data has lost the feed's counter as well as its entries. The
+/// instance goes on numbering from the highest id it had seen, so an id is never given out
+/// twice: a client whose last id is the newest from before the restart gets the new message
+/// and nothing else, one whose last id is older gets the gap notice first (what it missed was
+/// lost with Redis's data).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_restarts_empty_ids_go_on_from_the_highest_seen() {
+    let Some(programs) = Programs::find("redis_restarts_empty") else {
+        return;
+    };
+    let dir = LabDir::new("redis-restarts-empty");
+    let mut redis = programs.redis(&dir);
+    let instance = programs.demo(Some(&redis));
+    let url = format!("http://{}/chat/events", instance.addr());
+    // The instance's follower has seen 1 to 3 once a client has them.
+    let mut client = Client::new(&url, client_config()).expect("url");
+    opened(&mut client).await;
+    for text in ["m1", "m2", "m3"] {
+        post(&instance, text).await;
+    }
+    let mut seen = Seen::default();
+    follow(&mut client, &mut seen, WAIT, |s| texts(s).len() == 3).await;
+    assert_eq!(texts(&seen), ["m1", "m2", "m3"]);
+    drop(client);
+
+    let port = redis.port;
+    redis.kill();
+    let _redis = programs.redis_on(&dir, port);
+    let deadline = Instant::now() + WAIT;
+    while !request(&instance.addr(), "POST", "/chat/send?name=lab", "m4")
+        .await
+        .starts_with("HTTP/1.1 204")
+    {
+        assert!(Instant::now() < deadline, "posting works again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // (event type, data's text, id) of what a client resuming from `last_id` receives first.
+    let resume = async |last_id: &str, count: usize| {
+        let config = ClientConfig {
+            last_event_id: last_id.to_owned(),
+            ..client_config()
+        };
+        let mut client = Client::new(&url, config).expect("url");
+        let mut got = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while got.len() < count {
+            let Ok(Some(event)) = tokio::time::timeout_at(deadline, client.next()).await else {
+                break;
+            };
+            if let ClientEvent::Message(message) = event {
+                let text = serde_json::from_str::<serde_json::Value>(&message.data)
+                    .ok()
+                    .and_then(|json| json["text"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                got.push((message.event_type, text, message.last_event_id.to_string()));
+            }
+        }
+        got
+    };
+    let from_newest = resume("3", 1).await;
+    println!("resumed from 3 after the restart: {from_newest:?}");
+    assert_eq!(
+        from_newest,
+        [("message".to_owned(), "m4".to_owned(), "4".to_owned())],
+        "the next id, not 1 again"
+    );
+    let from_older = resume("1", 2).await;
+    println!("resumed from 1 after the restart: {from_older:?}");
+    assert_eq!(from_older.len(), 2, "{from_older:?}");
+    assert_eq!(from_older[0].0, "history-gap", "{from_older:?}");
+    assert_eq!(from_older[1].1, "m4", "{from_older:?}");
+}
+// ANCHOR_END: redis_restarts_empty
+
 // ANCHOR: redis_silent
 /// `wirelab demo --redis URL` where nothing answers: a refused port, and a port that accepts
 /// and then says nothing. Either way the command ends with an error that names the URL,

@@ -22,11 +22,19 @@
 //! that reconnects to another instance could not be told what it missed; a Stream is the
 //! history and the live feed in one.
 //!
+//! A Redis that restarts without its data has lost the counter too. Numbering must not start
+//! again at 1, or a client whose last id is from before the restart would be given events it
+//! never saw as if it had seen them: each instance remembers the highest id it has seen on a
+//! feed, and the publishing script, finding no counter, starts it there ([`APPEND`]). Events
+//! published before the restart that no instance had read are lost with Redis's data; a
+//! client that missed them is behind what the stream holds, and gets the gap notice.
+//!
 //! When Redis goes away the follower logs it, ends every subscription (their clients come back
 //! with their last id), and reconnects with backoff ([`sse::backoff`], the policy the SSE
 //! client uses); until it is back, a new subscription ends at once, and publishing fails with
 //! a [`RedisError`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -69,29 +77,32 @@ impl From<redis::RedisError> for RedisError {
 // ANCHOR: scripts
 /// Appends an entry to a feed: the Lua function every publishing script starts with. One
 /// script runs at a time in Redis, so numbering and appending cannot interleave with another
-/// instance's.
+/// instance's. `floor` is the highest id the calling instance has seen on the feed: where the
+/// counter starts again if Redis lost it (a restart without its data), so that no id is given
+/// out twice.
 pub const APPEND: &str = r"
-local function append(stream, counter, maxlen, data)
+local function append(stream, counter, maxlen, data, floor)
+  if redis.call('EXISTS', counter) == 0 then redis.call('SET', counter, floor) end
   local n = redis.call('INCR', counter)
   redis.call('XADD', stream, 'MAXLEN', maxlen, n .. '-0', 'data', data)
   return n
 end
 ";
 
-/// Publishes: KEYS stream, counter; ARGV maxlen, data. Returns the id.
+/// Publishes: KEYS stream, counter; ARGV maxlen, data, floor. Returns the id.
 static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{APPEND} return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2])"
+        "{APPEND} return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])"
     ))
 });
 
 /// Publishes only while holding a lease (a fenced write): KEYS stream, counter, lease; ARGV
-/// maxlen, data, token. Returns the id, or 0 when the lease is someone else's.
+/// maxlen, data, token, floor. Returns the id, or 0 when the lease is someone else's.
 static PUBLISH_HOLDING: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{APPEND}
         if redis.call('GET', KEYS[3]) ~= ARGV[3] then return 0 end
-        return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2])"
+        return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[4])"
     ))
 });
 
@@ -198,6 +209,7 @@ impl Redis {
             history: history.max(1),
             lag: lag.max(1),
             live: Mutex::new(None),
+            highest: AtomicU64::new(0),
         });
         tokio::spawn(follow(Arc::downgrade(&shared)));
         RedisFeed { shared }
@@ -237,6 +249,9 @@ struct FeedShared {
     lag: usize,
     /// The live events, while the follower is following; `None` while Redis is away.
     live: Mutex<Option<broadcast::Sender<Published>>>,
+    /// The highest id this instance has seen on the feed (published or followed): the floor
+    /// of [`APPEND`].
+    highest: AtomicU64,
 }
 
 impl FeedShared {
@@ -245,6 +260,11 @@ impl FeedShared {
         self.live
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// This instance has seen `id` on the feed.
+    fn saw(&self, id: u64) {
+        self.highest.fetch_max(id, Ordering::Relaxed);
     }
 }
 
@@ -263,17 +283,21 @@ impl RedisFeed {
     /// When Redis cannot be reached.
     pub async fn publish(&self, data: &str) -> Result<u64, RedisError> {
         let feed = &self.shared;
-        feed.redis
+        let id = feed
+            .redis
             .run(async |mut conn| {
                 PUBLISH
                     .key(&feed.stream)
                     .key(&feed.counter)
                     .arg(feed.history)
                     .arg(data)
+                    .arg(self.floor())
                     .invoke_async(&mut conn)
                     .await
             })
-            .await
+            .await?;
+        feed.saw(id);
+        Ok(id)
     }
 
     /// Appends `data` only if this instance holds the lease `lease` (see [`Redis::hold`]):
@@ -301,10 +325,12 @@ impl RedisFeed {
                     .arg(feed.history)
                     .arg(data)
                     .arg(feed.redis.instance())
+                    .arg(self.floor())
                     .invoke_async(&mut conn)
                     .await
             })
             .await?;
+        feed.saw(id);
         Ok((id != 0).then_some(id))
     }
     // ANCHOR_END: publish
@@ -335,6 +361,11 @@ impl RedisFeed {
             })
             .await?;
         Ok(reply.ids.iter().find_map(entry))
+    }
+
+    /// The highest id this instance has seen on the feed: the `floor` argument of [`APPEND`].
+    pub(crate) fn floor(&self) -> u64 {
+        self.shared.highest.load(Ordering::Relaxed)
     }
 
     /// The stream's key and its counter's key, for scripts that append to it.
@@ -579,6 +610,9 @@ async fn follow_once(feed: &Weak<FeedShared>, recovering: bool) -> Result<(), Re
         {
             if id > newest {
                 newest = id;
+                if let Some(shared) = feed.upgrade() {
+                    shared.saw(id);
+                }
                 // No subscribers is not an error.
                 let _ = live.send(published(id, data));
             }

@@ -42,27 +42,27 @@ impl Holder {
 }
 
 // ANCHOR: pick_script
-/// Picks: KEYS seat, stream, counter; ARGV holder, maxlen, update. Returns nothing when the
-/// seat was free and is now the caller's, else its holder.
+/// Picks: KEYS seat, stream, counter; ARGV holder, maxlen, update, floor. Returns nothing when
+/// the seat was free and is now the caller's, else its holder.
 static PICK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{APPEND}
         if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-          append(KEYS[2], KEYS[3], ARGV[2], ARGV[3])
+          append(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4])
           return false
         end
         return redis.call('GET', KEYS[1])"
     ))
 });
 
-/// Releases: KEYS seat, stream, counter; ARGV holder, maxlen, update. Returns 1 when the
-/// caller held the seat and it is now free.
+/// Releases: KEYS seat, stream, counter; ARGV holder, maxlen, update, floor. Returns 1 when
+/// the caller held the seat and it is now free.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{APPEND}
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
         redis.call('DEL', KEYS[1])
-        append(KEYS[2], KEYS[3], ARGV[2], ARGV[3])
+        append(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4])
         return 1"
     ))
 });
@@ -174,6 +174,7 @@ impl SeatMap {
                             .arg(holder.encode())
                             .arg(updates.history())
                             .arg(update)
+                            .arg(updates.floor())
                             .invoke_async(&mut conn)
                             .await
                     })
@@ -218,6 +219,7 @@ impl SeatMap {
                             .arg(holder.encode())
                             .arg(updates.history())
                             .arg(update)
+                            .arg(updates.floor())
                             .invoke_async::<i64>(&mut conn)
                             .await
                     })
