@@ -411,6 +411,44 @@ fn ws_name(which: WsImpl) -> &'static str {
     }
 }
 
+/// One fan-out measurement: `serve IMPL` started as the server (`serve-sse` or `serve-ws`), N
+/// clients, M messages of `data_len` bytes to each; prints a line and the JSON row `kind`.
+async fn fan_out(
+    kind: &str,
+    serve: &str,
+    name: &str,
+    transport: FanOutKind,
+    clients: usize,
+    events: usize,
+    data_len: usize,
+) -> Result<()> {
+    let args = [
+        serve,
+        "--impl",
+        name,
+        "--clients",
+        &clients.to_string(),
+        "--events",
+        &events.to_string(),
+        "--data-len",
+        &data_len.to_string(),
+    ]
+    .map(String::from);
+    let server = Server::start(&args).await?;
+    let result = load::fan_out(&server, transport, clients, events).await;
+    server.stop().await;
+    let result = result?;
+    eprintln!(
+        "{kind} {name}: {clients} clients x {events} messages: {:.0} messages/s, server CPU {:.2} us/message",
+        result.events_per_sec, result.server_cpu_us_per_event
+    );
+    let mut value = serde_json::to_value(&result)?;
+    value["kind"] = json!(kind);
+    value["impl"] = json!(name);
+    println!("{value}");
+    Ok(())
+}
+
 fn sse_name(which: SseImpl) -> &'static str {
     match which {
         SseImpl::Wirelab => "wirelab",
@@ -547,62 +585,33 @@ async fn run(command: Command) -> Result<()> {
             events,
             data_len,
         } => {
-            let args = [
+            fan_out(
+                "fan-out",
                 "serve-sse",
-                "--impl",
                 sse_name(which),
-                "--clients",
-                &clients.to_string(),
-                "--events",
-                &events.to_string(),
-                "--data-len",
-                &data_len.to_string(),
-            ]
-            .map(String::from);
-            let server = Server::start(&args).await?;
-            let result = load::fan_out(&server, FanOutKind::Sse, clients, events).await;
-            server.stop().await;
-            let result = result?;
-            eprintln!(
-                "fan-out {}: {clients} clients x {events} events: {:.0} events/s, server CPU {:.2} us/event",
-                sse_name(which),
-                result.events_per_sec,
-                result.server_cpu_us_per_event
-            );
-            let mut value = serde_json::to_value(&result)?;
-            value["kind"] = json!("fan-out");
-            value["impl"] = json!(sse_name(which));
-            println!("{value}");
+                FanOutKind::Sse,
+                clients,
+                events,
+                data_len,
+            )
+            .await?;
         }
         Command::WsFanOut {
             clients,
             events,
             data_len,
         } => {
-            let args = [
+            let name = ws_name(WsImpl::Wirelab);
+            fan_out(
+                "ws-fan-out",
                 "serve-ws",
-                "--impl",
-                ws_name(WsImpl::Wirelab),
-                "--clients",
-                &clients.to_string(),
-                "--events",
-                &events.to_string(),
-                "--data-len",
-                &data_len.to_string(),
-            ]
-            .map(String::from);
-            let server = Server::start(&args).await?;
-            let result = load::fan_out(&server, FanOutKind::WebSocket, clients, events).await;
-            server.stop().await;
-            let result = result?;
-            eprintln!(
-                "ws-fan-out wirelab: {clients} clients x {events} messages: {:.0} messages/s, server CPU {:.2} us/message",
-                result.events_per_sec, result.server_cpu_us_per_event
-            );
-            let mut value = serde_json::to_value(&result)?;
-            value["kind"] = json!("ws-fan-out");
-            value["impl"] = json!(ws_name(WsImpl::Wirelab));
-            println!("{value}");
+                name,
+                FanOutKind::WebSocket,
+                clients,
+                events,
+                data_len,
+            )
+            .await?;
         }
         Command::LabFanOut {
             addr,
