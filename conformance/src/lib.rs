@@ -30,6 +30,9 @@ pub enum Peer {
     Firefox,
     /// curl. Environment variable: `WIRELAB_CURL` (default: `curl` on the `PATH`).
     Curl,
+    /// Node.js, for the JavaScript peers. Environment variable: `WIRELAB_NODE` (default:
+    /// `node` on the `PATH`).
+    Node,
 }
 
 impl Peer {
@@ -41,6 +44,7 @@ impl Peer {
             Peer::Chromedriver => "WIRELAB_CHROMEDRIVER",
             Peer::Firefox => "WIRELAB_FIREFOX",
             Peer::Curl => "WIRELAB_CURL",
+            Peer::Node => "WIRELAB_NODE",
         }
     }
 
@@ -51,6 +55,7 @@ impl Peer {
             Peer::Chromedriver => Some("/usr/bin/chromedriver".into()),
             Peer::Firefox => Some("/usr/bin/firefox-esr".into()),
             Peer::Curl => find_on_path("curl"),
+            Peer::Node => find_on_path("node"),
         }
     }
 

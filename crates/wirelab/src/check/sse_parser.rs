@@ -1,0 +1,161 @@
+//! `wirelab check sse-parser -- CMD ARGS...`: the event-stream vectors against a parser
+//! given as a command.
+//!
+//! The vectors are the conformance suite's (`conformance/vectors/sse/parser.json`, built into
+//! the binary): each is a stream and what parsing it must produce, with its source in the
+//! HTML Standard (§9.2.5, §9.2.6) or the web-platform-tests. The conformance test
+//! `sse_vectors` loads them with [`vectors`] too, so the command is held to the same
+//! vectors as WireLab's own parser.
+//!
+//! # The contract
+//!
+//! The command runs once per vector. It reads the stream as bytes on standard input until
+//! the end, and writes one JSON object per line on standard output, in order:
+//!
+//! - `{"type":T,"data":D,"id":I}` for each dispatched event: `T` the event type (`message`
+//!   unless an `event:` field set it), `D` the data, `I` the last event ID at dispatch (`""`
+//!   when none);
+//! - `{"retry":N}` each time a `retry:` field sets the reconnection time, in milliseconds.
+//!
+//! Comments are not printed. Key order and spaces do not matter; empty lines are ignored.
+//! A `retry` too large for 64 bits may be printed as it is or saturated
+//! (18446744073709551615).
+//! The stream ends with standard input: an event not yet dispatched is discarded. The
+//! command exits with status 0. `wirelab sse parse` is a parser to this contract.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::program::Program;
+use super::{Reporter, excerpt};
+
+/// One vector: a stream and the items it must produce.
+#[derive(Debug, Clone)]
+pub struct Vector {
+    /// What it checks, in a few words.
+    pub name: String,
+    /// The rule or test it comes from.
+    pub source: String,
+    /// The stream's bytes.
+    pub input: Vec<u8>,
+    /// The items, in order: `{type,data,id}`, `{retry}`, and `{comment}` (which parsers to
+    /// the command's contract do not print).
+    pub expect: Vec<Value>,
+    /// The last event ID after the end of the stream, when the vector states it.
+    pub last_event_id: Option<String>,
+}
+
+const VECTORS: &str = include_str!("../../../../conformance/vectors/sse/parser.json");
+
+/// The vectors built into the binary, from `conformance/vectors/sse/parser.json`.
+///
+/// # Errors
+///
+/// What is wrong with the file: a vector without a name, source or expected items, or
+/// without exactly one of `input` and `input_hex`.
+pub fn vectors() -> Result<Vec<Vector>, String> {
+    let doc: Value = serde_json::from_str(VECTORS).map_err(|e| format!("vectors: {e}"))?;
+    let vectors = doc["vectors"]
+        .as_array()
+        .ok_or("vectors: no vectors array")?;
+    vectors.iter().map(vector).collect()
+}
+
+fn vector(v: &Value) -> Result<Vector, String> {
+    let name = v["name"]
+        .as_str()
+        .ok_or("a vector without a name")?
+        .to_owned();
+    let source = (v["source"].as_str())
+        .ok_or_else(|| format!("{name}: every vector cites a source"))?
+        .to_owned();
+    let input = match (&v["input"], &v["input_hex"]) {
+        (Value::String(s), Value::Null) => s.clone().into_bytes(),
+        (Value::Null, Value::String(hex)) => from_hex(hex).ok_or_else(|| format!("{name}: hex"))?,
+        _ => return Err(format!("{name}: exactly one of input and input_hex")),
+    };
+    Ok(Vector {
+        expect: (v["expect"].as_array())
+            .ok_or_else(|| format!("{name}: no expect"))?
+            .clone(),
+        last_event_id: v["last_event_id"].as_str().map(str::to_owned),
+        input,
+        source,
+        name,
+    })
+}
+
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    let digits = hex.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    (digits.chunks(2))
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
+/// `{"retry":N}` with `N` beyond 64 bits (a float to serde_json) as the vectors write it,
+/// saturated: the contract lets a parser print the number as it is or saturated.
+fn saturated(mut item: Value) -> Value {
+    if let Some(retry) = item.get_mut("retry")
+        && retry.as_u64().is_none()
+        && retry.as_f64().is_some_and(|n| n >= u64::MAX as f64)
+    {
+        *retry = Value::from(u64::MAX);
+    }
+    item
+}
+
+/// What a parser to the contract prints for `vector`: its items without the comments.
+pub fn printed(vector: &Vector) -> Vec<Value> {
+    (vector.expect.iter())
+        .filter(|item| item.get("comment").is_none())
+        .cloned()
+        .collect()
+}
+
+/// Runs every vector through `program`, each bounded by `timeout`, and reports a case each.
+pub async fn run<W: std::io::Write>(
+    program: &Program,
+    timeout: Duration,
+    reporter: &mut Reporter<W>,
+) -> Result<(), String> {
+    for vector in vectors()? {
+        let verdict = check(program, &vector, timeout).await;
+        reporter.case(&vector.name, &vector.source, verdict);
+    }
+    Ok(())
+}
+
+async fn check(program: &Program, vector: &Vector, timeout: Duration) -> super::Verdict {
+    let finished = program.run_with_input(&vector.input, timeout).await?;
+    if !finished.success {
+        return Err(format!("exited with an error: {}", finished.stderr));
+    }
+    let stdout = String::from_utf8(finished.stdout)
+        .map_err(|_| "its output is not UTF-8 (JSON escapes what it must)".to_owned())?;
+    let mut got = Vec::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let item: Value = serde_json::from_str(line)
+            .map_err(|e| format!("not a JSON line ({e}): {}", excerpt(line, 80)))?;
+        got.push(saturated(item));
+    }
+    let want = printed(vector);
+    if got == want {
+        return Ok(None);
+    }
+    let at = (got.iter().zip(&want))
+        .position(|(g, w)| g != w)
+        .unwrap_or(got.len().min(want.len()));
+    let show = |items: &[Value]| items.get(at).map_or("nothing".to_owned(), Value::to_string);
+    Err(format!(
+        "item {} of {}: expected {}, got {} (it printed {} item(s))",
+        at + 1,
+        want.len(),
+        excerpt(&show(&want), 120),
+        excerpt(&show(&got), 120),
+        got.len()
+    ))
+}
