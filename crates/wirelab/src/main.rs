@@ -199,6 +199,21 @@ enum Suite {
         /// The server's URL, `ws://127.0.0.1:PORT/path`.
         url: String,
     },
+    /// A WebSocket client, given as a command: WireLab serves on a loopback port and runs
+    /// CMD ARGS... ws://127.0.0.1:PORT/check. The client must connect, send back every Text
+    /// and Binary message as it received it, and answer the server's Close (as
+    /// `wirelab ws --echo` does). Checked: the opening request (GET, key, version 13),
+    /// masking with a fresh key per frame, echo, Ping and Pong, the closing handshake, and
+    /// in two more runs, that a wrong Sec-WebSocket-Accept and a masked server frame fail
+    /// the connection (RFC 6455).
+    ///
+    /// Example: `wirelab check ws-client -- wirelab ws --echo`
+    #[command(verbatim_doc_comment)]
+    WsClient {
+        /// The client's command and its arguments (the URL is added last).
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -369,6 +384,11 @@ async fn check(timeout: f64, suite: Suite) -> ExitCode {
                 None => Err("a command to run is needed after --".to_owned()),
             }
         }
+        Suite::WsClient { command } => match wirelab::check::program::Program::from_words(&command)
+        {
+            Some(program) => wirelab::check::ws_client::run(&program, timeout, &mut reporter).await,
+            None => Err("a command to run is needed after --".to_owned()),
+        },
         Suite::WsServer { url } => {
             wirelab::check::ws_server::run(&url, timeout, &mut reporter).await
         }

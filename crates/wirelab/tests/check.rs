@@ -266,3 +266,61 @@ async fn ws_server_python_websockets() {
     );
     assert!(!run.success);
 }
+
+// --- ws-client ---
+
+#[tokio::test]
+async fn ws_client_wirelab_ws_echo_passes() {
+    check(&["ws-client", "--", WIRELAB, "ws", "--echo"])
+        .await
+        .assert_all_passed(10);
+}
+
+#[tokio::test]
+async fn ws_client_that_does_not_echo_fails_the_echo_cases() {
+    // `wirelab ws` without --echo sends stdin's lines (none: stdin is closed) and closes.
+    let run = check(&["--timeout", "1", "ws-client", "--", WIRELAB, "ws"]).await;
+    run.assert_failed();
+    assert!(
+        run.failed()
+            .contains(&"a Text message is echoed, in masked frames"),
+        "{}",
+        run.stdout
+    );
+    // What it does do right still passes.
+    assert!(
+        run.stdout
+            .contains("PASS  the request's Sec-WebSocket-Key is 16 bytes in base64")
+    );
+}
+
+#[tokio::test]
+async fn ws_client_that_never_connects_is_an_error() {
+    let output = Command::new(WIRELAB)
+        .args([
+            "check",
+            "--timeout",
+            "0.5",
+            "ws-client",
+            "--",
+            "sleep",
+            "10",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did not connect within 500 ms"), "{stderr}");
+}
+
+#[tokio::test]
+async fn ws_client_python_websockets() {
+    let Some(python) = require(Peer::Python, "ws_client_python_websockets") else {
+        return;
+    };
+    let script = peer_file("ws_echo_client.py");
+    check(&["ws-client", "--", path(&python), path(&script)])
+        .await
+        .assert_all_passed(10);
+}

@@ -18,6 +18,7 @@
 pub mod program;
 pub mod sse_parser;
 pub mod wire;
+pub mod ws_client;
 pub mod ws_server;
 
 use std::io::Write;
