@@ -214,6 +214,21 @@ enum Suite {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// An EventSource-like client, given as a command: WireLab serves HTTP/1.1 on a loopback
+    /// port and runs CMD ARGS... http://127.0.0.1:PORT/events. The client must follow the
+    /// stream, reconnecting as EventSource does, and print each event as a JSON line
+    /// {"type":T,"data":D,"id":I} (flushed; lines without "type" are ignored). Checked: the
+    /// request's Accept, reconnection when the body ends, Last-Event-ID, that retry: is
+    /// waited (the delay is reported), that 204 and a wrong Content-Type stop it, and the
+    /// events it printed (HTML Standard §9.2).
+    ///
+    /// Example: `wirelab check sse-client -- wirelab sse`
+    #[command(verbatim_doc_comment)]
+    SseClient {
+        /// The client's command and its arguments (the URL is added last).
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -380,6 +395,14 @@ async fn check(timeout: f64, suite: Suite) -> ExitCode {
             match wirelab::check::program::Program::from_words(&command) {
                 Some(program) => {
                     wirelab::check::sse_parser::run(&program, timeout, &mut reporter).await
+                }
+                None => Err("a command to run is needed after --".to_owned()),
+            }
+        }
+        Suite::SseClient { command } => {
+            match wirelab::check::program::Program::from_words(&command) {
+                Some(program) => {
+                    wirelab::check::sse_client::run(&program, timeout, &mut reporter).await
                 }
                 None => Err("a command to run is needed after --".to_owned()),
             }

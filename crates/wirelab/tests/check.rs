@@ -324,3 +324,72 @@ async fn ws_client_python_websockets() {
         .await
         .assert_all_passed(10);
 }
+
+// --- sse-client ---
+
+#[tokio::test]
+async fn sse_client_wirelab_sse_passes() {
+    let run = check(&["sse-client", "--", WIRELAB, "sse"]).await;
+    run.assert_all_passed(7);
+    // The delay is reported, not asserted tightly.
+    assert!(run.stdout.contains("reconnected after "), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn sse_client_that_stops_after_one_event_fails_the_reconnection_cases() {
+    let run = check(&[
+        "--timeout",
+        "1",
+        "sse-client",
+        "--",
+        WIRELAB,
+        "sse",
+        "--max-events",
+        "1",
+    ])
+    .await;
+    run.assert_failed();
+    let failed = run.failed();
+    assert!(
+        failed.contains(&"the client reconnects when the stream ends"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        failed.contains(&"the reconnection sends Last-Event-ID: 2"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("PASS  the request is a GET with Accept: text/event-stream")
+    );
+}
+
+// --- the rules named ---
+
+#[test]
+fn every_rule_the_suites_name_is_in_the_catalogues() {
+    let root = workspace_root();
+    let mut catalogue = String::new();
+    for file in ["rfc6455.txt", "html-sse.txt"] {
+        let path = root.join("conformance/requirements").join(file);
+        catalogue.push_str(&std::fs::read_to_string(path).unwrap());
+    }
+    let listed = |id: &str| catalogue.lines().any(|l| l.starts_with(&format!("{id} |")));
+    let mut named = 0;
+    for entry in std::fs::read_dir(root.join("crates/wirelab/src/check")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        // Rule IDs appear in the source as string literals: "ws/5.2/rsv", "sse/9.2.4/...".
+        for piece in text.split('"').skip(1).step_by(2) {
+            let is_id = (piece.starts_with("ws/") || piece.starts_with("sse/9"))
+                && piece.split('/').count() == 3
+                && !piece.contains(' ');
+            if is_id {
+                assert!(listed(piece), "{piece} is not in conformance/requirements");
+                named += 1;
+            }
+        }
+    }
+    assert!(named >= 30, "{named} rule IDs found");
+}

@@ -16,6 +16,7 @@
 //! command started is killed when its case ends.
 
 pub mod program;
+pub mod sse_client;
 pub mod sse_parser;
 pub mod wire;
 pub mod ws_client;
