@@ -38,6 +38,35 @@ pub fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
     payload
 }
 
+/// An HTTP head from its lines (request or status line, then header lines): each line ended
+/// with CRLF, then the empty line.
+pub fn head_bytes<S: AsRef<str>>(lines: &[S]) -> Vec<u8> {
+    let mut head = String::new();
+    for line in lines {
+        head.push_str(line.as_ref());
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// `lines` with the first line that starts with `prefix` (compared case-insensitively: a
+/// header's name, or `GET`) replaced by `by`, or removed when `by` is `None`; unchanged when
+/// no line starts so.
+pub fn with_line(mut lines: Vec<String>, prefix: &str, by: Option<&str>) -> Vec<String> {
+    let starts = |line: &String| {
+        (line.get(..prefix.len())).is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+    };
+    match (lines.iter().position(starts), by) {
+        (Some(at), Some(line)) => lines[at] = line.to_owned(),
+        (Some(at), None) => {
+            lines.remove(at);
+        }
+        (None, _) => {}
+    }
+    lines
+}
+
 /// The code of a Close frame's payload, if it has one.
 pub fn close_code(payload: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([*payload.first()?, *payload.get(1)?]))

@@ -20,7 +20,9 @@ use websocket::frame::{Frame, OpCode};
 use websocket::handshake::ClientHandshake;
 use websocket::{Limits, handshake};
 
-use super::wire::{Wire, client_frame, close_code, close_payload, frame, header};
+use super::wire::{
+    Wire, client_frame, close_code, close_payload, frame, head_bytes, header, with_line,
+};
 use super::{Reporter, Verdict, bounded};
 
 /// Where the server is: a loopback address and the request target.
@@ -81,28 +83,6 @@ fn request_lines(target: &Target) -> Vec<String> {
         .collect()
 }
 
-/// `lines` with the header `name` replaced by `by` (or removed with `None`).
-fn with(mut lines: Vec<String>, name: &str, by: Option<&str>) -> Vec<String> {
-    let starts = |l: &String| {
-        l.to_ascii_lowercase()
-            .starts_with(&format!("{}:", name.to_ascii_lowercase()))
-    };
-    match (lines.iter().position(starts), by) {
-        (Some(at), Some(line)) => lines[at] = line.to_owned(),
-        (Some(at), None) => {
-            lines.remove(at);
-        }
-        (None, _) => {}
-    }
-    lines
-}
-
-fn head_bytes(lines: &[String]) -> Vec<u8> {
-    let mut head = lines.join("\r\n");
-    head.push_str("\r\n\r\n");
-    head.into_bytes()
-}
-
 async fn connect(target: &Target) -> Result<Wire, String> {
     let tcp = (TcpStream::connect(target.addr).await)
         .map_err(|e| format!("cannot connect to {}: {e}", target.addr))?;
@@ -146,9 +126,9 @@ async fn refused(target: &Target, lines: &[String]) -> Verdict {
 }
 
 async fn version_refused(target: &Target) -> Verdict {
-    let lines = with(
+    let lines = with_line(
         request_lines(target),
-        "sec-websocket-version",
+        "Sec-WebSocket-Version",
         Some("Sec-WebSocket-Version: 8"),
     );
     let response = answer(target, &lines).await?;
@@ -405,21 +385,21 @@ fn cases(target: &Target) -> Vec<Case> {
         Case {
             name: "a request without Sec-WebSocket-Key is refused with a 4xx",
             rule: "ws/4.2.1/key",
-            kind: Refused(with(lines.clone(), "sec-websocket-key", None)),
+            kind: Refused(with_line(lines.clone(), "Sec-WebSocket-Key", None)),
         },
         Case {
             name: "a Sec-WebSocket-Key that is not 16 bytes in base64 is refused with a 4xx",
             rule: "ws/4.2.1/key",
-            kind: Refused(with(
+            kind: Refused(with_line(
                 lines.clone(),
-                "sec-websocket-key",
+                "Sec-WebSocket-Key",
                 Some("Sec-WebSocket-Key: c2hvcnQ="),
             )),
         },
         Case {
             name: "a request without Upgrade: websocket is refused with a 4xx",
             rule: "ws/4.2.1/upgrade-connection",
-            kind: Refused(with(lines.clone(), "upgrade", None)),
+            kind: Refused(with_line(lines.clone(), "Upgrade", None)),
         },
         Case {
             name: "Sec-WebSocket-Version: 8 is refused (426) with Sec-WebSocket-Version: 13",
