@@ -80,9 +80,11 @@ enum Command {
     /// Server-Sent Events: `wirelab sse URL` follows a stream as a browser's EventSource
     /// does; `wirelab sse parse` reads a stream on standard input.
     Sse(SseArgs),
-    /// Run WireLab's conformance suites against another implementation (any language): one
-    /// line per case with the rule it checks, then `N of M cases passed`; the exit status is
-    /// non-zero when a case fails. Loopback only; every case is bounded by --timeout.
+    /// Run WireLab's conformance suites against another implementation, in any language.
+    ///
+    /// Prints one line per case with the rule it checks, then `N of M cases passed`; the exit
+    /// status is non-zero when a case fails. Loopback only; every case is bounded by
+    /// --timeout.
     Check {
         /// How long one case may take, in seconds.
         #[arg(long, default_value_t = 5.0, value_name = "SECONDS", global = true)]
@@ -167,10 +169,10 @@ enum SseCommand {
 /// The suites of `wirelab check`.
 #[derive(Subcommand)]
 enum Suite {
-    /// An event-stream parser, given as a command run once per vector of the conformance
-    /// suite (HTML Standard §9.2.5-9.2.6, web-platform-tests).
+    /// An event-stream parser, given as a command (HTML §9.2.5-9.2.6).
     ///
-    /// The contract: the command reads the stream as bytes on standard input until its end,
+    /// The command runs once per vector of the conformance suite (the HTML Standard's
+    /// examples and rules, the web-platform-tests). The contract: the command reads the stream as bytes on standard input until its end,
     /// and writes one JSON object per line on standard output, in order:
     /// `{"type":T,"data":D,"id":I}` for each dispatched event (T the event type, "message"
     /// by default; D the data; I the last event ID at dispatch, "" when none), and
@@ -187,11 +189,13 @@ enum Suite {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
-    /// A WebSocket echo server, given as a ws:// URL on a loopback address: the opening
-    /// handshake (101 and Sec-WebSocket-Accept; refusals of a missing or bad key, a missing
-    /// Upgrade, a wrong version), the frame rules (close codes 1002 and 1007), the echo of
-    /// Text, Binary and fragmented messages, Ping and Pong, and the closing handshake
-    /// (RFC 6455). The server must echo every Text and Binary message back.
+    /// A WebSocket echo server, given as a ws:// URL (RFC 6455).
+    ///
+    /// The server must be on a loopback address, and must echo every Text and Binary message
+    /// back. Checked: the opening handshake (101 and Sec-WebSocket-Accept; refusals of a
+    /// missing or bad key, a missing Upgrade, a wrong version), the frame rules (close codes
+    /// 1002 and 1007), the echo of Text, Binary and fragmented messages, Ping and Pong, and
+    /// the closing handshake.
     ///
     /// Example: `wirelab check ws-server ws://127.0.0.1:9001/`
     #[command(verbatim_doc_comment)]
@@ -199,13 +203,14 @@ enum Suite {
         /// The server's URL, `ws://127.0.0.1:PORT/path`.
         url: String,
     },
-    /// A WebSocket client, given as a command: WireLab serves on a loopback port and runs
-    /// CMD ARGS... ws://127.0.0.1:PORT/check. The client must connect, send back every Text
-    /// and Binary message as it received it, and answer the server's Close (as
-    /// `wirelab ws --echo` does). Checked: the opening request (GET, key, version 13),
-    /// masking with a fresh key per frame, echo, Ping and Pong, the closing handshake, and
-    /// in two more runs, that a wrong Sec-WebSocket-Accept and a masked server frame fail
-    /// the connection (RFC 6455).
+    /// A WebSocket client, given as a command that connects and echoes (RFC 6455).
+    ///
+    /// WireLab serves on a loopback port and runs CMD ARGS... ws://127.0.0.1:PORT/check.
+    /// The client must connect, send back every Text and Binary message as it received it,
+    /// and answer the server's Close (as `wirelab ws --echo` does). Checked: the opening
+    /// request (GET, key, version 13), masking with a fresh key per frame, echo, Ping and
+    /// Pong, the closing handshake, and in two more runs, that a wrong Sec-WebSocket-Accept
+    /// and a masked server frame fail the connection.
     ///
     /// Example: `wirelab check ws-client -- wirelab ws --echo`
     #[command(verbatim_doc_comment)]
@@ -214,13 +219,14 @@ enum Suite {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
-    /// An EventSource-like client, given as a command: WireLab serves HTTP/1.1 on a loopback
-    /// port and runs CMD ARGS... http://127.0.0.1:PORT/events. The client must follow the
-    /// stream, reconnecting as EventSource does, and print each event as a JSON line
-    /// {"type":T,"data":D,"id":I} (flushed; lines without "type" are ignored). Checked: the
-    /// request's Accept, reconnection when the body ends, Last-Event-ID, that retry: is
-    /// waited (the delay is reported), that 204 and a wrong Content-Type stop it, and the
-    /// events it printed (HTML Standard §9.2).
+    /// An EventSource-like client, given as a command that prints events (HTML §9.2).
+    ///
+    /// WireLab serves HTTP/1.1 on a loopback port and runs CMD ARGS...
+    /// http://127.0.0.1:PORT/events. The client must follow the stream, reconnecting as
+    /// EventSource does, and print each event as a JSON line {"type":T,"data":D,"id":I}
+    /// (flushed; lines without "type" are ignored). Checked: the request's Accept,
+    /// reconnection when the body ends, Last-Event-ID, that retry: is waited (the delay is
+    /// reported), that 204 and a wrong Content-Type stop it, and the events it printed.
     ///
     /// Example: `wirelab check sse-client -- wirelab sse`
     #[command(verbatim_doc_comment)]
