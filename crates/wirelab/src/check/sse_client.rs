@@ -35,6 +35,7 @@ use super::{Reporter, Verdict};
 /// The `retry:` the main run sets, in milliseconds.
 const RETRY_MS: u64 = 300;
 
+// ANCHOR: script
 /// The first response's body: `retry`, a comment, an event with a type and two data lines
 /// (CRLF), one in LF then CR line ends, and an event the connection cuts before its blank
 /// line.
@@ -48,6 +49,7 @@ const FIRST: &str = concat!(
 
 /// The second response's body: one event without an id (the last event ID stays 2).
 const SECOND: &str = "data: three\n\n";
+// ANCHOR_END: script
 
 /// How long the suite waits to see that no reconnection comes.
 const QUIET: Duration = Duration::from_millis(1500);

@@ -155,6 +155,7 @@ async fn version_refused(target: &Target) -> Verdict {
     }
 }
 
+// ANCHOR: fails_with
 /// After a valid handshake, `bytes` must fail the connection with a Close of `code` (§7.1.7);
 /// the suite answers that Close, and the server must then end the TCP connection.
 async fn fails_with(target: &Target, bytes: &[u8], code: u16) -> Verdict {
@@ -184,6 +185,7 @@ async fn fails_with(target: &Target, bytes: &[u8], code: u16) -> Verdict {
     wire.ends().await?;
     Ok(None)
 }
+// ANCHOR_END: fails_with
 
 /// One whole message from the server: its opcode and payload, fragments joined. Pongs are
 /// collected in `pongs`; a masked frame from the server is an error (§5.1).
