@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wirelab::check::{self, program::Program};
 use wirelab::tls::ServerTls;
 use wirelab_examples::server::tls::ALPN_H2_HTTP1;
 
@@ -352,7 +353,7 @@ async fn run(command: Command) -> ExitCode {
             let output = std::io::stdout();
             result(wirelab::sse_cmd::watch_all(&urls, config, max_events, output).await)
         }
-        Command::Check { timeout, suite } => check(timeout, suite).await,
+        Command::Check { timeout, suite } => run_check(timeout, suite).await,
         Command::Tap {
             listen,
             upstream,
@@ -386,7 +387,7 @@ async fn run(command: Command) -> ExitCode {
 }
 
 /// `wirelab check`: runs one suite, printing as it goes; fails when a case fails.
-async fn check(timeout: f64, suite: Suite) -> ExitCode {
+async fn run_check(timeout: f64, suite: Suite) -> ExitCode {
     let timeout = match std::time::Duration::try_from_secs_f64(timeout) {
         Ok(timeout) if !timeout.is_zero() => timeout,
         _ => {
@@ -395,34 +396,25 @@ async fn check(timeout: f64, suite: Suite) -> ExitCode {
             ));
         }
     };
-    let mut reporter = wirelab::check::Reporter::new(std::io::stdout());
-    let ran = match suite {
-        Suite::SseParser { command } => {
-            match wirelab::check::program::Program::from_words(&command) {
-                Some(program) => {
-                    wirelab::check::sse_parser::run(&program, timeout, &mut reporter).await
-                }
-                None => Err("a command to run is needed after --".to_owned()),
+    let mut reporter = check::Reporter::new(std::io::stdout());
+    let ran = async {
+        match suite {
+            Suite::SseParser { command } => {
+                let program = Program::from_words(&command)?;
+                check::sse_parser::run(&program, timeout, &mut reporter).await
             }
-        }
-        Suite::SseClient { command } => {
-            match wirelab::check::program::Program::from_words(&command) {
-                Some(program) => {
-                    wirelab::check::sse_client::run(&program, timeout, &mut reporter).await
-                }
-                None => Err("a command to run is needed after --".to_owned()),
+            Suite::SseClient { command } => {
+                let program = Program::from_words(&command)?;
+                check::sse_client::run(&program, timeout, &mut reporter).await
             }
-        }
-        Suite::WsClient { command } => match wirelab::check::program::Program::from_words(&command)
-        {
-            Some(program) => wirelab::check::ws_client::run(&program, timeout, &mut reporter).await,
-            None => Err("a command to run is needed after --".to_owned()),
-        },
-        Suite::WsServer { url } => {
-            wirelab::check::ws_server::run(&url, timeout, &mut reporter).await
+            Suite::WsClient { command } => {
+                let program = Program::from_words(&command)?;
+                check::ws_client::run(&program, timeout, &mut reporter).await
+            }
+            Suite::WsServer { url } => check::ws_server::run(&url, timeout, &mut reporter).await,
         }
     };
-    if let Err(e) = ran {
+    if let Err(e) = ran.await {
         return fail(e);
     }
     if reporter.finish() {

@@ -25,6 +25,8 @@ pub mod ws_server;
 use std::io::Write;
 use std::time::Duration;
 
+use serde_json::Value;
+
 /// How long one case may take unless told otherwise (`--timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -112,4 +114,39 @@ pub fn excerpt(text: &str, max: usize) -> String {
         Some((at, _)) => format!("{}...", &text[..at]),
         None => text.to_owned(),
     }
+}
+
+/// The JSON objects of a command's output, one a line; empty lines are skipped.
+///
+/// # Errors
+///
+/// The first line that is not JSON, quoted.
+pub fn json_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Result<Vec<Value>, String> {
+    let lines = lines.into_iter().filter(|l| !l.trim().is_empty());
+    lines
+        .map(|line| {
+            serde_json::from_str(line)
+                .map_err(|e| format!("not a JSON line ({e}): {}", excerpt(line, 80)))
+        })
+        .collect()
+}
+
+/// Passes when `got` is `want`; otherwise fails naming the first `noun` (item, event) that
+/// differs, both sides quoted.
+pub fn same_items(noun: &str, want: &[Value], got: &[Value]) -> Verdict {
+    if got == want {
+        return Ok(None);
+    }
+    let at = (got.iter().zip(want))
+        .position(|(g, w)| g != w)
+        .unwrap_or(got.len().min(want.len()));
+    let show = |items: &[Value]| items.get(at).map_or("nothing".to_owned(), Value::to_string);
+    Err(format!(
+        "{noun} {} of {}: expected {}, got {} ({} printed)",
+        at + 1,
+        want.len(),
+        excerpt(&show(want), 120),
+        excerpt(&show(got), 120),
+        got.len()
+    ))
 }

@@ -29,9 +29,13 @@ pub struct Finished {
 
 impl Program {
     /// A program from the words after `--`: the first is the command.
-    pub fn from_words(words: &[String]) -> Option<Program> {
-        let (command, args) = words.split_first()?;
-        Some(Program {
+    ///
+    /// # Errors
+    ///
+    /// No words: there is no command to run.
+    pub fn from_words(words: &[String]) -> Result<Program, String> {
+        let (command, args) = (words.split_first()).ok_or("a command to run is needed after --")?;
+        Ok(Program {
             command: command.clone(),
             args: args.to_vec(),
         })

@@ -102,17 +102,13 @@ fn value(request: &http_head::RequestHead, name: &str) -> Option<String> {
     header(&request.headers, name).map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
-/// The events among the lines the command printed.
+/// The events among the lines the command printed: the objects with a `type`.
 fn events(lines: &[String]) -> Result<Vec<Value>, String> {
-    let mut events = Vec::new();
-    for line in lines.iter().filter(|l| !l.trim().is_empty()) {
-        let item: Value = serde_json::from_str(line)
-            .map_err(|e| format!("not a JSON line ({e}): {}", super::excerpt(line, 80)))?;
-        if item.get("type").is_some() {
-            events.push(item);
-        }
-    }
-    Ok(events)
+    let items = super::json_lines(lines.iter().map(String::as_str))?;
+    Ok(items
+        .into_iter()
+        .filter(|item| item.get("type").is_some())
+        .collect())
 }
 
 async fn listen() -> Result<(TcpListener, String), String> {
@@ -267,24 +263,7 @@ async fn finish_events<W: std::io::Write>(
         });
         lines.extend(more.await);
     }
-    let verdict = events(&lines).and_then(|got| {
-        if got == want {
-            return Ok(None);
-        }
-        let at = got
-            .iter()
-            .zip(&want)
-            .position(|(g, w)| g != w)
-            .unwrap_or(got.len().min(want.len()));
-        let show = |items: &[Value]| items.get(at).map_or("nothing".to_owned(), Value::to_string);
-        Err(format!(
-            "event {} of {}: expected {}, got {}",
-            at + 1,
-            want.len(),
-            show(&want),
-            show(&got)
-        ))
-    });
+    let verdict = events(&lines).and_then(|got| super::same_items("event", &want, &got));
     reporter.case(
         "the events are parsed right (CRLF, LF, CR, event, id, two data lines; the cut event dropped)",
         "sse/9.2.5/line-ends",

@@ -28,7 +28,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::program::Program;
-use super::{Reporter, excerpt};
+use super::{Reporter, json_lines, same_items};
 
 /// One vector: a stream and the items it must produce.
 #[derive(Debug, Clone)]
@@ -136,26 +136,7 @@ async fn check(program: &Program, vector: &Vector, timeout: Duration) -> super::
     }
     let stdout = String::from_utf8(finished.stdout)
         .map_err(|_| "its output is not UTF-8 (JSON escapes what it must)".to_owned())?;
-    let mut got = Vec::new();
-    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
-        let item: Value = serde_json::from_str(line)
-            .map_err(|e| format!("not a JSON line ({e}): {}", excerpt(line, 80)))?;
-        got.push(saturated(item));
-    }
-    let want = printed(vector);
-    if got == want {
-        return Ok(None);
-    }
-    let at = (got.iter().zip(&want))
-        .position(|(g, w)| g != w)
-        .unwrap_or(got.len().min(want.len()));
-    let show = |items: &[Value]| items.get(at).map_or("nothing".to_owned(), Value::to_string);
-    Err(format!(
-        "item {} of {}: expected {}, got {} (it printed {} item(s))",
-        at + 1,
-        want.len(),
-        excerpt(&show(&want), 120),
-        excerpt(&show(&got), 120),
-        got.len()
-    ))
+    let got = json_lines(stdout.lines())?;
+    let got: Vec<Value> = got.into_iter().map(saturated).collect();
+    same_items("item", &printed(vector), &got)
 }

@@ -7,7 +7,7 @@
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use websocket::frame::{Frame, OpCode};
+use websocket::frame::{Frame, FrameHeader, OpCode};
 use websocket::handshake::HeadBuffer;
 
 /// The masking key of the frames the suites send as a client: fixed, so that a failing case
@@ -81,7 +81,22 @@ pub struct Wire {
     /// The connection.
     pub tcp: TcpStream,
     buffer: Vec<u8>,
+    /// The header of every frame read so far, in order (their masking keys, for one).
+    pub headers: Vec<FrameHeader>,
 }
+
+/// Which side sent the frames a [`Wire`] reads: RFC 6455 §5.1 asks a client to mask every
+/// frame, and a server to mask none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// The implementation under test is a server.
+    Server,
+    /// The implementation under test is a client.
+    Client,
+}
+
+/// A whole message: Text or Binary, and its payload with the fragments joined.
+pub type Whole = (OpCode, Vec<u8>);
 
 impl Wire {
     /// Wraps a connection.
@@ -89,6 +104,7 @@ impl Wire {
         Wire {
             tcp,
             buffer: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -134,6 +150,7 @@ impl Wire {
             match Frame::decode(&self.buffer) {
                 Ok(Some((frame, n))) => {
                     self.buffer.drain(..n);
+                    self.headers.push(frame.header);
                     return Ok(Some(frame));
                 }
                 Ok(None) => {}
@@ -141,6 +158,53 @@ impl Wire {
             }
             if !self.fill().await {
                 return Ok(None);
+            }
+        }
+    }
+
+    /// The next frame of `sender`, masked as §5.1 asks of it; the end of the connection is an
+    /// error here.
+    pub async fn frame_from(&mut self, sender: Sender) -> Result<Frame, String> {
+        let frame = (self.next_frame().await?).ok_or("the connection ended")?;
+        let opcode = frame.header.opcode;
+        match (sender, frame.header.mask) {
+            (Sender::Client, None) => Err(format!(
+                "an unmasked {opcode:?} frame from the client (§5.1: a client masks every frame)"
+            )),
+            (Sender::Server, Some(_)) => Err(format!(
+                "a masked {opcode:?} frame from the server (§5.1: a server masks none)"
+            )),
+            _ => Ok(frame),
+        }
+    }
+
+    /// The next whole message of `sender`, and the control frames that came before its end
+    /// (a Pong, or a Ping, may come between fragments). A Close instead is an error naming
+    /// its code.
+    pub async fn message_from(&mut self, sender: Sender) -> Result<(Whole, Vec<Frame>), String> {
+        let mut message: Option<Whole> = None;
+        let mut controls = Vec::new();
+        loop {
+            let frame = self.frame_from(sender).await?;
+            // A control frame between fragments does not end the message, FIN as it has.
+            let ends = frame.header.fin && !frame.header.opcode.is_control();
+            match (frame.header.opcode, &mut message) {
+                (OpCode::Close, _) => {
+                    let code =
+                        close_code(&frame.payload).map_or("no code".into(), |c| c.to_string());
+                    return Err(format!("a Close ({code}) came instead of the echo"));
+                }
+                (OpCode::Ping | OpCode::Pong, _) => controls.push(frame),
+                (OpCode::Text | OpCode::Binary, None) => {
+                    message = Some((frame.header.opcode, frame.payload));
+                }
+                (OpCode::Continuation, Some((_, payload))) => {
+                    payload.extend_from_slice(&frame.payload)
+                }
+                (opcode, _) => return Err(format!("an out-of-place {opcode:?} frame")),
+            }
+            if ends && let Some(whole) = message.take() {
+                return Ok((whole, controls));
             }
         }
     }

@@ -14,11 +14,11 @@
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use websocket::frame::{Frame, OpCode};
+use websocket::frame::OpCode;
 use websocket::handshake::{Request, ServerOptions, accept_key, check_request};
 
 use super::program::{Program, Running};
-use super::wire::{Wire, close_code, close_payload, frame, header};
+use super::wire::{Sender, Wire, close_code, close_payload, frame, header};
 use super::{Reporter, Verdict, bounded};
 
 /// The listener and the command, for one run.
@@ -79,58 +79,9 @@ fn server_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
     frame(opcode, fin, payload, false)
 }
 
-/// The client's next frame, which must be masked; its key goes to `keys`.
-async fn client_frame(wire: &mut Wire, keys: &mut Vec<[u8; 4]>) -> Result<Frame, String> {
-    let frame = (wire.next_frame().await?).ok_or("the client ended the connection")?;
-    match frame.header.mask {
-        Some(key) => keys.push(key),
-        None => {
-            return Err(format!(
-                "an unmasked {:?} frame from the client (§5.1: a client masks every frame)",
-                frame.header.opcode
-            ));
-        }
-    }
-    Ok(frame)
-}
-
-/// The client's next whole message (Text or Binary, fragments joined), skipping Pongs.
-async fn client_message(
-    wire: &mut Wire,
-    keys: &mut Vec<[u8; 4]>,
-) -> Result<(OpCode, Vec<u8>), String> {
-    let mut message: Option<(OpCode, Vec<u8>)> = None;
-    loop {
-        let frame = client_frame(wire, keys).await?;
-        match (frame.header.opcode, &mut message) {
-            (OpCode::Pong | OpCode::Ping, _) => continue,
-            (OpCode::Text | OpCode::Binary, None) => {
-                message = Some((frame.header.opcode, frame.payload))
-            }
-            (OpCode::Continuation, Some((_, payload))) => payload.extend_from_slice(&frame.payload),
-            (OpCode::Close, _) => {
-                let code = close_code(&frame.payload).map_or("no code".into(), |c| c.to_string());
-                return Err(format!("the client closed ({code}) instead of echoing"));
-            }
-            (opcode, _) => return Err(format!("an out-of-place {opcode:?} frame")),
-        }
-        if frame.header.fin
-            && let Some(done) = message.take()
-        {
-            return Ok(done);
-        }
-    }
-}
-
-async fn echo(
-    wire: &mut Wire,
-    keys: &mut Vec<[u8; 4]>,
-    bytes: &[u8],
-    opcode: OpCode,
-    payload: &[u8],
-) -> Verdict {
+async fn echo(wire: &mut Wire, bytes: &[u8], opcode: OpCode, payload: &[u8]) -> Verdict {
     wire.send(bytes).await?;
-    let (got, back) = client_message(wire, keys).await?;
+    let ((got, back), _) = wire.message_from(Sender::Client).await?;
     if (got, back.as_slice()) != (opcode, payload) {
         return Err(format!(
             "sent {opcode:?} of {} byte(s), {got:?} of {} byte(s) came back",
@@ -203,17 +154,10 @@ async fn main_run<W: std::io::Write>(
     let accepted = accepted.map_err(|e| format!("cannot go on after a refused request: {e}"))?;
     wire.send(&accepted.response_bytes()).await?;
 
-    let mut keys = Vec::new();
     let text = server_frame(OpCode::Text, true, "hello, client ✓".as_bytes());
     let verdict = bounded(
         timeout,
-        echo(
-            &mut wire,
-            &mut keys,
-            &text,
-            OpCode::Text,
-            "hello, client ✓".as_bytes(),
-        ),
+        echo(&mut wire, &text, OpCode::Text, "hello, client ✓".as_bytes()),
     )
     .await;
     reporter.case(
@@ -224,11 +168,7 @@ async fn main_run<W: std::io::Write>(
 
     let binary: Vec<u8> = (0..=255).rev().collect();
     let bytes = server_frame(OpCode::Binary, true, &binary);
-    let verdict = bounded(
-        timeout,
-        echo(&mut wire, &mut keys, &bytes, OpCode::Binary, &binary),
-    )
-    .await;
+    let verdict = bounded(timeout, echo(&mut wire, &bytes, OpCode::Binary, &binary)).await;
     reporter.case(
         "a Binary message of 256 bytes is echoed",
         "ws/6.2/receive",
@@ -240,13 +180,7 @@ async fn main_run<W: std::io::Write>(
     fragmented.extend(server_frame(OpCode::Continuation, true, "σμε".as_bytes()));
     let verdict = bounded(
         timeout,
-        echo(
-            &mut wire,
-            &mut keys,
-            &fragmented,
-            OpCode::Text,
-            "κόσμε".as_bytes(),
-        ),
+        echo(&mut wire, &fragmented, OpCode::Text, "κόσμε".as_bytes()),
     )
     .await;
     reporter.case(
@@ -259,7 +193,7 @@ async fn main_run<W: std::io::Write>(
         wire.send(&server_frame(OpCode::Ping, true, b"still there?"))
             .await?;
         loop {
-            let frame = client_frame(&mut wire, &mut keys).await?;
+            let frame = wire.frame_from(Sender::Client).await?;
             match frame.header.opcode {
                 OpCode::Pong if frame.payload == b"still there?" => return Ok(None),
                 OpCode::Pong => continue,
@@ -274,6 +208,7 @@ async fn main_run<W: std::io::Write>(
         verdict,
     );
 
+    let keys: Vec<[u8; 4]> = wire.headers.iter().filter_map(|h| h.mask).collect();
     let mut distinct = keys.clone();
     distinct.sort_unstable();
     distinct.dedup();
@@ -302,7 +237,7 @@ async fn main_run<W: std::io::Write>(
         ))
         .await?;
         loop {
-            let frame = client_frame(&mut wire, &mut keys).await?;
+            let frame = wire.frame_from(Sender::Client).await?;
             if frame.header.opcode == OpCode::Close {
                 return match close_code(&frame.payload) {
                     None | Some(1000) => Ok(None),

@@ -21,7 +21,7 @@ use websocket::handshake::ClientHandshake;
 use websocket::{Limits, handshake};
 
 use super::wire::{
-    Wire, client_frame, close_code, close_payload, frame, head_bytes, header, with_line,
+    Sender, Wire, client_frame, close_code, close_payload, frame, head_bytes, header, with_line,
 };
 use super::{Reporter, Verdict, bounded};
 
@@ -187,46 +187,11 @@ async fn fails_with(target: &Target, bytes: &[u8], code: u16) -> Verdict {
 }
 // ANCHOR_END: fails_with
 
-/// One whole message from the server: its opcode and payload, fragments joined. Pongs are
-/// collected in `pongs`; a masked frame from the server is an error (§5.1).
-async fn message(wire: &mut Wire, pongs: &mut Vec<Vec<u8>>) -> Result<(OpCode, Vec<u8>), String> {
-    let mut started: Option<(OpCode, Vec<u8>)> = None;
-    loop {
-        let Some(frame) = wire.next_frame().await? else {
-            return Err("the connection ended before the echo".into());
-        };
-        if frame.header.mask.is_some() {
-            return Err("the server masked a frame (§5.1: a server must not)".into());
-        }
-        match (frame.header.opcode, &mut started) {
-            (OpCode::Pong, _) => pongs.push(frame.payload),
-            (OpCode::Ping, _) => {}
-            (OpCode::Close, _) => {
-                let code = close_code(&frame.payload).map_or("no code".into(), |c| c.to_string());
-                return Err(format!("the server closed ({code}) instead of echoing"));
-            }
-            (OpCode::Text | OpCode::Binary, None) => {
-                started = Some((frame.header.opcode, frame.payload))
-            }
-            (OpCode::Continuation, Some((_, payload))) => payload.extend_from_slice(&frame.payload),
-            (opcode, _) => return Err(format!("an out-of-place {opcode:?} frame")),
-        }
-        let data = !frame.header.opcode.is_control();
-        if data
-            && frame.header.fin
-            && let Some(done) = started.take()
-        {
-            return Ok(done);
-        }
-    }
-}
-
 /// Sends `bytes` and expects `opcode` with `payload` back; closes with 1000 after.
 async fn echoes(target: &Target, bytes: &[u8], opcode: OpCode, payload: &[u8]) -> Verdict {
     let mut wire = open(target).await?;
     wire.send(bytes).await?;
-    let mut pongs = Vec::new();
-    let (got, back) = message(&mut wire, &mut pongs).await?;
+    let ((got, back), _) = wire.message_from(Sender::Server).await?;
     say_goodbye(&mut wire).await;
     if (got, back.as_slice()) != (opcode, payload) {
         return Err(format!(
@@ -262,8 +227,7 @@ async fn ping_between_fragments(target: &Target) -> Verdict {
     bytes.extend(client_frame(OpCode::Ping, true, b"between"));
     bytes.extend(client_frame(OpCode::Continuation, true, b"mented"));
     wire.send(&bytes).await?;
-    let mut pongs = Vec::new();
-    let (opcode, payload) = message(&mut wire, &mut pongs).await?;
+    let ((opcode, payload), controls) = wire.message_from(Sender::Server).await?;
     say_goodbye(&mut wire).await;
     if (opcode, payload.as_slice()) != (OpCode::Text, b"fragmented".as_slice()) {
         return Err(format!(
@@ -271,10 +235,11 @@ async fn ping_between_fragments(target: &Target) -> Verdict {
             String::from_utf8_lossy(&payload)
         ));
     }
-    if pongs != [b"between".to_vec()] {
+    let pong = Frame::new(OpCode::Pong, b"between".to_vec());
+    if controls != [pong] {
         return Err(format!(
-            "{} Pong(s) before the echo, not one with the Ping's payload",
-            pongs.len()
+            "{} control frame(s) before the echo, not one Pong with the Ping's payload",
+            controls.len()
         ));
     }
     Ok(None)
