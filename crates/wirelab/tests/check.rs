@@ -393,3 +393,18 @@ fn every_rule_the_suites_name_is_in_the_catalogues() {
     }
     assert!(named >= 30, "{named} rule IDs found");
 }
+
+#[tokio::test]
+async fn sse_client_that_misreads_events_fails_the_events_case_only() {
+    // `wirelab sse`, its output rewritten: every event type "tick" becomes "tock". The URL
+    // the suite appends is the shell's $0.
+    let broken = format!("{WIRELAB} sse \"$0\" | sed -u s/tick/tock/");
+    let run = check(&["sse-client", "--", "sh", "-c", &broken]).await;
+    run.assert_failed();
+    assert_eq!(run.failed().len(), 1, "{}", run.stdout);
+    assert!(
+        run.failed()[0].starts_with("the events are parsed right"),
+        "{}",
+        run.stdout
+    );
+}
