@@ -8,6 +8,11 @@
 //! terminal (Rust's harness hides the output of passing tests, so `eprintln!` is not enough)
 //! and return; with `WIRELAB_REQUIRE_PEERS=1` (set by CI) a missing peer fails the test
 //! instead, so a green CI run never hides a peer that did not run.
+//!
+//! [`sse_vectors`] loads the event-stream vectors, for the tests here, the workshop's checks
+//! and `wirelab check sse-parser`.
+
+pub mod sse_vectors;
 
 use std::io::Write as _;
 use std::path::PathBuf;

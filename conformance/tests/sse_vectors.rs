@@ -6,14 +6,14 @@
 //! names its source. Every vector runs whole, split in two at every byte offset, and one byte
 //! at a time: an incremental parser must not care where the network cut the stream.
 //!
-//! The vectors are loaded by `wirelab::check::sse_parser`, which also runs them against a
-//! parser in any language (`wirelab check sse-parser -- CMD`).
+//! The vectors are loaded by `wirelab_conformance::sse_vectors`, as the workshop's checks and
+//! `wirelab check sse-parser -- CMD` (a parser in any language) load them.
 //!
 //! Run: `cargo test -p wirelab-conformance --test sse_vectors`
 
 use serde_json::{Value, json};
 use sse::{Item, Parser, ParserConfig};
-use wirelab::check::sse_parser::{Vector, vectors};
+use wirelab_conformance::sse_vectors::{Vector, vectors};
 
 fn load() -> Vec<Vector> {
     vectors().expect("the vectors file is well formed")

@@ -91,7 +91,7 @@ fn path(p: &Path) -> &str {
 
 #[tokio::test]
 async fn sse_parser_wirelab_passes_every_vector() {
-    let vectors = wirelab::check::sse_parser::vectors().unwrap();
+    let vectors = wirelab_conformance::sse_vectors::vectors().unwrap();
     let run = check(&["sse-parser", "--", WIRELAB, "sse", "parse"]).await;
     run.assert_all_passed(vectors.len());
     // One line per vector, each naming its source.
@@ -110,7 +110,7 @@ async fn sse_parser_that_ignores_cr_fails_the_cr_cases_only() {
     let broken = format!("tr -d '\\r' | {WIRELAB} sse parse");
     let run = check(&["sse-parser", "--", "sh", "-c", &broken]).await;
     run.assert_failed();
-    let vectors = wirelab::check::sse_parser::vectors().unwrap();
+    let vectors = wirelab_conformance::sse_vectors::vectors().unwrap();
     for name in run.failed() {
         let vector = vectors.iter().find(|v| v.name == name).unwrap();
         assert!(vector.input.contains(&b'\r'), "{name} has a CR");

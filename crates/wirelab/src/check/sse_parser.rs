@@ -3,9 +3,10 @@
 //!
 //! The vectors are the conformance suite's (`conformance/vectors/sse/parser.json`, built into
 //! the binary): each is a stream and what parsing it must produce, with its source in the
-//! HTML Standard (§9.2.5, §9.2.6) or the web-platform-tests. The conformance test
-//! `sse_vectors` loads them with [`vectors`] too, so the command is held to the same
-//! vectors as WireLab's own parser.
+//! HTML Standard (§9.2.5, §9.2.6) or the web-platform-tests. They are loaded by
+//! [`wirelab_conformance::sse_vectors`], as the conformance test `sse_vectors` and the
+//! workshop's checks load them, so the command is held to the same vectors as WireLab's own
+//! parser and a learner's Rust.
 //!
 //! # The contract
 //!
@@ -27,74 +28,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use wirelab_conformance::sse_vectors::{Vector, vectors};
+
 use super::program::Program;
 use super::{Reporter, json_lines, same_items};
-
-/// One vector: a stream and the items it must produce.
-#[derive(Debug, Clone)]
-pub struct Vector {
-    /// What it checks, in a few words.
-    pub name: String,
-    /// The rule or test it comes from.
-    pub source: String,
-    /// The stream's bytes.
-    pub input: Vec<u8>,
-    /// The items, in order: `{type,data,id}`, `{retry}`, and `{comment}` (which parsers to
-    /// the command's contract do not print).
-    pub expect: Vec<Value>,
-    /// The last event ID after the end of the stream, when the vector states it.
-    pub last_event_id: Option<String>,
-}
-
-const VECTORS: &str = include_str!("../../../../conformance/vectors/sse/parser.json");
-
-/// The vectors built into the binary, from `conformance/vectors/sse/parser.json`.
-///
-/// # Errors
-///
-/// What is wrong with the file: a vector without a name, source or expected items, or
-/// without exactly one of `input` and `input_hex`.
-pub fn vectors() -> Result<Vec<Vector>, String> {
-    let doc: Value = serde_json::from_str(VECTORS).map_err(|e| format!("vectors: {e}"))?;
-    let vectors = doc["vectors"]
-        .as_array()
-        .ok_or("vectors: no vectors array")?;
-    vectors.iter().map(vector).collect()
-}
-
-fn vector(v: &Value) -> Result<Vector, String> {
-    let name = v["name"]
-        .as_str()
-        .ok_or("a vector without a name")?
-        .to_owned();
-    let source = (v["source"].as_str())
-        .ok_or_else(|| format!("{name}: every vector cites a source"))?
-        .to_owned();
-    let input = match (&v["input"], &v["input_hex"]) {
-        (Value::String(s), Value::Null) => s.clone().into_bytes(),
-        (Value::Null, Value::String(hex)) => from_hex(hex).ok_or_else(|| format!("{name}: hex"))?,
-        _ => return Err(format!("{name}: exactly one of input and input_hex")),
-    };
-    Ok(Vector {
-        expect: (v["expect"].as_array())
-            .ok_or_else(|| format!("{name}: no expect"))?
-            .clone(),
-        last_event_id: v["last_event_id"].as_str().map(str::to_owned),
-        input,
-        source,
-        name,
-    })
-}
-
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    let digits = hex.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    (digits.chunks(2))
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
-        .collect()
-}
 
 /// `{"retry":N}` with `N` beyond 64 bits (a float to serde_json) as the vectors write it,
 /// saturated: the contract lets a parser print the number as it is or saturated.
