@@ -446,3 +446,38 @@ async fn sse_client_npm_eventsource() {
     let detail = "event ID 3 of 4: expected \"2\", got \"\"";
     assert!(run.stdout.contains(detail), "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn ws_client_that_does_not_mask_fails_the_masking_cases() {
+    let Some(python) = require(Peer::Python, "ws_client_that_does_not_mask_fails") else {
+        return;
+    };
+    let script = peer_file("ws_unmasked_client.py");
+    let run = check(&[
+        "--timeout",
+        "2",
+        "ws-client",
+        "--",
+        path(&python),
+        path(&script),
+    ])
+    .await;
+    run.assert_failed();
+    let failed = run.failed();
+    assert!(
+        failed.contains(&"a Text message is echoed, in masked frames"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        failed.contains(&"every frame has a fresh masking key"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("an unmasked Text frame from the client"),
+        "{}",
+        run.stdout
+    );
+}

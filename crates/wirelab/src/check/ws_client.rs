@@ -291,7 +291,13 @@ async fn bad_accept(program: &Program, timeout: Duration) -> Verdict {
         }
     })
     .await
-    .map_err(|e| format!("{e} (the connection stayed open)"))
+    .map_err(|e| {
+        if e.starts_with("no answer") {
+            format!("the connection stayed open: {e}")
+        } else {
+            e
+        }
+    })
 }
 
 /// A run where the server's first frame is masked: the client must fail the connection with
