@@ -8,6 +8,11 @@
 //! terminal (Rust's harness hides the output of passing tests, so `eprintln!` is not enough)
 //! and return; with `WIRELAB_REQUIRE_PEERS=1` (set by CI) a missing peer fails the test
 //! instead, so a green CI run never hides a peer that did not run.
+//!
+//! [`sse_vectors`] loads the event-stream vectors, for the tests here, the workshop's checks
+//! and `wirelab check sse-parser`.
+
+pub mod sse_vectors;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -39,6 +44,9 @@ pub enum Peer {
     /// HAProxy, run as an ordinary process by the lab's tests. Environment variable:
     /// `WIRELAB_HAPROXY` (default: `haproxy` on the `PATH`, or Debian's `/usr/sbin/haproxy`).
     Haproxy,
+    /// Node.js, for the JavaScript peers. Environment variable: `WIRELAB_NODE` (default:
+    /// `node` on the `PATH`).
+    Node,
 }
 
 impl Peer {
@@ -53,6 +61,7 @@ impl Peer {
             Peer::RedisServer => "WIRELAB_REDIS_SERVER",
             Peer::Nginx => "WIRELAB_NGINX",
             Peer::Haproxy => "WIRELAB_HAPROXY",
+            Peer::Node => "WIRELAB_NODE",
         }
     }
 
@@ -69,6 +78,7 @@ impl Peer {
             }
             Peer::Nginx => find_on_path("nginx").or_else(|| Some("/usr/sbin/nginx".into())),
             Peer::Haproxy => find_on_path("haproxy").or_else(|| Some("/usr/sbin/haproxy".into())),
+            Peer::Node => find_on_path("node"),
         }
     }
 

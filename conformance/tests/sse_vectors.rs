@@ -6,47 +6,17 @@
 //! names its source. Every vector runs whole, split in two at every byte offset, and one byte
 //! at a time: an incremental parser must not care where the network cut the stream.
 //!
+//! The vectors are loaded by `wirelab_conformance::sse_vectors`, as the workshop's checks and
+//! `wirelab check sse-parser -- CMD` (a parser in any language) load them.
+//!
 //! Run: `cargo test -p wirelab-conformance --test sse_vectors`
 
 use serde_json::{Value, json};
 use sse::{Item, Parser, ParserConfig};
-
-struct Vector {
-    name: String,
-    input: Vec<u8>,
-    expect: Vec<Value>,
-    last_event_id: Option<String>,
-}
+use wirelab_conformance::sse_vectors::{Vector, vectors};
 
 fn load() -> Vec<Vector> {
-    let path = wirelab_conformance::workspace_root().join("conformance/vectors/sse/parser.json");
-    let text = std::fs::read_to_string(&path).expect("vectors file");
-    let doc: Value = serde_json::from_str(&text).expect("vectors are JSON");
-    let vectors = doc["vectors"].as_array().expect("a vectors array");
-    vectors
-        .iter()
-        .map(|v| {
-            let name = v["name"].as_str().expect("name").to_owned();
-            assert!(
-                v["source"].is_string(),
-                "{name}: every vector cites a source"
-            );
-            let input = match (&v["input"], &v["input_hex"]) {
-                (Value::String(s), Value::Null) => s.clone().into_bytes(),
-                (Value::Null, Value::String(hex)) => (0..hex.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-                    .collect(),
-                _ => panic!("{name}: exactly one of input and input_hex"),
-            };
-            Vector {
-                expect: v["expect"].as_array().expect("expect").clone(),
-                last_event_id: v["last_event_id"].as_str().map(str::to_owned),
-                input,
-                name,
-            }
-        })
-        .collect()
+    vectors().expect("the vectors file is well formed")
 }
 
 /// Feeds `chunks`, ends the stream, and returns the items in the vectors' JSON form and the

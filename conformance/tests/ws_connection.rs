@@ -11,24 +11,9 @@ mod ws_support;
 use websocket::connection::{Connection, Message, Role, State};
 use websocket::frame::{Frame, FrameHeader, OpCode};
 use websocket::{CloseFrame, Error, Limits};
+// The frames a client sends, masked, built as `wirelab check ws-server` builds them.
+use wirelab::check::wire::{KEY, client_frame as client, close_payload};
 use ws_support::{Exchange, TRANSPORTS, Transport, exchange};
-
-const KEY: [u8; 4] = [0xde, 0xad, 0xbe, 0xef];
-
-/// A frame as a client sends it (masked).
-fn client(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
-    let mut frame = Frame::new(opcode, payload.to_vec()).masked(KEY);
-    frame.header.fin = fin;
-    let mut out = Vec::new();
-    frame.encode(&mut out);
-    out
-}
-
-fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
-    let mut p = code.to_be_bytes().to_vec();
-    p.extend_from_slice(reason);
-    p
-}
 
 fn server() -> Connection {
     Connection::new(Role::Server, Limits::default())

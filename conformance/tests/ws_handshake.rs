@@ -7,19 +7,11 @@ use websocket::handshake::{
     reject_response,
 };
 use websocket::{Error, Limits};
+// Request heads as lines, edited a line at a time, as `wirelab check ws-server` sends them.
+use wirelab::check::wire::{head_bytes as request, with_line};
 
 /// RFC 6455 §1.3's example key and what it hashes to.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-
-fn request(lines: &[&str]) -> Vec<u8> {
-    let mut head = String::new();
-    for line in lines {
-        head.push_str(line);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    head.into_bytes()
-}
 
 fn valid_lines() -> Vec<String> {
     vec![
@@ -65,15 +57,7 @@ fn answer(lines: &[String]) -> String {
 }
 
 fn with(replace: &str, by: Option<&str>) -> Vec<String> {
-    let mut lines = valid_lines();
-    let at = lines.iter().position(|l| l.starts_with(replace)).unwrap();
-    match by {
-        Some(line) => lines[at] = line.to_owned(),
-        None => {
-            lines.remove(at);
-        }
-    }
-    lines
+    with_line(valid_lines(), replace, by)
 }
 
 /// The valid request with the line that starts with `name` sent twice, the second time right

@@ -2,7 +2,8 @@
 //!
 //! Each subcommand is a thin shell over a module of the `wirelab` library, so that the tests
 //! call the same code: `demo` over [`wirelab::demo`], `echo` and `ws` over [`wirelab::echo`]
-//! and [`wirelab::ws_cmd`], `sse` over [`wirelab::sse_cmd`], `tap` over [`wirelab::tap`].
+//! and [`wirelab::ws_cmd`], `sse` over [`wirelab::sse_cmd`], `tap` over [`wirelab::tap`], `check` over
+//! [`wirelab::check`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rustls_pki_types::CertificateDer;
+use wirelab::check::{self, program::Program};
 use wirelab::tls::ServerTls;
 use wirelab_examples::backbone::Backbone;
 use wirelab_examples::server::tls::ALPN_H2_HTTP1;
@@ -96,6 +98,18 @@ enum Command {
     /// Server-Sent Events: `wirelab sse URL` follows a stream as a browser's EventSource
     /// does; `wirelab sse parse` reads a stream on standard input.
     Sse(SseArgs),
+    /// Run WireLab's conformance suites against another implementation, in any language.
+    ///
+    /// Prints one line per case with the rule it checks, then `N of M cases passed`; the exit
+    /// status is non-zero when a case fails. Loopback only; every case is bounded by
+    /// --timeout.
+    Check {
+        /// How long one case may take, in seconds.
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", global = true)]
+        timeout: f64,
+        #[command(subcommand)]
+        suite: Suite,
+    },
     /// A loopback proxy that prints, annotated, what crosses it in each direction: HTTP heads,
     /// chunked bodies, event-stream fields, WebSocket frames, and HTTP/2 frames in clear text
     /// (h2c).
@@ -191,6 +205,77 @@ enum SseCommand {
     /// `{"type":T,"data":D,"id":I}` per event, `{"retry":N}` when the reconnection time is set.
     /// For example: `curl -sN http://127.0.0.1:8080/ticker/sse | wirelab sse parse`.
     Parse,
+}
+
+/// The suites of `wirelab check`.
+#[derive(Subcommand)]
+enum Suite {
+    /// An event-stream parser, given as a command (HTML §9.2.5-9.2.6).
+    ///
+    /// The command runs once per vector of the conformance suite (the HTML Standard's
+    /// examples and rules, the web-platform-tests). The contract: the command reads the stream as bytes on standard input until its end,
+    /// and writes one JSON object per line on standard output, in order:
+    /// `{"type":T,"data":D,"id":I}` for each dispatched event (T the event type, "message"
+    /// by default; D the data; I the last event ID at dispatch, "" when none), and
+    /// `{"retry":N}` each time a retry field sets the reconnection time (milliseconds).
+    /// Comments are not printed; key order does not matter; a retry beyond 64 bits may be
+    /// printed as it is or saturated (18446744073709551615). An event not dispatched when
+    /// the input ends is discarded. The command exits with status 0.
+    ///
+    /// Example: `wirelab check sse-parser -- python3 parser.py`
+    /// (`wirelab check sse-parser -- wirelab sse parse` is the reference).
+    #[command(verbatim_doc_comment)]
+    SseParser {
+        /// The parser's command and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// A WebSocket echo server, given as a ws:// URL (RFC 6455).
+    ///
+    /// The server must be on a loopback address, and must echo every Text and Binary message
+    /// back. Checked: the opening handshake (101 and Sec-WebSocket-Accept; refusals of a
+    /// missing or bad key, a missing Upgrade, a wrong version), the frame rules (close codes
+    /// 1002 and 1007), the echo of Text, Binary and fragmented messages, Ping and Pong, and
+    /// the closing handshake.
+    ///
+    /// Example: `wirelab check ws-server ws://127.0.0.1:9001/`
+    #[command(verbatim_doc_comment)]
+    WsServer {
+        /// The server's URL, `ws://127.0.0.1:PORT/path`.
+        url: String,
+    },
+    /// A WebSocket client, given as a command that connects and echoes (RFC 6455).
+    ///
+    /// WireLab serves on a loopback port and runs CMD ARGS... ws://127.0.0.1:PORT/check.
+    /// The client must connect, send back every Text and Binary message as it received it,
+    /// and answer the server's Close (as `wirelab ws --echo` does). Checked: the opening
+    /// request (GET, key, version 13), masking with a fresh key per frame, echo, Ping and
+    /// Pong, the closing handshake, and in two more runs, that a wrong Sec-WebSocket-Accept
+    /// and a masked server frame fail the connection.
+    ///
+    /// Example: `wirelab check ws-client -- wirelab ws --echo`
+    #[command(verbatim_doc_comment)]
+    WsClient {
+        /// The client's command and its arguments (the URL is added last).
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// An EventSource-like client, given as a command that prints events (HTML §9.2).
+    ///
+    /// WireLab serves HTTP/1.1 on a loopback port and runs CMD ARGS...
+    /// http://127.0.0.1:PORT/events. The client must follow the stream, reconnecting as
+    /// EventSource does, and print each event as a JSON line {"type":T,"data":D,"id":I}
+    /// (flushed; lines without "type" are ignored). Checked: the request's Accept,
+    /// reconnection when the body ends, Last-Event-ID, that retry: is waited (the delay is
+    /// reported), that 204 and a wrong Content-Type stop it, and the events it printed.
+    ///
+    /// Example: `wirelab check sse-client -- wirelab sse`
+    #[command(verbatim_doc_comment)]
+    SseClient {
+        /// The client's command and its arguments (the URL is added last).
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -347,6 +432,7 @@ async fn run(command: Command) -> ExitCode {
             let output = std::io::stdout();
             result(wirelab::sse_cmd::watch_all(&urls, config, max_events, output).await)
         }
+        Command::Check { timeout, suite } => run_check(timeout, suite).await,
         Command::Tap {
             listen,
             upstream,
@@ -390,6 +476,44 @@ fn read_cas(files: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, ExitCode>
         roots.extend(wirelab::tls::read_ca(file).map_err(fail)?);
     }
     Ok(roots)
+}
+
+/// `wirelab check`: runs one suite, printing as it goes; fails when a case fails.
+async fn run_check(timeout: f64, suite: Suite) -> ExitCode {
+    let timeout = match std::time::Duration::try_from_secs_f64(timeout) {
+        Ok(timeout) if !timeout.is_zero() => timeout,
+        _ => {
+            return fail(format!(
+                "--timeout {timeout}: a positive number of seconds is needed"
+            ));
+        }
+    };
+    let mut reporter = check::Reporter::new(std::io::stdout());
+    let ran = async {
+        match suite {
+            Suite::SseParser { command } => {
+                let program = Program::from_words(&command)?;
+                check::sse_parser::run(&program, timeout, &mut reporter).await
+            }
+            Suite::SseClient { command } => {
+                let program = Program::from_words(&command)?;
+                check::sse_client::run(&program, timeout, &mut reporter).await
+            }
+            Suite::WsClient { command } => {
+                let program = Program::from_words(&command)?;
+                check::ws_client::run(&program, timeout, &mut reporter).await
+            }
+            Suite::WsServer { url } => check::ws_server::run(&url, timeout, &mut reporter).await,
+        }
+    };
+    if let Err(e) = ran.await {
+        return fail(e);
+    }
+    if reporter.finish() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Prints how to trust a server's certificate, and hands over its acceptor.
