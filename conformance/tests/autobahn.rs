@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use wirelab_conformance::{Peer, require, workspace_root};
@@ -47,9 +47,26 @@ const DEFLATE_RUN_BOUND: Duration = Duration::from_secs(1800);
 /// Bound for one fuzzingserver case, as seen from the client.
 const CASE_BOUND: Duration = Duration::from_secs(60);
 
-/// The two directions share the machine's two cores; running them one after the other keeps
-/// the suite's own timeouts meaningful.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Who runs when. Sections 1 to 10 run alone (a write turn): their cases time closing
+/// handshakes and failures, and a machine busy with another run would make those timeouts
+/// meaningless. Sections 12 and 13 time nothing tight, so their two directions share a turn
+/// (a read turn): each is a Python process and this test taking turns, and together they keep
+/// both cores of a two-core machine busy, which halves the suite's longest wait.
+static TURN: RwLock<()> = RwLock::new(());
+
+/// The turn a run of `cases` takes (see [`TURN`]), held until it is dropped.
+fn turn(
+    cases: &[&str],
+) -> (
+    Option<RwLockReadGuard<'static, ()>>,
+    Option<RwLockWriteGuard<'static, ()>>,
+) {
+    if cases == DEFLATE_CASES {
+        (Some(TURN.read().unwrap_or_else(|e| e.into_inner())), None)
+    } else {
+        (None, Some(TURN.write().unwrap_or_else(|e| e.into_inner())))
+    }
+}
 
 // req: ws/5.1/server-requires-mask ws/5.2/rsv ws/5.2/opcode ws/5.4/fragmented
 // req: ws/5.4/control-in-middle ws/5.4/no-interleave ws/5.4/fragment-types ws/5.5/control-125
@@ -86,7 +103,7 @@ fn fuzzingclient(mode: &str, cases: &[&str], bound: Duration) {
     let Some(wstest) = require(Peer::Wstest, &format!("autobahn {mode}")) else {
         return;
     };
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn(cases);
     let dir = fresh_dir(mode);
 
     let runtime = runtime();
@@ -130,7 +147,7 @@ fn fuzzingserver(mode: &str, cases: &[&str], bound: Duration) {
     let Some(wstest) = require(Peer::Wstest, &format!("autobahn {mode}")) else {
         return;
     };
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn(cases);
     let dir = fresh_dir(mode);
     let port = free_port();
     let url = format!("ws://127.0.0.1:{port}");
