@@ -50,8 +50,9 @@ const CASE_BOUND: Duration = Duration::from_secs(60);
 /// Who runs when. Sections 1 to 10 run alone (a write turn): their cases time closing
 /// handshakes and failures, and a machine busy with another run would make those timeouts
 /// meaningless. Sections 12 and 13 time nothing tight, so their two directions share a turn
-/// (a read turn): each is a Python process and this test taking turns, and together they keep
-/// both cores of a two-core machine busy, which halves the suite's longest wait.
+/// (a read turn, [`permessage_deflate_both_ways`]): each is a Python process and this test
+/// taking turns, and together they keep both cores of a two-core machine busy, which halves
+/// the suite's longest wait.
 static TURN: RwLock<()> = RwLock::new(());
 
 /// The turn a run of `cases` takes (see [`TURN`]), held until it is dropped.
@@ -77,24 +78,24 @@ fn fuzzingclient_against_wirelab_echo() {
     fuzzingclient("fuzzingclient", CASES, RUN_BOUND);
 }
 
-// req: pmd/5/agreed pmd/5/accept-name pmd/7.2.1/no-context-takeover pmd/7.2.1/max-window
-// req: pmd/7.2.2/takeover
-#[test]
-fn fuzzingclient_deflate_against_wirelab_echo() {
-    fuzzingclient("fuzzingclient_deflate", DEFLATE_CASES, DEFLATE_RUN_BOUND);
-}
-
 // req: ws/5.1/client-masks ws/4.1/check-accept ws/5.4/fragmented ws/5.5.2/pong ws/5.6/utf8
 #[test]
 fn fuzzingserver_against_wirelab_client() {
     fuzzingserver("fuzzingserver", CASES, RUN_BOUND);
 }
 
-// req: pmd/5/agreed pmd/5/offer-name pmd/7.2.1/no-context-takeover pmd/7.2.1/max-window
-// req: pmd/7.2.2/takeover
+/// Sections 12 and 13 in both directions at once, in two threads of one test: the test
+/// harness runs as many tests at a time as the machine has cores, so two tests could not be
+/// sure to run together. Each direction keeps its own report directory and snapshot
+/// (`fuzzingclient_deflate`, `fuzzingserver_deflate`).
+// req: pmd/5/agreed pmd/5/accept-name pmd/5/offer-name pmd/7.2.1/no-context-takeover
+// req: pmd/7.2.1/max-window pmd/7.2.2/takeover
 #[test]
-fn fuzzingserver_deflate_against_wirelab_client() {
-    fuzzingserver("fuzzingserver_deflate", DEFLATE_CASES, DEFLATE_RUN_BOUND);
+fn permessage_deflate_both_ways() {
+    std::thread::scope(|scope| {
+        scope.spawn(|| fuzzingclient("fuzzingclient_deflate", DEFLATE_CASES, DEFLATE_RUN_BOUND));
+        scope.spawn(|| fuzzingserver("fuzzingserver_deflate", DEFLATE_CASES, DEFLATE_RUN_BOUND));
+    });
 }
 
 /// The suite drives `wirelab echo` through `cases`; `mode` names the report directory and
