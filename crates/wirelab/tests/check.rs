@@ -153,7 +153,10 @@ async fn sse_parser_in_javascript() {
 async fn wirelab_echo() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(wirelab::echo::serve_with(listener, wirelab::echo::options()));
+    tokio::spawn(wirelab::echo::serve_with(
+        listener,
+        wirelab::echo::options(),
+    ));
     format!("ws://{addr}/")
 }
 
