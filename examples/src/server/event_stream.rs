@@ -17,17 +17,23 @@ use super::{Conn, Response, Server};
 // ANCHOR: sse
 /// An event-stream response that sends `events` (each an `sse::Event`, or a hub's shared
 /// `Published` one), each after [`Conn::pace`], starting with a `retry:` line when `retry` is
-/// set. Keep-alive comments every 15 s.
+/// set. Keep-alive comments every 15 s. Over HTTP/2 the events ready at one moment go out
+/// together, in one DATA frame of at most 16 KiB.
 pub fn sse<S, T>(conn: &Conn, events: S, retry: Option<Duration>) -> Response
 where
     S: Stream<Item = T> + Send + Unpin + 'static,
     T: Into<Bytes>,
 {
+    let http2 = conn
+        .protocol()
+        .is_some_and(|protocol| protocol.version == http::Version::HTTP_2);
     let paced = Paced {
         first: retry.map(|retry| Bytes::from(sse::Event::new().retry(retry))),
         events,
         server: conn.server.clone(),
         waiting: None,
+        batch: http2,
+        ended: false,
     };
     sse::server::response(paced, sse::server::ServerConfig::default()).map(|b| b.boxed_unsync())
 }
@@ -38,12 +44,25 @@ pub fn channel_stream(receiver: mpsc::Receiver<sse::Event>) -> sse::server::Rece
     sse::server::ReceiverStream(receiver)
 }
 
-/// A stream of events, as their wire bytes, delayed by the server's slow-down setting.
+/// The most bytes of events [`sse`] puts in one item over HTTP/2.
+///
+/// hyper sends each item of a body as a DATA frame of its own, and an HTTP/2 client budgets
+/// the small frames it holds unread: the `h2` crate ends the whole connection with `GOAWAY
+/// ENHANCE_YOUR_CALM` once a client falls a few thousand small frames behind. Events that are
+/// ready together go out together instead, as `sse::http1` writes them with one system call;
+/// 16 KiB is HTTP/2's default largest frame (RFC 9113 §4.2).
+const MAX_BATCH: usize = 16 * 1024;
+
+/// A stream of events, as their wire bytes, delayed by the server's slow-down setting, and
+/// over HTTP/2 (`batch`) gathered while more are ready.
 struct Paced<S> {
     first: Option<Bytes>,
     events: S,
     server: Server,
     waiting: Option<(Bytes, Pin<Box<Sleep>>)>,
+    batch: bool,
+    /// The events ended while a batch was gathered: the next poll says so.
+    ended: bool,
 }
 
 // ANCHOR: paced
@@ -55,6 +74,9 @@ impl<S: Stream<Item = T> + Unpin, T: Into<Bytes>> Stream for Paced<S> {
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(first));
         }
+        if this.ended {
+            return Poll::Ready(None);
+        }
         if this.waiting.is_none() {
             let Some(event) = ready!(Pin::new(&mut this.events).poll_next(cx)) else {
                 return Poll::Ready(None);
@@ -62,7 +84,21 @@ impl<S: Stream<Item = T> + Unpin, T: Into<Bytes>> Stream for Paced<S> {
             let event = event.into();
             let delay = this.server.slow();
             if delay.is_zero() {
-                return Poll::Ready(Some(event));
+                if !this.batch {
+                    return Poll::Ready(Some(event));
+                }
+                let mut batch = bytes::BytesMut::from(&event[..]);
+                while batch.len() < MAX_BATCH {
+                    match Pin::new(&mut this.events).poll_next(cx) {
+                        Poll::Ready(Some(next)) => batch.extend_from_slice(&next.into()),
+                        Poll::Ready(None) => {
+                            this.ended = true;
+                            break;
+                        }
+                        Poll::Pending => break,
+                    }
+                }
+                return Poll::Ready(Some(batch.freeze()));
             }
             this.waiting = Some((event, Box::pin(tokio::time::sleep(delay))));
         }
@@ -105,6 +141,8 @@ mod tests {
             events: Two(0),
             server: server.clone(),
             waiting: None,
+            batch: false,
+            ended: false,
         };
         let start = tokio::time::Instant::now();
         let retry = next(&mut paced).await.expect("retry");
@@ -115,6 +153,23 @@ mod tests {
         server.set_slow(Duration::ZERO);
         assert!(next(&mut paced).await.is_some());
         assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert!(next(&mut paced).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn over_http2_the_events_ready_together_go_out_together() {
+        let mut paced = Paced {
+            first: None,
+            events: Two(0),
+            server: Server::new(),
+            waiting: None,
+            batch: true,
+            ended: false,
+        };
+        assert_eq!(
+            next(&mut paced).await.as_deref(),
+            Some(&b"data: 1\n\ndata: 2\n\n"[..])
+        );
         assert!(next(&mut paced).await.is_none());
     }
 }
