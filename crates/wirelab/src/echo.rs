@@ -16,8 +16,10 @@
 //! No task outlives its peer: keep-alive Pings find a peer that vanished without closing
 //! TCP, and a peer that takes none of an echo for [`SEND_TIMEOUT`] is closed with 1013.
 //! What all the peers together can make it hold is bounded by its [`Capacity`]: a cap on
-//! connections (past it, new ones get `503` and are closed) and a memory budget for
-//! unfinished messages and echoes waiting for the socket.
+//! connections (past it, new ones get `503` and are closed), a memory budget for
+//! unfinished messages and echoes waiting for the socket, and a size for each connection's
+//! kernel buffers, so that what a peer that reads nothing leaves queued in the kernel is
+//! bounded too.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -71,6 +73,15 @@ pub struct Capacity {
     /// connections; past it, the largest holders are closed with 1013. Default:
     /// [`Budget::DEFAULT_LIMIT`], 256 MiB: four of the largest messages (64 MiB) at once.
     pub budget: Budget,
+    /// The size asked of the kernel for each connection's send and receive buffers
+    /// (`SO_SNDBUF`, `SO_RCVBUF`), as the demo's [`Guards::socket_buffer`]: left to itself,
+    /// Linux grows a send buffer to several MB for a peer that reads nothing, and the budget
+    /// above cannot see those bytes. `None` leaves them to the kernel. Default:
+    /// [`SOCKET_BUFFER`], 64 KiB.
+    ///
+    /// [`Guards::socket_buffer`]: wirelab_examples::server::Guards::socket_buffer
+    /// [`SOCKET_BUFFER`]: wirelab_examples::server::SOCKET_BUFFER
+    pub socket_buffer: Option<usize>,
 }
 
 impl Default for Capacity {
@@ -78,6 +89,7 @@ impl Default for Capacity {
         Capacity {
             max_connections: wirelab_examples::server::MAX_CONNECTIONS,
             budget: Budget::default(),
+            socket_buffer: Some(wirelab_examples::server::SOCKET_BUFFER),
         }
     }
 }
@@ -122,9 +134,10 @@ pub async fn serve_within(
             continue;
         };
         let (options, budget, tls) = (options.clone(), capacity.budget.clone(), tls.clone());
+        // Small frames go out at once (no Nagle delay); failing that is harmless.
+        let _ = stream.set_nodelay(true);
+        wirelab_examples::server::size_buffers(&stream, capacity.socket_buffer);
         tokio::spawn(async move {
-            // Small frames go out at once (no Nagle delay); failing that is harmless.
-            let _ = stream.set_nodelay(true);
             // A peer that breaks the protocol has been answered with a Close already; one
             // that failed the TLS handshake, with an alert or a plain-text 400.
             let _ = match tls {

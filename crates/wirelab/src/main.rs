@@ -174,6 +174,18 @@ struct LimitArgs {
     /// Most connections open at once; past it, new ones get 503 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = wirelab_examples::server::MAX_CONNECTIONS)]
     max_connections: usize,
+    /// The kernel's send and receive buffer for each connection (SO_SNDBUF, SO_RCVBUF), in
+    /// bytes: what a peer that reads nothing can leave queued in the kernel. 0 leaves them to
+    /// the kernel, which grows them to several MB.
+    #[arg(long, value_name = "BYTES", default_value_t = wirelab_examples::server::SOCKET_BUFFER)]
+    socket_buffer: usize,
+}
+
+impl LimitArgs {
+    /// `--socket-buffer`, with 0 for the kernel's own sizing.
+    fn socket_buffer(&self) -> Option<usize> {
+        (self.socket_buffer > 0).then_some(self.socket_buffer)
+    }
 }
 
 #[derive(clap::Args)]
@@ -337,6 +349,7 @@ async fn run(command: Command) -> ExitCode {
             let mut guards = wirelab_examples::server::Guards {
                 max_connections: limits.max_connections,
                 budget: websocket::io::Budget::new(limits.memory_budget),
+                socket_buffer: limits.socket_buffer(),
                 ..Default::default()
             };
             if let Some(max) = limits.max_message {
@@ -385,6 +398,7 @@ async fn run(command: Command) -> ExitCode {
             let capacity = wirelab::echo::Capacity {
                 max_connections: limits.max_connections,
                 budget: websocket::io::Budget::new(limits.memory_budget),
+                socket_buffer: limits.socket_buffer(),
             };
             result(wirelab::echo::serve_within(listener, options, capacity, acceptor).await)
         }

@@ -1,12 +1,13 @@
 //! What `wirelab echo`'s peers can make it hold in all: past its connection cap a new
-//! connection gets 503 and the open ones are untouched, and a peer whose unfinished message
-//! takes more than the memory budget is closed with 1013.
+//! connection gets 503 and the open ones are untouched, a peer whose unfinished message
+//! takes more than the memory budget is closed with 1013, and a peer that reads nothing
+//! leaves no more queued in the kernel than the socket buffer it was given.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt as _;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use websocket::Message;
 use websocket::frame::OpCode;
 use websocket::io::Budget;
@@ -108,4 +109,77 @@ async fn under_the_budget_a_large_message_is_echoed() {
         assert!(echoed == Some(message), "the message, whole");
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_peer_that_reads_nothing_leaves_at_most_its_socket_buffer_queued() {
+    within_10s(async {
+        let addr = echo(Capacity::default()).await;
+        // The client's own buffers small, so that the flow stalls after little has crossed.
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket.set_send_buffer_size(4096).expect("SO_SNDBUF");
+        let stream = socket.connect(addr).await.expect("connect");
+        let client_port = stream.local_addr().expect("addr").port();
+        let url = websocket::io::WsUrl::parse(&format!("ws://{addr}/")).expect("url");
+        let mut options = websocket::io::ClientOptions::default();
+        // Uncompressed, so that every byte sent is a byte the echo must queue.
+        options.config.deflate.enabled = false;
+        let (ws, _) = websocket::io::handshake_over(stream, &url, &options)
+            .await
+            .expect("handshake");
+        let (_receiver, mut sender) = ws.split();
+        // Messages of 60 KB until one is not taken within 500 ms: by then the echo's send
+        // queue is full, it has stopped reading, and its receive queue is full too.
+        let mut seed = 0x9e37_79b9_u32;
+        let mut sent = 0usize;
+        loop {
+            let payload: Vec<u8> = (0..60_000)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    seed as u8
+                })
+                .collect();
+            let send = sender.send(Message::Binary(payload));
+            match tokio::time::timeout(Duration::from_millis(500), send).await {
+                Ok(Ok(())) => sent += 60_000,
+                Ok(Err(e)) => panic!("the echo closed after {sent} bytes: {e}"),
+                Err(_) => break,
+            }
+        }
+        let queued = send_queue(addr.port(), client_port);
+        // Linux doubles the size asked for its bookkeeping, and a write may overshoot it by
+        // one skb: twice the buffer, and a margin.
+        let bound = 2 * wirelab_examples::server::SOCKET_BUFFER + 64 * 1024;
+        assert!(
+            queued > 0 && queued <= bound,
+            "{queued} bytes queued for a peer that reads nothing ({sent} sent), bound {bound}"
+        );
+    })
+    .await;
+}
+
+/// The bytes in the send queue of the echo's side of one connection: `tx_queue` of the
+/// socket from `local` to `remote` in /proc/net/tcp.
+fn send_queue(local: u16, remote: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = |address: &str| {
+        let hex = address.rsplit_once(':').map_or("", |(_, port)| port);
+        u16::from_str_radix(hex, 16).ok()
+    };
+    table
+        .lines()
+        .skip(1)
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (from, to, queues) = (fields.get(1)?, fields.get(2)?, fields.get(4)?);
+            if port(from)? != local || port(to)? != remote {
+                return None;
+            }
+            let tx = queues.split_once(':')?.0;
+            usize::from_str_radix(tx, 16).ok()
+        })
+        .expect("the echo's side of the connection in /proc/net/tcp")
 }

@@ -101,7 +101,7 @@ pub const SOCKET_BUFFER: usize = 64 << 10;
 
 /// Sets `stream`'s kernel send and receive buffers to `size` (see [`Guards::socket_buffer`]).
 /// A failure leaves them to the kernel: the connection still works, with its usual buffers.
-pub(super) fn size_buffers(stream: &TcpStream, size: Option<usize>) {
+pub fn size_buffers(stream: &TcpStream, size: Option<usize>) {
     if let Some(size) = size {
         let socket = socket2::SockRef::from(stream);
         let _ = socket.set_send_buffer_size(size);

@@ -51,7 +51,7 @@ pub mod tls;
 mod ws;
 
 pub use event_stream::{channel_stream, sse};
-pub use guard::{BODY_TIMEOUT, Guards, MAX_CONNECTIONS, SOCKET_BUFFER, refuse_busy};
+pub use guard::{BODY_TIMEOUT, Guards, MAX_CONNECTIONS, SOCKET_BUFFER, refuse_busy, size_buffers};
 pub use plain::{full, json, not_found, query_param, read_body};
 pub use protocol::PREFACE;
 pub use ws::{
