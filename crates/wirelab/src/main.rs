@@ -130,7 +130,9 @@ enum Command {
         /// Misbehave as a proxy can: `buffer` (hold the response until it ends),
         /// `idle-cut=SECONDS` (close a connection quiet for that long), `cut-mid` (cut the
         /// first response in the middle of an event or frame), `answer=STATUS` (answer every
-        /// request with STATUS, such as 204 or 503, instead of forwarding it).
+        /// request with STATUS, such as 204 or 503, instead of forwarding it), `no-flush-gzip`
+        /// (compress event streams with gzip and never flush, so events wait for a full
+        /// block or the stream's end).
         #[arg(long, value_name = "FAULT")]
         fault: Option<wirelab::tap::Fault>,
     },

@@ -106,40 +106,67 @@ async fn next_message(client: &mut Client, seen: &mut Vec<String>) -> (String, S
     }
 }
 
+/// Whether, through a tap with `fault`, an `EventSource` with `config` gets event 1 only once
+/// the server has ended the stream. The server sends event 1, then waits until the client
+/// has it (or 3 s: a proxy that holds it never lets it through), then sends event 2 and
+/// ends; the client must get both, in order, either way.
+async fn event_1_waits_for_the_end(fault: Option<Fault>, config: ClientConfig) -> bool {
+    let (server, mut streams) = sse_server().await;
+    let addr = tap(server, fault).await;
+    let mut client = Client::new(&format!("http://{addr}/events"), config).expect("client");
+    let received = Arc::new(Notify::new());
+    let ended = Arc::new(Mutex::new(false));
+    let (waiter, flag) = (received.clone(), ended.clone());
+    tokio::spawn(async move {
+        let mut stream = streams.recv().await.expect("a connection");
+        let socket = &mut stream.socket;
+        socket
+            .write_all(b"id: 1\ndata: one\n\n")
+            .await
+            .expect("write");
+        let _ = tokio::time::timeout(Duration::from_secs(3), waiter.notified()).await;
+        socket
+            .write_all(b"id: 2\ndata: two\n\n")
+            .await
+            .expect("write");
+        *flag.lock().expect("flag") = true;
+    });
+    let first = next_message(&mut client, &mut Vec::new()).await;
+    assert_eq!(first, ("1".to_owned(), "one".to_owned()));
+    let after_the_end = *ended.lock().expect("flag");
+    received.notify_one();
+    let second = next_message(&mut client, &mut Vec::new()).await;
+    assert_eq!(second, ("2".to_owned(), "two".to_owned()));
+    after_the_end
+}
+
 #[tokio::test]
 async fn buffering_holds_every_event_until_the_stream_ends() {
     within_20s(async {
         for fault in [None, Some(Fault::Buffer)] {
-            let (server, mut streams) = sse_server().await;
-            let mut client = event_source(tap(server, fault).await);
-            // The server sends event 1, then waits until the client has it (or 3 s: a
-            // buffering proxy never lets it through), then sends event 2 and ends.
-            let received = Arc::new(Notify::new());
-            let ended = Arc::new(Mutex::new(false));
-            let (waiter, flag) = (received.clone(), ended.clone());
-            tokio::spawn(async move {
-                let mut stream = streams.recv().await.expect("a connection");
-                let socket = &mut stream.socket;
-                socket
-                    .write_all(b"id: 1\ndata: one\n\n")
-                    .await
-                    .expect("write");
-                let _ = tokio::time::timeout(Duration::from_secs(3), waiter.notified()).await;
-                socket
-                    .write_all(b"id: 2\ndata: two\n\n")
-                    .await
-                    .expect("write");
-                *flag.lock().expect("flag") = true;
-            });
-            let first = next_message(&mut client, &mut Vec::new()).await;
-            assert_eq!(first, ("1".to_owned(), "one".to_owned()));
-            let after_the_end = *ended.lock().expect("flag");
-            received.notify_one();
-            let second = next_message(&mut client, &mut Vec::new()).await;
-            assert_eq!(second, ("2".to_owned(), "two".to_owned()));
+            let config = ClientConfig::default();
+            let held = event_1_waits_for_the_end(fault, config).await;
             // Straight, event 1 arrives while the stream is open; buffered, only once the
             // server has ended it, together with everything after it.
-            assert_eq!(after_the_end, fault.is_some(), "{fault:?}");
+            assert_eq!(held, fault.is_some(), "{fault:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn compression_without_flushing_holds_small_events_until_the_stream_ends() {
+    within_20s(async {
+        for fault in [None, Some(Fault::NoFlushGzip)] {
+            let config = ClientConfig {
+                accept_gzip: true,
+                ..ClientConfig::default()
+            };
+            let held = event_1_waits_for_the_end(fault, config).await;
+            // Compressed without a flush, event 1 stays in the compressor (a block needs far
+            // more than its 18 bytes), and the client decodes it, with event 2, from the last
+            // block and the gzip trailer that the stream's end lets out.
+            assert_eq!(held, fault.is_some(), "{fault:?}");
         }
     })
     .await;

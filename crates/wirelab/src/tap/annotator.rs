@@ -3,13 +3,11 @@
 
 use std::collections::VecDeque;
 
-use http_head::HeadBuffer;
-
 use super::frames::Frames;
 use super::h2::Http2;
-use super::http::{self, Body, Start};
+use super::http::{self, Body, HeadRead, HeadReader, Start};
 use super::show::hex_dump;
-use super::{Direction, MAX_HEAD, TapOptions};
+use super::{Direction, TapOptions};
 
 // ANCHOR: annotator
 /// The annotating state of one proxied connection: both directions, and what one direction
@@ -32,9 +30,8 @@ const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
 #[derive(Debug)]
 struct Side {
     phase: Phase,
-    /// The head read so far; the WebSocket handshake's own buffer, which finds the end of a
-    /// head without searching the same bytes twice, and refuses to grow past its bound.
-    head: HeadBuffer,
+    /// The head read so far.
+    head: HeadReader,
 }
 
 #[derive(Debug)]
@@ -170,45 +167,19 @@ impl Side {
     fn new() -> Self {
         Side {
             phase: Phase::Head,
-            head: HeadBuffer::new(MAX_HEAD),
+            head: HeadReader::new(),
         }
     }
 
     /// Collects head bytes from the front of `input`.
     fn take_head(&mut self, input: &[u8]) -> HeadRead {
-        let held = self.head.bytes().len();
-        match self.head.push(input) {
-            Ok(None) => HeadRead::More,
-            Ok(Some(end)) => {
-                let head = self.head.bytes()[..end].to_vec();
-                // The next head starts afresh: the bytes after this one are the caller's to
-                // feed again, to whatever reads them.
-                self.head = HeadBuffer::new(MAX_HEAD);
-                HeadRead::Done {
-                    used: end - held,
-                    head,
-                }
-            }
-            Err(_) => {
-                self.head = HeadBuffer::new(MAX_HEAD);
-                HeadRead::TooLong
-            }
-        }
+        self.head.take(input)
     }
-}
-
-/// What [`Side::take_head`] made of its input.
-enum HeadRead {
-    /// All of it belongs to a head that has not ended yet.
-    More,
-    /// The head ended after `used` bytes of the input.
-    Done { used: usize, head: Vec<u8> },
-    /// No end of head within [`MAX_HEAD`] bytes: not a head anyone would accept.
-    TooLong,
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::MAX_HEAD;
     use super::*;
 
     #[test]
@@ -225,7 +196,7 @@ mod tests {
                 "(no end of head within {MAX_HEAD} bytes: rest not annotated)"
             )]
         );
-        assert!(tap.to_server.head.bytes().is_empty(), "the head is freed");
+        assert!(tap.to_server.head.held() == 0, "the head is freed");
         assert_eq!(
             tap.feed(Direction::ToServer, b"x"),
             ["1 bytes (not annotated)"]

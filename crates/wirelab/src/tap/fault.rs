@@ -15,7 +15,10 @@
 //!   frame. Later connections pass untouched, so that the reconnection can be watched;
 //! - `answer=STATUS`: answer every request with `STATUS` (`204`, `503`, ...) and an empty
 //!   body, and forward nothing, as a proxy does that has no upstream for the path, or one
-//!   that is shedding load.
+//!   that is shedding load;
+//! - `no-flush-gzip`: compress each event stream whose client accepts gzip and pass on only
+//!   what the compressor lets out, as compressing middleware made for pages does (see
+//!   `gzip.rs`). Small events wait for a full DEFLATE block, or for the stream's end.
 //!
 //! The faults act on what crosses the proxy, never on how it is shown: the annotations are
 //! those of the bytes the proxy read, and a `fault:` line says what it did with them.
@@ -31,6 +34,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::gzip::NoFlushGzip;
 use super::{Annotator, Direction, MAX_HEAD};
 
 /// The most bytes `buffer` holds; past it, it passes on what it has and holds again, so that
@@ -51,6 +55,8 @@ pub enum Fault {
     CutMid,
     /// Answer every request with this status and an empty body (`answer=STATUS`).
     Answer(u16),
+    /// Compress event streams with gzip, never flushing (`no-flush-gzip`).
+    NoFlushGzip,
 }
 
 impl FromStr for Fault {
@@ -61,6 +67,7 @@ impl FromStr for Fault {
         match (name, value) {
             ("buffer", "") => Ok(Fault::Buffer),
             ("cut-mid", "") => Ok(Fault::CutMid),
+            ("no-flush-gzip", "") => Ok(Fault::NoFlushGzip),
             ("idle-cut", seconds) => match seconds.parse::<f64>() {
                 Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Fault::IdleCut(Duration::from_secs_f64(s))),
                 _ => Err(format!(
@@ -76,7 +83,8 @@ impl FromStr for Fault {
                 )),
             },
             _ => Err(format!(
-                "unknown fault {s:?}: buffer, idle-cut=SECONDS, cut-mid or answer=STATUS"
+                "unknown fault {s:?}: buffer, idle-cut=SECONDS, cut-mid, answer=STATUS or \
+                 no-flush-gzip"
             )),
         }
     }
@@ -89,6 +97,7 @@ impl fmt::Display for Fault {
             Fault::IdleCut(after) => write!(f, "idle-cut={}", after.as_secs_f64()),
             Fault::CutMid => f.write_str("cut-mid"),
             Fault::Answer(status) => write!(f, "answer={status}"),
+            Fault::NoFlushGzip => f.write_str("no-flush-gzip"),
         }
     }
 }
@@ -102,6 +111,8 @@ pub(super) enum Forward {
     Hold,
     /// Pass on this many, then cut the connection (`cut-mid`).
     CutAfter(usize),
+    /// Pass on these bytes instead, and show these notes (`no-flush-gzip`).
+    Instead { bytes: Vec<u8>, notes: Vec<String> },
 }
 
 /// One connection's fault: what each read becomes, and the signal that cuts both directions.
@@ -114,6 +125,8 @@ pub(super) struct Faulty {
     response: Mutex<Response>,
     /// When a byte last crossed, either way (`idle-cut`).
     last_crossed: Mutex<Instant>,
+    /// `no-flush-gzip`'s compressor and its reading of both directions.
+    gzip: Option<Mutex<NoFlushGzip>>,
     cut: watch::Sender<bool>,
 }
 
@@ -138,6 +151,7 @@ impl Faulty {
             cut_mid,
             response: Mutex::new(Response::default()),
             last_crossed: Mutex::new(Instant::now()),
+            gzip: (fault == Some(Fault::NoFlushGzip)).then(|| Mutex::new(NoFlushGzip::new())),
             cut: watch::Sender::new(false),
         }
     }
@@ -151,6 +165,19 @@ impl Faulty {
     ) -> Forward {
         if let Ok(mut last) = self.last_crossed.lock() {
             *last = Instant::now();
+        }
+        if let Some(Ok(mut gzip)) = self.gzip.as_ref().map(Mutex::lock) {
+            return match direction {
+                Direction::ToServer => {
+                    gzip.request(bytes);
+                    Forward::All
+                }
+                Direction::ToClient => {
+                    let mut notes = Vec::new();
+                    let bytes = gzip.response(bytes, &mut notes);
+                    Forward::Instead { bytes, notes }
+                }
+            };
         }
         if direction == Direction::ToServer {
             return Forward::All;
@@ -184,6 +211,18 @@ impl Faulty {
             }
             _ => Forward::All,
         }
+    }
+
+    /// `direction` has ended (not by a cut): what to pass on before passing the end on, and
+    /// notes on it. Only `no-flush-gzip` has anything: the end of a compressed body that the
+    /// connection's end ends.
+    pub(super) fn end(&self, direction: Direction) -> (Vec<u8>, Vec<String>) {
+        let mut notes = Vec::new();
+        let bytes = match self.gzip.as_ref().map(Mutex::lock) {
+            Some(Ok(mut gzip)) if direction == Direction::ToClient => gzip.end(&mut notes),
+            _ => Vec::new(),
+        };
+        (bytes, notes)
     }
 
     /// Cuts both directions of the connection.
@@ -286,6 +325,7 @@ mod tests {
             "idle-cut=0.5",
             "answer=204",
             "answer=503",
+            "no-flush-gzip",
         ] {
             let fault: Fault = text.parse().expect(text);
             assert_eq!(fault.to_string(), text);

@@ -6,6 +6,8 @@
 //! the bytes after the head: a `Content-Length`, chunked coding (see `chunked.rs`), or, for a
 //! response with neither, everything until the connection closes.
 
+use http_head::HeadBuffer;
+
 use super::chunked::Chunked;
 use super::event_stream::EventStream;
 use super::show::{Sample, quote};
@@ -25,6 +27,10 @@ pub(super) struct Head {
     chunked: bool,
     /// `Content-Length`, when present and a number.
     content_length: Option<u64>,
+    /// A request's `Accept-Encoding` takes gzip (`--fault no-flush-gzip` asks).
+    pub(super) accepts_gzip: bool,
+    /// A response's body already has a `Content-Encoding`.
+    pub(super) encoded: bool,
 }
 
 /// The start line of a head.
@@ -40,6 +46,56 @@ pub(super) enum Start {
         /// The status code.
         status: u16,
     },
+}
+
+/// Collects a head from the front of one direction's bytes, across reads: the WebSocket
+/// handshake's own buffer, which finds the end of a head without searching the same bytes
+/// twice, and refuses to grow past [`MAX_HEAD`].
+#[derive(Debug)]
+pub(super) struct HeadReader(HeadBuffer);
+
+/// What [`HeadReader::take`] made of its input.
+pub(super) enum HeadRead {
+    /// All of it belongs to a head that has not ended yet.
+    More,
+    /// The head ended after `used` bytes of the input.
+    Done { used: usize, head: Vec<u8> },
+    /// No end of head within [`MAX_HEAD`] bytes: not a head anyone would accept.
+    TooLong,
+}
+
+impl HeadReader {
+    pub(super) fn new() -> Self {
+        HeadReader(HeadBuffer::new(MAX_HEAD))
+    }
+
+    /// How many bytes of an unfinished head it holds.
+    #[cfg(test)]
+    pub(super) fn held(&self) -> usize {
+        self.0.bytes().len()
+    }
+
+    /// Takes head bytes from the front of `input`.
+    pub(super) fn take(&mut self, input: &[u8]) -> HeadRead {
+        let held = self.0.bytes().len();
+        match self.0.push(input) {
+            Ok(None) => HeadRead::More,
+            Ok(Some(end)) => {
+                let head = self.0.bytes()[..end].to_vec();
+                // The next head starts afresh: the bytes after this one are the caller's to
+                // feed again, to whatever reads them.
+                self.0 = HeadBuffer::new(MAX_HEAD);
+                HeadRead::Done {
+                    used: end - held,
+                    head,
+                }
+            }
+            Err(_) => {
+                self.0 = HeadBuffer::new(MAX_HEAD);
+                HeadRead::TooLong
+            }
+        }
+    }
 }
 
 /// Parses a complete head (through its empty line) travelling in `direction`: a request
@@ -69,6 +125,11 @@ pub(super) fn read_head(direction: Direction, bytes: &[u8]) -> Option<Head> {
             .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "text/event-stream"),
         chunked: header("transfer-encoding").is_some_and(|v| v.contains("chunked")),
         content_length: header("content-length").and_then(|v| v.trim().parse().ok()),
+        accepts_gzip: headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
+            .any(|(_, value)| sse::gzip::accepts_gzip(value)),
+        encoded: header("content-encoding").is_some_and(|v| v.trim() != "identity"),
     })
 }
 
@@ -111,6 +172,13 @@ impl Head {
 }
 // ANCHOR_END: head_body
 
+impl Head {
+    /// The body is an event stream.
+    pub(super) fn is_event_stream(&self) -> bool {
+        self.event_stream
+    }
+}
+
 /// The body after a head: how it is framed, and what it carries.
 #[derive(Debug)]
 pub(super) struct Body {
@@ -134,9 +202,38 @@ pub(super) enum Content {
     EventStream(EventStream),
     /// Anything else: its first bytes, and its size.
     Opaque(Sample),
+    /// The bytes themselves, kept for the taker (`--fault no-flush-gzip` compresses them).
+    Kept(Vec<u8>),
 }
 
 impl Body {
+    /// This body, keeping its bytes (without their chunked framing) for
+    /// [`Body::take_kept`] instead of describing them.
+    pub(super) fn keeping(self) -> Body {
+        Body {
+            content: Content::Kept(Vec::new()),
+            ..self
+        }
+    }
+
+    /// The bytes kept since the last call (see [`Body::keeping`]).
+    pub(super) fn take_kept(&mut self) -> Vec<u8> {
+        match &mut self.content {
+            Content::Kept(kept) => std::mem::take(kept),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The body is framed with chunked coding.
+    pub(super) fn is_chunked(&self) -> bool {
+        matches!(self.framing, Framing::Chunked(_))
+    }
+
+    /// The body has no `Content-Length`: chunked, or ended by the connection's end.
+    pub(super) fn has_no_length(&self) -> bool {
+        !matches!(self.framing, Framing::Length(_))
+    }
+
     /// The body has ended, and the next bytes are a head.
     pub(super) fn done(&self) -> bool {
         match &self.framing {
@@ -175,6 +272,7 @@ impl Content {
         match self {
             Content::EventStream(stream) => stream.feed(bytes, lines),
             Content::Opaque(sample) => sample.push(bytes),
+            Content::Kept(kept) => kept.extend_from_slice(bytes),
         }
     }
 
@@ -192,6 +290,7 @@ impl Content {
                 }
                 *sample = Sample::default();
             }
+            Content::Kept(_) => {}
         }
     }
 }

@@ -19,7 +19,8 @@
 //! `--svg DIR` also draws each connection, when it closes, as a sequence diagram
 //! ([`diagram`]), made from the same lines.
 //! `--fault F` makes the proxy misbehave as a misconfigured or unlucky one does (buffering,
-//! an idle timeout, a cut in mid-event, a 204 or 503 of its own): see `fault.rs`.
+//! an idle timeout, a cut in mid-event, a 204 or 503 of its own, compression that never
+//! flushes): see `fault.rs`.
 //!
 //! The tap is also how the book's wire listings are made: the tests run the examples through
 //! it and keep its output as snapshots, so a listing in the book is what the code sent.
@@ -38,7 +39,8 @@
 //! - `h2.rs`: HTTP/2 frames (HPACK decoding is the `loona-hpack` crate's);
 //! - `show.rs`: how bytes are printed (quoted, in hex, as a hex dump);
 //! - `diagram.rs`: the printed lines drawn as a sequence diagram;
-//! - `fault.rs`: the faults `--fault` injects, and what each does to the bytes it forwards.
+//! - `fault.rs`: the faults `--fault` injects, and what each does to the bytes it forwards;
+//! - `gzip.rs`: the one fault that rewrites what it forwards, gzip without flushing.
 //!
 //! The annotator never changes the bytes; the proxy forwards exactly what it read, after
 //! annotating it. Annotating before forwarding is what makes the output causal: the client
@@ -58,6 +60,7 @@ pub mod diagram;
 mod event_stream;
 mod fault;
 mod frames;
+mod gzip;
 mod h2;
 mod http;
 mod show;
@@ -208,7 +211,8 @@ struct Link<'a> {
 
 // ANCHOR: pump
 /// Moves bytes one way until EOF, an error or a cut, annotating each read before forwarding
-/// it (or holding it, or cutting in its middle, as the fault says).
+/// it (or holding it, cutting in its middle, or passing on something else, as the fault
+/// says).
 async fn pump(
     link: &Link<'_>,
     direction: Direction,
@@ -251,6 +255,15 @@ async fn pump(
                 held.clear();
                 continue;
             }
+            Forward::Instead { bytes, notes } => {
+                for note in notes {
+                    let _ = link.out.send(format!("#{id} fault: {note}")).await;
+                }
+                if to.write_all(&bytes).await.is_err() {
+                    break "end of stream";
+                }
+                continue;
+            }
             Forward::CutAfter(part) => {
                 let _ = link
                     .out
@@ -267,6 +280,13 @@ async fn pump(
             break "end of stream";
         }
     };
+    if end != "cut" {
+        let (bytes, notes) = link.faulty.end(direction);
+        for note in notes {
+            let _ = link.out.send(format!("#{id} fault: {note}")).await;
+        }
+        let _ = to.write_all(&bytes).await;
+    }
     if end != "cut" && !held.is_empty() {
         let _ = link
             .out
