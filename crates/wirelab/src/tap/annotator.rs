@@ -24,7 +24,7 @@ pub struct Annotator {
 // ANCHOR_END: annotator
 
 /// The first part of HTTP/2's client connection preface, which a head reader sees as a head.
-const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
+pub(super) const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
 
 /// One direction: which layer reads its next bytes.
 #[derive(Debug)]

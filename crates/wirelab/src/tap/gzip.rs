@@ -14,7 +14,8 @@
 //! `Content-Length` would need a new length). Every other response passes as it is, and the
 //! tap follows the requests and responses of a keep-alive connection one by one to know which
 //! is which: [`NoFlushGzip::request`] reads what the client sends, [`NoFlushGzip::response`]
-//! rewrites what the server sends. After a `101` the rest passes unread.
+//! rewrites what the server sends. After a `101`, or an HTTP/2 connection preface (h2c, whose
+//! responses are frames, not heads), the rest passes unread.
 //!
 //! The response's head gets `Content-Encoding: gzip`; its body is de-chunked, compressed, and
 //! what the compressor gives out is sent on, in chunks of its own when the body was chunked.
@@ -26,6 +27,7 @@ use std::collections::VecDeque;
 use sse::gzip::{Flush, GzipEncoder};
 
 use super::Direction;
+use super::annotator::PREFACE_HEAD;
 use super::http::{Body, HeadRead, HeadReader, Start, read_head};
 
 /// One direction's place among its HTTP messages.
@@ -105,6 +107,12 @@ impl NoFlushGzip {
                     }
                     HeadRead::Done { used, head } => {
                         input = &input[used..];
+                        if head == PREFACE_HEAD {
+                            // HTTP/2 frames follow, both ways: nothing to rewrite.
+                            self.requests = Place::Blind;
+                            self.responses = Place::Blind;
+                            return;
+                        }
                         let Some(head) = read_head(Direction::ToServer, &head) else {
                             self.requests = Place::Blind;
                             return;
@@ -135,6 +143,7 @@ impl NoFlushGzip {
         while !input.is_empty() {
             match &mut self.responses {
                 Place::Blind => {
+                    out.append(&mut self.head_so_far);
                     out.extend_from_slice(input);
                     break;
                 }
@@ -407,6 +416,17 @@ mod tests {
         gzip.request(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
         let switched = b"HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x02hi";
         assert_eq!(gzip.response(switched, &mut notes), switched);
+    }
+
+    #[test]
+    fn http2_in_clear_text_passes_unread() {
+        let mut gzip = NoFlushGzip::new();
+        let mut notes = Vec::new();
+        gzip.request(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0");
+        // The server's SETTINGS frame: no head, passed on at once.
+        let settings = b"\0\0\0\x04\0\0\0\0\0";
+        assert_eq!(gzip.response(settings, &mut notes), settings);
+        assert!(notes.is_empty());
     }
 
     #[test]
