@@ -136,6 +136,39 @@ pub(crate) struct AttackResult {
     pub(crate) after: Memory,
 }
 
+/// Files a process needs besides its sockets: the runtime's, the standard streams, and those
+/// the sampler opens in /proc.
+const SPARE_FILES: u64 = 64;
+
+/// Checks that this process (and the demo it started, which inherits the limit) may open a
+/// socket for every client and attacker, so that a run too large for the machine fails at
+/// once with the figures, instead of counting its own `EMFILE`s as the demo's failures.
+pub(crate) fn check_file_limit(attack: &Attack) -> Result<()> {
+    let need = (attack.sse_clients + attack.ws_clients + Class::ALL.len() * attack.attackers)
+        as u64
+        + SPARE_FILES;
+    let limits = std::fs::read_to_string("/proc/self/limits")?;
+    let soft = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .and_then(|line| line.split_whitespace().nth(3))
+        .ok_or("no \"Max open files\" in /proc/self/limits")?;
+    if soft == "unlimited" {
+        return Ok(());
+    }
+    let soft: u64 = soft.parse()?;
+    if need > soft {
+        return Err(format!(
+            "{need} open files needed in this process and in the demo (a socket per client \
+             and attacker, and {SPARE_FILES} more), but `ulimit -n` allows {soft}: raise it, \
+             or run fewer clients (at most {} in all with these attackers)",
+            soft.saturating_sub(need - (attack.sse_clients + attack.ws_clients) as u64)
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Runs the attack against the demo at `server`.
 pub(crate) async fn attack(server: &Server, attack: Attack) -> Result<AttackResult> {
     tokio::time::sleep(Duration::from_millis(300)).await;

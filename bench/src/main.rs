@@ -756,13 +756,14 @@ async fn run(command: Command) -> Result<()> {
             attackers,
             seconds,
         } => {
-            let server = Server::start(&["serve-demo".into()]).await?;
             let load = attack::Attack {
                 sse_clients,
                 ws_clients,
                 attackers,
                 duration: Duration::from_secs(seconds),
             };
+            attack::check_file_limit(&load)?;
+            let server = Server::start(&["serve-demo".into()]).await?;
             let result = attack::attack(&server, load).await;
             server.stop().await;
             let result = result?;
