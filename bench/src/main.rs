@@ -193,6 +193,11 @@ enum Command {
         /// Event streams per round.
         #[arg(long, default_value_t = 5000)]
         streams: usize,
+        /// Seconds to wait after the demo starts (its pid is printed) before the first round:
+        /// time to attach a heap profiler to it (`heaptrack -p PID`, as `scripts/churn heap`
+        /// does).
+        #[arg(long, default_value_t = 0)]
+        wait_before: u64,
     },
     /// Load under attack: well-behaved event-stream and WebSocket clients on `wirelab demo`,
     /// each checking by id that it lost and duplicated nothing, while hostile peers of six
@@ -724,8 +729,14 @@ async fn run(command: Command) -> Result<()> {
         Command::ServeDemo { max_seconds } => {
             servers::serve_demo(max_seconds).await?;
         }
-        Command::Churn { rounds, streams } => {
+        Command::Churn {
+            rounds,
+            streams,
+            wait_before,
+        } => {
             let server = Server::start(&["serve-demo".into()]).await?;
+            eprintln!("churn: the demo is pid {}", server.pid());
+            tokio::time::sleep(Duration::from_secs(wait_before)).await;
             let result = churn::churn(&server, rounds, streams).await;
             server.stop().await;
             let result = result?;
