@@ -33,12 +33,33 @@ const SPECIAL: &[u8] = &[
 /// One change to an input; positions and lengths are taken modulo what the input has then.
 #[derive(Debug, Clone)]
 enum Mutation {
-    FlipBit { at: usize, bit: u8 },
-    SetByte { at: usize, byte: u8 },
-    Insert { at: usize, bytes: Vec<u8> },
-    Remove { at: usize, len: usize },
-    Repeat { at: usize, len: usize, times: u8 },
-    Splice { seed: usize, from: usize, len: usize, at: usize },
+    FlipBit {
+        at: usize,
+        bit: u8,
+    },
+    SetByte {
+        at: usize,
+        byte: u8,
+    },
+    Insert {
+        at: usize,
+        bytes: Vec<u8>,
+    },
+    Remove {
+        at: usize,
+        len: usize,
+    },
+    Repeat {
+        at: usize,
+        len: usize,
+        times: u8,
+    },
+    Splice {
+        seed: usize,
+        from: usize,
+        len: usize,
+        at: usize,
+    },
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -49,10 +70,19 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), prop::collection::vec(byte, 1..16))
             .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
         (any::<usize>(), 1usize..64).prop_map(|(at, len)| Mutation::Remove { at, len }),
-        (any::<usize>(), 1usize..32, 1u8..8)
-            .prop_map(|(at, len, times)| Mutation::Repeat { at, len, times }),
-        (any::<usize>(), any::<usize>(), 1usize..128, any::<usize>())
-            .prop_map(|(seed, from, len, at)| Mutation::Splice { seed, from, len, at }),
+        (any::<usize>(), 1usize..32, 1u8..8).prop_map(|(at, len, times)| Mutation::Repeat {
+            at,
+            len,
+            times
+        }),
+        (any::<usize>(), any::<usize>(), 1usize..128, any::<usize>()).prop_map(
+            |(seed, from, len, at)| Mutation::Splice {
+                seed,
+                from,
+                len,
+                at
+            }
+        ),
     ]
 }
 
