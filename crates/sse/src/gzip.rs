@@ -39,26 +39,34 @@ pub enum StreamEncoding {
 // ANCHOR_END: stream_encoding
 
 /// Whether an `Accept-Encoding` header value accepts gzip (RFC 9110 §12.5.3): `gzip` (or its
-/// alias `x-gzip`) or `*`, with a weight other than `q=0`.
+/// alias `x-gzip`) with a weight other than `q=0`, or, when neither is named, `*` with such a
+/// weight (`*` stands for the codings the field does not name, so `gzip;q=0, *` refuses gzip).
 // ANCHOR: accepts_gzip
 pub fn accepts_gzip(accept_encoding: &[u8]) -> bool {
     let Ok(value) = std::str::from_utf8(accept_encoding) else {
         return false;
     };
-    value.split(',').any(|item| {
+    let (mut named, mut any) = (None, None);
+    for item in value.split(',') {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or_default();
-        let named = ["gzip", "x-gzip", "*"]
-            .iter()
-            .any(|c| coding.eq_ignore_ascii_case(c));
         let refused = parts.any(|p| {
             p.strip_prefix("q=")
                 .or_else(|| p.strip_prefix("Q="))
                 .and_then(|q| q.parse::<f32>().ok())
                 .is_some_and(|q| q == 0.0)
         });
-        named && !refused
-    })
+        if ["gzip", "x-gzip"]
+            .iter()
+            .any(|c| coding.eq_ignore_ascii_case(c))
+        {
+            // Named twice, one acceptance is enough.
+            named = Some(named.unwrap_or(false) || !refused);
+        } else if coding == "*" {
+            any = Some(any.unwrap_or(false) || !refused);
+        }
+    }
+    named.or(any).unwrap_or(false)
 }
 // ANCHOR_END: accepts_gzip
 
@@ -295,6 +303,10 @@ mod tests {
         assert!(accepts_gzip(b"br;q=1.0, GZIP;q=0.5"));
         assert!(accepts_gzip(b"*"));
         assert!(!accepts_gzip(b"gzip;q=0, br"));
+        assert!(!accepts_gzip(b"gzip;q=0, *"));
+        assert!(!accepts_gzip(b"*;q=0"));
+        assert!(accepts_gzip(b"br, *;q=0.1"));
+        assert!(accepts_gzip(b"x-gzip, *;q=0"));
         assert!(!accepts_gzip(b"identity"));
         assert!(!accepts_gzip(b""));
     }

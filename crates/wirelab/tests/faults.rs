@@ -27,13 +27,27 @@ async fn within_20s(test: impl std::future::Future<Output = ()>) {
 
 /// A tap in front of `upstream` with `fault`; its annotation lines are drained and dropped.
 async fn tap(upstream: SocketAddr, fault: Option<Fault>) -> SocketAddr {
+    tap_recording(upstream, fault).await.0
+}
+
+/// A tap in front of `upstream` with `fault`, and the annotation lines it has printed so far.
+async fn tap_recording(
+    upstream: SocketAddr,
+    fault: Option<Fault>,
+) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (out, mut lines) = mpsc::channel(1024);
     let options = TapOptions { hex: false, fault };
     tokio::spawn(tap::run(listener, upstream, options, out));
-    tokio::spawn(async move { while lines.recv().await.is_some() {} });
-    addr
+    let printed = Arc::new(Mutex::new(Vec::new()));
+    let keep = printed.clone();
+    tokio::spawn(async move {
+        while let Some(line) = lines.recv().await {
+            keep.lock().expect("lines").push(line);
+        }
+    });
+    (addr, printed)
 }
 
 /// One event-stream connection as the server sees it: the request's `Last-Event-ID`, and
@@ -107,12 +121,15 @@ async fn next_message(client: &mut Client, seen: &mut Vec<String>) -> (String, S
 }
 
 /// Whether, through a tap with `fault`, an `EventSource` with `config` gets event 1 only once
-/// the server has ended the stream. The server sends event 1, then waits until the client
-/// has it (or 3 s: a proxy that holds it never lets it through), then sends event 2 and
-/// ends; the client must get both, in order, either way.
-async fn event_1_waits_for_the_end(fault: Option<Fault>, config: ClientConfig) -> bool {
+/// the server has ended the stream, and the tap's lines. The server sends event 1, then waits
+/// until the client has it (or 3 s: a proxy that holds it never lets it through), then sends
+/// event 2 and ends; the client must get both, in order, either way.
+async fn event_1_waits_for_the_end(
+    fault: Option<Fault>,
+    config: ClientConfig,
+) -> (bool, Vec<String>) {
     let (server, mut streams) = sse_server().await;
-    let addr = tap(server, fault).await;
+    let (addr, lines) = tap_recording(server, fault).await;
     let mut client = Client::new(&format!("http://{addr}/events"), config).expect("client");
     let received = Arc::new(Notify::new());
     let ended = Arc::new(Mutex::new(false));
@@ -137,7 +154,8 @@ async fn event_1_waits_for_the_end(fault: Option<Fault>, config: ClientConfig) -
     received.notify_one();
     let second = next_message(&mut client, &mut Vec::new()).await;
     assert_eq!(second, ("2".to_owned(), "two".to_owned()));
-    after_the_end
+    let lines = lines.lock().expect("lines").clone();
+    (after_the_end, lines)
 }
 
 #[tokio::test]
@@ -145,7 +163,7 @@ async fn buffering_holds_every_event_until_the_stream_ends() {
     within_20s(async {
         for fault in [None, Some(Fault::Buffer)] {
             let config = ClientConfig::default();
-            let held = event_1_waits_for_the_end(fault, config).await;
+            let (held, _) = event_1_waits_for_the_end(fault, config).await;
             // Straight, event 1 arrives while the stream is open; buffered, only once the
             // server has ended it, together with everything after it.
             assert_eq!(held, fault.is_some(), "{fault:?}");
@@ -162,11 +180,15 @@ async fn compression_without_flushing_holds_small_events_until_the_stream_ends()
                 accept_gzip: true,
                 ..ClientConfig::default()
             };
-            let held = event_1_waits_for_the_end(fault, config).await;
+            let (held, lines) = event_1_waits_for_the_end(fault, config).await;
             // Compressed without a flush, event 1 stays in the compressor (a block needs far
             // more than its 18 bytes), and the client decodes it, with event 2, from the last
             // block and the gzip trailer that the stream's end lets out.
             assert_eq!(held, fault.is_some(), "{fault:?}");
+            let compressed = lines
+                .iter()
+                .any(|line| line.contains("fault: Content-Encoding: gzip added"));
+            assert_eq!(compressed, fault.is_some(), "{lines:#?}");
         }
     })
     .await;

@@ -22,6 +22,8 @@ pub(super) struct Chunked {
     state: State,
     /// Chunks of data seen so far, to number them.
     chunks: u64,
+    /// It ended at a chunk-size line that was not one, not at its last chunk.
+    broken: bool,
 }
 
 #[derive(Debug)]
@@ -43,12 +45,18 @@ impl Chunked {
         Chunked {
             state: State::Size(Vec::new()),
             chunks: 0,
+            broken: false,
         }
     }
 
     /// The body has ended: after its trailer, or at a chunk-size line that was not one.
     pub(super) fn done(&self) -> bool {
         matches!(self.state, State::Done)
+    }
+
+    /// The body ended at a chunk-size line that was not one: what follows is not a head.
+    pub(super) fn broken(&self) -> bool {
+        self.broken
     }
 
     /// Takes body bytes, passes the chunks' data to `content` and describes the framing.
@@ -83,6 +91,7 @@ impl Chunked {
                         Err(digits) => {
                             lines.push(format!("[bad chunk-size line {digits:?}]"));
                             self.state = State::Done;
+                            self.broken = true;
                         }
                     }
                 }

@@ -213,7 +213,8 @@ impl Faulty {
         }
     }
 
-    /// `direction` has ended (not by a cut): what to pass on before passing the end on, and
+    /// `direction` has ended cleanly (its sender closed it: not a reset, a failed write or a
+    /// cut): what to pass on before passing the end on, and
     /// notes on it. Only `no-flush-gzip` has anything: the end of a compressed body that the
     /// connection's end ends.
     pub(super) fn end(&self, direction: Direction) -> (Vec<u8>, Vec<String>) {

@@ -14,19 +14,27 @@
 //! `Content-Length` would need a new length). Every other response passes as it is, and the
 //! tap follows the requests and responses of a keep-alive connection one by one to know which
 //! is which: [`NoFlushGzip::request`] reads what the client sends, [`NoFlushGzip::response`]
-//! rewrites what the server sends. After a `101`, or an HTTP/2 connection preface (h2c, whose
-//! responses are frames, not heads), the rest passes unread.
+//! rewrites what the server sends. After a `101`, an HTTP/2 connection preface (h2c, whose
+//! responses are frames, not heads), a server that speaks before it is asked, or anything the
+//! tap cannot read as HTTP/1.1, the rest of the connection passes unread, both ways.
 //!
 //! The response's head gets `Content-Encoding: gzip`; its body is de-chunked, compressed, and
 //! what the compressor gives out is sent on, in chunks of its own when the body was chunked.
-//! The chunked body's end (or, for a body that ends with the connection, the connection's end)
-//! finishes the compressor: its last block and the gzip trailer go out then.
+//! The chunked body's end (or, for a body that ends with the connection, the connection's
+//! clean end) finishes the compressor: its last block and the gzip trailer go out then,
+//! followed by a last chunk of the tap's own (any trailer fields the server sent are dropped).
+//! A body that breaks (a chunk-size line that is not one, a reset) is never finished: a
+//! complete gzip stream would tell the client it got the whole response.
 
 use std::collections::VecDeque;
 
 use sse::gzip::{Flush, GzipEncoder};
 
 use super::Direction;
+
+/// The most requests waiting for their responses that the fault follows; past it, the
+/// connection passes unread, so that a client pipelining requests cannot make it hold more.
+const MAX_WAITING: usize = 64;
 use super::annotator::PREFACE_HEAD;
 use super::http::{Body, HeadRead, HeadReader, Start, read_head};
 
@@ -37,7 +45,7 @@ enum Place {
     Head(HeadReader),
     /// Inside a body.
     Body(Body),
-    /// After a `101`, or a head the tap cannot read: everything passes unread.
+    /// Everything passes unread (see the module documentation for when).
     Blind,
 }
 
@@ -121,6 +129,10 @@ impl NoFlushGzip {
                             self.requests = Place::Blind;
                             return;
                         };
+                        if self.asked.len() >= MAX_WAITING {
+                            self.blind();
+                            return;
+                        }
                         self.asked.push_back((method.clone(), head.accepts_gzip));
                         self.requests = head.body(None).map_or_else(Place::head, Place::Body);
                     }
@@ -128,12 +140,23 @@ impl NoFlushGzip {
                 Place::Body(body) => {
                     let used = body.feed(input, &mut Vec::new());
                     input = &input[used..];
+                    if body.broken() {
+                        self.blind();
+                        return;
+                    }
                     if body.done() {
                         self.requests = Place::head();
                     }
                 }
             }
         }
+    }
+
+    /// From here on, both directions pass unread.
+    fn blind(&mut self) {
+        self.requests = Place::Blind;
+        self.responses = Place::Blind;
+        self.asked.clear();
     }
 
     /// Takes what the server sent; returns what to pass on instead, and adds a note for each
@@ -146,6 +169,11 @@ impl NoFlushGzip {
                     out.append(&mut self.head_so_far);
                     out.extend_from_slice(input);
                     break;
+                }
+                // A response that answers no request: the server speaks first (an HTTP/2
+                // server's SETTINGS, say), and what it says is not for this fault to hold.
+                Place::Head(_) if self.asked.is_empty() && self.head_so_far.is_empty() => {
+                    self.blind();
                 }
                 Place::Head(reader) => match reader.take(input) {
                     HeadRead::More => {
@@ -166,6 +194,20 @@ impl NoFlushGzip {
                 },
                 Place::Body(body) => {
                     let used = body.feed(input, &mut Vec::new());
+                    if body.broken() {
+                        // What follows a broken chunked body is not a head: pass it all on,
+                        // and leave a compressed body unfinished.
+                        if self.compressing.take().is_some() {
+                            notes.push(
+                                "the body's chunked framing broke: gzip left unfinished, the \
+                                 rest passed on as it is"
+                                    .into(),
+                            );
+                        }
+                        out.extend_from_slice(input);
+                        self.blind();
+                        break;
+                    }
                     let done = body.done();
                     match &mut self.compressing {
                         Some(compressing) => {
@@ -199,8 +241,9 @@ impl NoFlushGzip {
         out
     }
 
-    /// The server closed its side: a body that the close ends is finished, its compressor's
-    /// last block and trailer returned to pass on before the close.
+    /// The server closed its side cleanly (the caller does not call this after a reset or a
+    /// cut): a body that the close ends is finished, its compressor's last block and trailer
+    /// returned to pass on before the close.
     pub(super) fn end(&mut self, notes: &mut Vec<String>) -> Vec<u8> {
         let mut out = Vec::new();
         match &self.compressing {
@@ -227,7 +270,7 @@ impl NoFlushGzip {
         match status {
             101 => {
                 out.extend_from_slice(&head);
-                self.responses = Place::Blind;
+                self.blind();
                 return;
             }
             // An interim response: the final one, which answers the request, follows.
@@ -256,8 +299,14 @@ impl NoFlushGzip {
             self.responses = Place::Body(body);
             return;
         }
-        // The new header goes just before the empty line that ends the head.
-        out.extend_from_slice(&head[..head.len() - 2]);
+        // The new header goes just before the empty line that ends the head, which may be a
+        // bare LF (RFC 9112 §2.2 lets a recipient accept one, and the head reader does).
+        let empty_line = if head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\r\n") {
+            2
+        } else {
+            1
+        };
+        out.extend_from_slice(&head[..head.len() - empty_line]);
         out.extend_from_slice(b"Content-Encoding: gzip\r\n\r\n");
         notes.push("Content-Encoding: gzip added; the body is compressed and never flushed".into());
         self.compressing = Some(Compressing {
@@ -416,6 +465,69 @@ mod tests {
         gzip.request(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
         let switched = b"HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x02hi";
         assert_eq!(gzip.response(switched, &mut notes), switched);
+    }
+
+    #[test]
+    fn a_head_with_bare_line_feeds_gets_the_header_on_a_line_of_its_own() {
+        for head in [
+            &b"HTTP/1.1 200 OK\nContent-Type: text/event-stream\nTransfer-Encoding: chunked\n\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\n",
+        ] {
+            let mut gzip = NoFlushGzip::new();
+            gzip.request(REQUEST);
+            let out = gzip.response(head, &mut Vec::new());
+            let text = String::from_utf8(out).expect("head");
+            assert!(
+                text.contains("chunked\r\nContent-Encoding: gzip\r\n\r\n")
+                    || text.contains("chunked\nContent-Encoding: gzip\r\n\r\n"),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_broken_chunked_body_is_left_unfinished_and_the_rest_passes() {
+        let mut gzip = NoFlushGzip::new();
+        let mut notes = Vec::new();
+        gzip.request(REQUEST);
+        gzip.response(HEAD, &mut notes);
+        let mut out = gzip.response(&chunk(b"data: one\n\n"), &mut notes);
+        out.extend(gzip.response(b"zz\r\nrest", &mut notes));
+        assert!(out.ends_with(b"rest"), "the rest as it came");
+        assert!(!out.windows(5).any(|w| w == b"0\r\n\r\n"), "no last chunk");
+        assert!(notes.last().expect("notes").contains("broke"));
+        assert!(
+            gzip.end(&mut notes).is_empty(),
+            "nothing finished at the end"
+        );
+    }
+
+    #[test]
+    fn after_a_101_or_too_many_waiting_requests_nothing_is_read() {
+        let mut gzip = NoFlushGzip::new();
+        gzip.request(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+        gzip.response(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", &mut Vec::new());
+        // WebSocket frames that happen to look like requests are not taken for them.
+        gzip.request(REQUEST);
+        assert!(gzip.asked.is_empty());
+        let mut gzip = NoFlushGzip::new();
+        for _ in 0..=MAX_WAITING {
+            gzip.request(REQUEST);
+        }
+        assert!(
+            gzip.asked.is_empty(),
+            "blind past {MAX_WAITING} waiting requests"
+        );
+        assert_eq!(gzip.response(HEAD, &mut Vec::new()), HEAD);
+    }
+
+    #[test]
+    fn a_server_that_speaks_first_passes_unread() {
+        let mut gzip = NoFlushGzip::new();
+        let settings = b"\0\0\0\x04\0\0\0\0\0";
+        assert_eq!(gzip.response(settings, &mut Vec::new()), settings);
+        gzip.request(REQUEST);
+        assert_eq!(gzip.response(HEAD, &mut Vec::new()), HEAD);
     }
 
     #[test]

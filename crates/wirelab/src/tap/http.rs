@@ -129,7 +129,10 @@ pub(super) fn read_head(direction: Direction, bytes: &[u8]) -> Option<Head> {
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
             .any(|(_, value)| sse::gzip::accepts_gzip(value)),
-        encoded: header("content-encoding").is_some_and(|v| v.trim() != "identity"),
+        encoded: headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))
+            .any(|(_, value)| !value.trim_ascii().eq_ignore_ascii_case(b"identity")),
     })
 }
 
@@ -195,7 +198,7 @@ enum Framing {
     UntilClose,
 }
 
-/// What a body carries, shown as it arrives.
+/// What a body carries: shown as it arrives, or kept for a fault that rewrites it.
 #[derive(Debug)]
 pub(super) enum Content {
     /// An event stream, line by line.
@@ -227,6 +230,11 @@ impl Body {
     /// The body is framed with chunked coding.
     pub(super) fn is_chunked(&self) -> bool {
         matches!(self.framing, Framing::Chunked(_))
+    }
+
+    /// The body's chunked framing broke (a chunk-size line that was not one).
+    pub(super) fn broken(&self) -> bool {
+        matches!(&self.framing, Framing::Chunked(chunked) if chunked.broken())
     }
 
     /// The body has no `Content-Length`: chunked, or ended by the connection's end.

@@ -43,7 +43,7 @@
 //! - `gzip.rs`: the one fault that rewrites what it forwards, gzip without flushing.
 //!
 //! The annotator never changes the bytes; the proxy forwards exactly what it read, after
-//! annotating it. Annotating before forwarding is what makes the output causal: the client
+//! annotating it, unless a fault says otherwise (and then a `fault:` line says what it did). Annotating before forwarding is what makes the output causal: the client
 //! cannot have sent its first WebSocket frame before the tap has seen (and printed) the `101`
 //! that allowed it.
 //!
@@ -222,10 +222,16 @@ async fn pump(
     let (id, arrow) = (link.id, direction.arrow());
     let mut buf = vec![0u8; 16 * 1024];
     let mut held = Vec::new();
+    // The peer closed its side cleanly (not a reset, a failed write or a cut).
+    let mut clean = false;
     let end = loop {
         let n = tokio::select! {
             read = from.read(&mut buf) => match read {
-                Ok(0) | Err(_) => break "end of stream",
+                Ok(0) => {
+                    clean = true;
+                    break "end of stream";
+                }
+                Err(_) => break "end of stream",
                 Ok(n) => n,
             },
             () = link.faulty.is_cut() => break "cut",
@@ -280,7 +286,7 @@ async fn pump(
             break "end of stream";
         }
     };
-    if end != "cut" {
+    if clean {
         let (bytes, notes) = link.faulty.end(direction);
         for note in notes {
             let _ = link.out.send(format!("#{id} fault: {note}")).await;
