@@ -10,7 +10,7 @@
 
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 use sse::Event;
 use sse::history::Hub;
 
@@ -98,6 +98,27 @@ impl SeatMap {
         format!("{PREFIX}seat:{seat}")
     }
 
+    /// A call of [`PICK`] or [`RELEASE`], which take the same keys and arguments: the seat,
+    /// the updates' stream and counter; the holder, the history's length, the update and the
+    /// floor of its id.
+    fn script_call<'a>(
+        script: &'a Script,
+        updates: &RedisFeed,
+        seat: usize,
+        holder: &Holder,
+        update: &str,
+    ) -> ScriptInvocation<'a> {
+        let (stream, counter) = updates.keys();
+        let mut call = script.key(Self::key(seat));
+        call.key(stream)
+            .key(counter)
+            .arg(holder.encode())
+            .arg(updates.history())
+            .arg(update)
+            .arg(updates.floor());
+        call
+    }
+
     fn locked(seats: &Mutex<Vec<Option<Holder>>>) -> MutexGuard<'_, Vec<Option<Holder>>> {
         // Each change is a single assignment: a poisoned lock holds nothing half-done.
         seats
@@ -164,20 +185,10 @@ impl SeatMap {
                 Ok(None)
             }
             SeatMap::Redis(updates) => {
-                let (stream, counter) = updates.keys();
+                let call = Self::script_call(&PICK, updates, seat, holder, update);
                 let current: Option<String> = updates
                     .redis()
-                    .run(async |mut conn| {
-                        PICK.key(Self::key(seat))
-                            .key(stream)
-                            .key(counter)
-                            .arg(holder.encode())
-                            .arg(updates.history())
-                            .arg(update)
-                            .arg(updates.floor())
-                            .invoke_async(&mut conn)
-                            .await
-                    })
+                    .run(async |mut conn| call.invoke_async(&mut conn).await)
                     .await?;
                 Ok(current.as_deref().map(Holder::decode))
             }
@@ -208,21 +219,10 @@ impl SeatMap {
                 Ok(())
             }
             SeatMap::Redis(updates) => {
-                let (stream, counter) = updates.keys();
+                let call = Self::script_call(&RELEASE, updates, seat, holder, update);
                 updates
                     .redis()
-                    .run(async |mut conn| {
-                        RELEASE
-                            .key(Self::key(seat))
-                            .key(stream)
-                            .key(counter)
-                            .arg(holder.encode())
-                            .arg(updates.history())
-                            .arg(update)
-                            .arg(updates.floor())
-                            .invoke_async::<i64>(&mut conn)
-                            .await
-                    })
+                    .run(async |mut conn| call.invoke_async::<i64>(&mut conn).await)
                     .await
                     .map(drop)
             }
